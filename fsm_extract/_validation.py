@@ -1,0 +1,161 @@
+"""Boundary checks shared by every public function, and atomic file writes.
+
+Each check raises the package's own error with a message that names the argument, the rule
+and the value, so callers never see a bare ``assert`` or a NumPy traceback.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import os
+import tempfile
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import ArgumentTypeError, MissingFileError, ValidationError
+
+__all__ = [
+    "check_int",
+    "check_float",
+    "check_bool",
+    "check_choice",
+    "check_seed",
+    "check_existing_file",
+    "check_out_path",
+    "check_finite_array",
+    "atomic_write",
+]
+
+
+def check_int(name: str, value: Any, *, min: int | None = None, max: int | None = None) -> int:
+    """Return ``value`` as an ``int`` or raise; bools are not integers here."""
+    if isinstance(value, bool) or not isinstance(value, (numbers.Integral, np.integer)):
+        raise ArgumentTypeError(f"{name}={value!r} must be an integer, got {type(value).__name__}")
+    value = int(value)
+    if min is not None and value < min:
+        raise ValidationError(f"{name}={value} must be >= {min}")
+    if max is not None and value > max:
+        raise ValidationError(f"{name}={value} must be <= {max}")
+    return value
+
+
+def check_float(
+    name: str,
+    value: Any,
+    *,
+    min: float | None = None,
+    max: float | None = None,
+    min_inclusive: bool = True,
+    max_inclusive: bool = True,
+) -> float:
+    """Return ``value`` as a finite ``float`` or raise."""
+    if isinstance(value, bool) or not isinstance(value, (numbers.Real, np.floating, np.integer)):
+        raise ArgumentTypeError(f"{name}={value!r} must be a number, got {type(value).__name__}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValidationError(f"{name}={value} must be finite")
+    if min is not None and (value < min or (not min_inclusive and value == min)):
+        raise ValidationError(f"{name}={value} must be {'>=' if min_inclusive else '>'} {min}")
+    if max is not None and (value > max or (not max_inclusive and value == max)):
+        raise ValidationError(f"{name}={value} must be {'<=' if max_inclusive else '<'} {max}")
+    return value
+
+
+def check_bool(name: str, value: Any) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise ArgumentTypeError(f"{name}={value!r} must be True or False, got {type(value).__name__}")
+    return bool(value)
+
+
+def check_choice(name: str, value: Any, choices: Iterable[Any]) -> Any:
+    choices = tuple(choices)
+    if not isinstance(value, str) or value not in choices:
+        options = ", ".join(repr(c) for c in choices)
+        raise ValidationError(f"{name}={value!r} must be one of {options}")
+    return value
+
+
+def check_seed(name: str, value: Any) -> int:
+    """Seeds are non-negative integers below 2**32 (what NumPy and torch both accept)."""
+    return check_int(name, value, min=0, max=2**32 - 1)
+
+
+def check_existing_file(name: str, path: Any) -> Path:
+    if not isinstance(path, (str, os.PathLike)):
+        raise ArgumentTypeError(f"{name}={path!r} must be a path (str or os.PathLike), got {type(path).__name__}")
+    p = Path(path)
+    if not p.exists():
+        raise MissingFileError(f"{name}={str(p)!r} must be an existing file, but nothing is there")
+    if not p.is_file():
+        raise ValidationError(f"{name}={str(p)!r} must be a file, but it is a directory or special file")
+    return p
+
+
+def check_out_path(name: str, path: Any, *, suffixes: Iterable[str] | None = None) -> Path:
+    """Check an output path: a str/PathLike whose parent directory exists."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise ArgumentTypeError(f"{name}={path!r} must be a path (str or os.PathLike), got {type(path).__name__}")
+    p = Path(path)
+    if str(p) in ("", "."):
+        raise ValidationError(f"{name}={str(path)!r} must name a file")
+    if p.is_dir():
+        raise ValidationError(f"{name}={str(p)!r} must be a file path, but it is a directory")
+    if suffixes is not None:
+        suffixes = tuple(suffixes)
+        if p.suffix.lower() not in suffixes:
+            raise ValidationError(
+                f"{name}={str(p)!r} must end in one of {', '.join(suffixes)}, got suffix {p.suffix!r}"
+            )
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        raise MissingFileError(f"{name}={str(p)!r}: its directory {str(parent)!r} does not exist")
+    return p
+
+
+def check_finite_array(name: str, value: Any, *, ndim: int | None = None, dtype: Any = None) -> np.ndarray:
+    """Convert to an array, check its dimensionality and that every value is finite."""
+    try:
+        arr = np.asarray(value) if dtype is None else np.asarray(value, dtype=dtype)
+    except (TypeError, ValueError) as exc:
+        raise ArgumentTypeError(f"{name} must be array-like of numbers: {exc}") from None
+    if ndim is not None and arr.ndim != ndim:
+        raise ValidationError(f"{name} must have {ndim} dimension(s), got shape {arr.shape}")
+    if arr.dtype.kind not in "biuf":
+        raise ArgumentTypeError(f"{name} must hold numbers, got dtype {arr.dtype}")
+    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+        bad = int((~np.isfinite(arr)).sum())
+        raise ValidationError(f"{name} must be finite, but {bad} value(s) are NaN or infinite")
+    return arr
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
+    """Call ``write(tmp_path)`` on a temporary file beside ``path``, then rename it into place.
+
+    If ``write`` raises, the temporary file is removed and ``path`` is left as it was, so a
+    failed command never leaves a half-written output behind.
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        write(tmp_path)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp_path, 0o666 & ~umask)
+        os.replace(tmp_path, path)
+    except BaseException:
+        tmp_path.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    return atomic_write(path, lambda p: p.write_text(text, encoding="utf-8"))
+
+
+__all__.append("atomic_write_text")

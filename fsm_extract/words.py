@@ -1,0 +1,129 @@
+"""Alphabets and words.
+
+An alphabet is a tuple of distinct non-empty string symbols. A word is a ``str`` whose
+characters are symbols (when every symbol is one character), or any sequence of symbols.
+Words are encoded as CSR arrays: ``symbols`` (n_steps,) int32 and ``offsets`` (n_words + 1,)
+int64, the layout every later stage uses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any, Union
+
+import numpy as np
+
+from .errors import ArgumentTypeError, UnknownSymbolError, ValidationError
+
+__all__ = ["Word", "Alphabet", "check_alphabet", "encode_word", "encode_words", "decode_word", "format_word"]
+
+Word = Union[str, Sequence[str]]
+Alphabet = tuple  # tuple[str, ...]
+
+
+def check_alphabet(alphabet: Any, *, name: str = "alphabet") -> tuple[str, ...]:
+    """Normalise an alphabet to a tuple of distinct non-empty strings.
+
+    A ``str`` is read as one symbol per character (``"01"`` -> ``("0", "1")``).
+    """
+    if isinstance(alphabet, str):
+        symbols = tuple(alphabet)
+    elif isinstance(alphabet, Iterable) and not isinstance(alphabet, (bytes, dict)):
+        symbols = tuple(alphabet)
+    else:
+        raise ArgumentTypeError(
+            f"{name}={alphabet!r} must be a string of symbols or a sequence of symbol strings, "
+            f"got {type(alphabet).__name__}"
+        )
+    if not symbols:
+        raise ValidationError(f"{name}={alphabet!r} must hold at least one symbol")
+    for s in symbols:
+        if not isinstance(s, str) or not s:
+            raise ArgumentTypeError(f"{name}={alphabet!r}: every symbol must be a non-empty string, got {s!r}")
+    if len(set(symbols)) != len(symbols):
+        dup = sorted({s for s in symbols if symbols.count(s) > 1})
+        raise ValidationError(f"{name}={alphabet!r} must have distinct symbols, repeated: {dup}")
+    return symbols
+
+
+def _single_char(alphabet: tuple[str, ...]) -> bool:
+    return all(len(s) == 1 for s in alphabet)
+
+
+def encode_word(word: Any, alphabet: tuple[str, ...], *, name: str = "word") -> np.ndarray:
+    """Encode one word as an int32 array of symbol indices."""
+    index = {s: i for i, s in enumerate(alphabet)}
+    if isinstance(word, str):
+        if not _single_char(alphabet) and word:
+            # multi-character symbols: a str is only valid when it is a single symbol
+            items: Sequence[Any] = (word,) if word in index else tuple(word)
+        else:
+            items = word
+    elif isinstance(word, Iterable) and not isinstance(word, (bytes, dict)):
+        items = tuple(word)
+    else:
+        raise ArgumentTypeError(f"{name}={word!r} must be a string or a sequence of symbols, got {type(word).__name__}")
+    out = np.empty(len(items), dtype=np.int32)
+    for i, s in enumerate(items):
+        j = index.get(s) if isinstance(s, str) else None
+        if j is None:
+            raise UnknownSymbolError(
+                f"{name}={format_word(word)!r} holds symbol {s!r} at position {i}, "
+                f"which must be in the alphabet {list(alphabet)}"
+            )
+        out[i] = j
+    return out
+
+
+def encode_words(words: Any, alphabet: tuple[str, ...], *, name: str = "words") -> tuple[np.ndarray, np.ndarray]:
+    """Encode words as CSR arrays ``(symbols int32 (n_steps,), offsets int64 (n_words + 1,))``."""
+    if isinstance(words, (str, bytes)) or not isinstance(words, Iterable):
+        raise ArgumentTypeError(
+            f"{name} must be a sequence of words (e.g. a list of strings), got {type(words).__name__}"
+        )
+    if _single_char(alphabet):
+        # Fast path: a lookup table over code points.
+        lut = np.full(0x110000 if max(map(ord, alphabet)) > 0xFFFF else 0x10000, -1, dtype=np.int32)
+        for i, s in enumerate(alphabet):
+            lut[ord(s)] = i
+    else:
+        lut = None
+    parts: list[np.ndarray] = []
+    lengths: list[int] = []
+    for k, w in enumerate(words):
+        if lut is not None and isinstance(w, str):
+            cps = np.frombuffer(w.encode("utf-32-le"), dtype=np.uint32)
+            if cps.size and int(cps.max()) >= lut.size:
+                enc = encode_word(w, alphabet, name=f"{name}[{k}]")
+            else:
+                enc = lut[cps]
+                if cps.size and (enc < 0).any():
+                    enc = encode_word(w, alphabet, name=f"{name}[{k}]")  # raises with the position
+        else:
+            enc = encode_word(w, alphabet, name=f"{name}[{k}]")
+        parts.append(enc)
+        lengths.append(enc.size)
+    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+    if lengths:
+        np.cumsum(lengths, out=offsets[1:])
+    symbols = np.concatenate(parts).astype(np.int32, copy=False) if parts else np.zeros(0, dtype=np.int32)
+    return symbols, offsets
+
+
+def decode_word(ids: Iterable[int], alphabet: tuple[str, ...]) -> Word:
+    """Turn symbol indices back into a word: a ``str`` for one-character alphabets, else a tuple."""
+    symbols = [alphabet[int(i)] for i in ids]
+    return "".join(symbols) if _single_char(alphabet) else tuple(symbols)
+
+
+def format_word(word: Any) -> str:
+    """A readable form of a word for messages and tables (``ε`` for the empty word)."""
+    if isinstance(word, str):
+        return word if word else "ε"
+    try:
+        items = list(word)
+    except TypeError:
+        return repr(word)
+    if not items:
+        return "ε"
+    return " ".join(map(str, items)) if any(len(str(s)) != 1 for s in items) else "".join(map(str, items))
