@@ -2,9 +2,13 @@
 the network they explain.
 
 >>> import fsm_extract as fx
+>>> model = fx.datasets.bundled_model("tomita4")
+>>> fsm = fx.extract(model, fx.datasets.load("tomita4", split="train"), n_states=16)
 """
 
-from . import datasets
+from . import datasets, languages
+from .abstraction import GaussianMixtureAbstraction, KMeansAbstraction, make_abstraction
+from .automaton import ExtractedFSM, load_fsm
 from .datasets import Dataset
 from .errors import (
     ArgumentTypeError,
@@ -16,12 +20,31 @@ from .errors import (
     UnknownSymbolError,
     ValidationError,
 )
+from .languages import Language
+from .models import RecurrentAdapter, RNNClassifier, load_model
+from .pipeline import extract
+from .trace import Trace, collect_trace
+from .training import train_classifier
 
 __version__ = "0.1.0"
 
 __all__ = [
     "datasets",
+    "languages",
     "Dataset",
+    "Language",
+    "RNNClassifier",
+    "RecurrentAdapter",
+    "load_model",
+    "train_classifier",
+    "Trace",
+    "collect_trace",
+    "KMeansAbstraction",
+    "GaussianMixtureAbstraction",
+    "make_abstraction",
+    "ExtractedFSM",
+    "load_fsm",
+    "extract",
     "FsmExtractError",
     "ValidationError",
     "ArgumentTypeError",

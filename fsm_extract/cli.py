@@ -1,0 +1,251 @@
+"""The ``fsm-extract`` command line: a thin layer over the public API.
+
+Every error the package raises on bad input is printed as one line on stderr, and the exit
+status is 2. Nothing imports this module.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from .errors import FsmExtractError
+
+__all__ = ["main"]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:  # one line, exit 2 (argparse prints usage too)
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _add_source(p: argparse.ArgumentParser, *, model: bool) -> None:
+    g = p.add_mutually_exclusive_group(required=True)
+    if model:
+        g.add_argument("--model", metavar="PATH", help="a checkpoint written by `fsm-extract train` or RNNClassifier.save")
+    g.add_argument(
+        "--language",
+        metavar="NAME",
+        help="a bundled language, tomita1..tomita7" + (" (uses its bundled model and splits)" if model else ""),
+    )
+    if not model:
+        g.add_argument("--data", metavar="FILE.jsonl", help='your own JSONL dataset, one {"word": ..., "label": ...} per line')
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="fsm-extract",
+        description="Extract finite-state machines from recurrent networks and measure how much of the net they explain.",
+    )
+    parser.add_argument("--version", action="version", version="%(prog)s 0.1.0")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
+
+    t = sub.add_parser("train", help="train an RNN classifier on a language or a JSONL dataset",
+                       description="Train a recurrent classifier (acceptance after every symbol) and save it.")
+    _add_source(t, model=False)
+    t.add_argument("--out", required=True, metavar="PATH", help="where to write the checkpoint (.pt)")
+    t.add_argument("--validation", metavar="FILE.jsonl",
+                   help="validation JSONL; training stops once it is 100%% right (default with --language: its validation split)")
+    t.add_argument("--cell", choices=("lstm", "gru", "rnn"), default="lstm", help="recurrent cell (default: lstm)")
+    t.add_argument("--hidden-size", type=int, default=32, metavar="N", help="hidden units per layer (default: 32)")
+    t.add_argument("--layers", type=int, default=1, metavar="N", help="stacked recurrent layers (default: 1)")
+    t.add_argument("--epochs", type=int, default=200, metavar="N", help="upper bound on passes over the data (default: 200)")
+    t.add_argument("--lr", type=float, default=0.01, help="Adam learning rate (default: 0.01)")
+    t.add_argument("--batch-size", type=int, default=64, metavar="N", help="words per optimisation step (default: 64)")
+    t.add_argument("--max-seconds", type=float, default=None, metavar="S", help="stop after S seconds, keeping the best weights")
+    t.add_argument("--seed", type=int, default=0, help="seed for initialisation and shuffling (default: 0)")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.set_defaults(func=_cmd_train)
+
+    e = sub.add_parser("extract", help="extract a minimised automaton from a trained net",
+                       description="Trace the net on the fitting words, cluster its hidden states, count transitions, "
+                                   "complete unobserved ones from the net, minimise, and save the automaton as JSON.")
+    _add_source(e, model=True)
+    e.add_argument("--data", metavar="FILE.jsonl",
+                   help="fitting words (default with --language: its train split; labels are not used)")
+    e.add_argument("--states", type=int, default=16, metavar="K", help="clusters in the abstraction (default: 16)")
+    e.add_argument("--method", choices=("kmeans", "gmm"), default="kmeans", help="clustering method (default: kmeans)")
+    e.add_argument("--state", choices=("h", "hc"), default="h", help="cluster hidden vectors (h) or LSTM hidden+cell (hc)")
+    e.add_argument("--seed", type=int, default=0, help="seed of the clustering (default: 0)")
+    e.add_argument("--out", required=True, metavar="FSM.json", help="where to write the automaton")
+    e.set_defaults(func=_cmd_extract)
+
+    r = sub.add_parser("render", help="draw an automaton (svg, png, pdf or dot)",
+                       description="Draw a saved automaton with Graphviz; the format follows the suffix of --out.")
+    r.add_argument("fsm", metavar="FSM.json", help="an automaton written by `fsm-extract extract`")
+    r.add_argument("--out", required=True, metavar="PATH", help="output file: .svg, .png, .pdf or .dot")
+    r.add_argument("--hide-sink", action="store_true", help="hide a rejecting sink state and the edges into it")
+    r.add_argument("--min-confidence", type=float, default=0.99, metavar="P",
+                   help="dash transitions whose majority share is below P (default: 0.99)")
+    r.add_argument("--show-support", action="store_true", help="print how often each transition was observed")
+    r.set_defaults(func=_cmd_render)
+
+    d = sub.add_parser("demo", help="extract, render and check a bundled model in one go",
+                       description="Load a bundled LSTM, extract its automaton, render it, and report agreement "
+                                   "with the net on the held-out test split.")
+    d.add_argument("--language", default="tomita4", metavar="NAME", help="tomita1..tomita7 (default: tomita4)")
+    d.add_argument("--states", type=int, default=16, metavar="K", help="clusters in the abstraction (default: 16)")
+    d.add_argument("--seed", type=int, default=0, help="seed of the clustering (default: 0)")
+    d.add_argument("--out", default="demo-out", metavar="DIR", help="folder for fsm.json and fsm.svg (default: demo-out)")
+    d.set_defaults(func=_cmd_demo)
+    return parser
+
+
+def _load_source(args: argparse.Namespace):
+    """(model, fitting data, language or None) from --model/--language and --data."""
+    from . import datasets, languages
+    from ._validation import check_choice
+    from .models import load_model
+
+    language = None
+    if args.language:
+        check_choice("--language", args.language, datasets.bundled_names())
+        language = languages.tomita(int(args.language[len("tomita"):]))
+        model = datasets.bundled_model(args.language)
+    else:
+        model = load_model(args.model)
+    if args.data:
+        data = datasets.load_jsonl(args.data, alphabet=model.alphabet)
+    elif args.language:
+        data = datasets.load(args.language, split="train")
+    else:
+        from .errors import ValidationError
+
+        raise ValidationError("--data is required with --model: name the JSONL file of fitting words")
+    return model, data, language
+
+
+def _cmd_extract(args: argparse.Namespace) -> None:
+    from ._validation import check_out_path
+    from .pipeline import extract
+
+    out = check_out_path("--out", args.out, suffixes=(".json",))
+    model, data, _ = _load_source(args)
+    fsm = extract(model, data, n_states=args.states, method=args.method, state=args.state, seed=args.seed, progress=True)
+    fsm.save(out)
+    print(f"{fsm.n_states} states ({args.states} clusters, {int(fsm.completed.sum())} completed transitions); saved {out}")
+
+
+def _cmd_render(args: argparse.Namespace) -> None:
+    from ._validation import check_out_path
+    from .automaton import load_fsm
+    from .render import SUFFIXES
+
+    out = check_out_path("--out", args.out, suffixes=SUFFIXES)
+    fsm = load_fsm(args.fsm)
+    path = fsm.render(out, hide_sink=args.hide_sink, min_confidence=args.min_confidence, show_support=args.show_support)
+    print(f"wrote {path}")
+
+
+def _cmd_demo(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from tqdm.auto import tqdm
+
+    from . import datasets, languages
+    from ._validation import check_choice
+    from .errors import GraphvizNotFoundError, ValidationError
+    from .pipeline import extract
+
+    check_choice("--language", args.language, datasets.bundled_names())
+    out_dir = Path(args.out)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ValidationError(f"--out={args.out!r} must be a folder, but it is a file")
+    steps = tqdm(total=4, desc="demo", unit="step", bar_format="{desc}: {n}/{total} {postfix}")
+    try:
+        steps.set_postfix_str("loading the bundled model")
+        model = datasets.bundled_model(args.language)
+        train = datasets.load(args.language, split="train")
+        test = datasets.load(args.language, split="test")
+        language = languages.tomita(int(args.language[len("tomita"):]))
+        steps.update()
+        steps.set_postfix_str(f"extracting ({args.states} clusters)")
+        fsm = extract(model, train, n_states=args.states, seed=args.seed)
+        steps.update()
+        steps.set_postfix_str("checking on the test split")
+        net = model.predict(test.words)
+        agree = float((fsm.predict(test.words) == net).mean())
+        net_acc = float((net == test.labels).mean())
+        equivalent = fsm.equivalent(language)
+        steps.update()
+        steps.set_postfix_str("rendering")
+        out_dir.mkdir(parents=True, exist_ok=True)
+        fsm.save(out_dir / "fsm.json")
+        try:
+            drawing = fsm.render(out_dir / "fsm.svg", hide_sink=False)
+        except GraphvizNotFoundError as exc:
+            drawing = f"not drawn ({' '.join(str(exc).split())})"
+        steps.update()
+    finally:
+        steps.close()
+    print(f"{args.language}: bundled {model.cell.upper()} with {model.hidden_size} units, "
+          f"{net_acc:.2%} right on the test split ({len(test)} words, lengths up to {int(test.lengths.max())})")
+    print(f"extracted automaton: {fsm.n_states} states from {args.states} clusters, "
+          f"{int(fsm.completed.sum())} transitions completed from the net, {fsm.metadata.get('seconds', 0):.2f} s")
+    print(f"agreement with the net on the test split: {agree:.2%} of words")
+    print(f"language-equivalent to the reference {args.language} DFA ({language.n_states} states): {'yes' if equivalent else 'no'}")
+    print(f"automaton: {out_dir / 'fsm.json'}; diagram: {drawing}")
+
+
+def _cmd_train(args: argparse.Namespace) -> None:
+    from . import datasets, languages
+    from ._validation import check_out_path
+    from .training import train_classifier
+
+    out = check_out_path("--out", args.out)
+    language = None
+    if args.language:
+        from ._validation import check_choice
+
+        check_choice("--language", args.language, datasets.bundled_names())
+        language = languages.tomita(int(args.language[len("tomita"):]))
+        data = datasets.load(args.language, split="train")
+        validation = datasets.load(args.language, split="validation")
+    else:
+        data = datasets.load_jsonl(args.data)
+        validation = None
+    if args.validation:
+        validation = datasets.load_jsonl(args.validation, alphabet=data.alphabet)
+    model = train_classifier(
+        data,
+        cell=args.cell,
+        hidden_size=args.hidden_size,
+        num_layers=args.layers,
+        epochs=args.epochs,
+        lr=args.lr,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        validation=validation,
+        language=language,
+        max_seconds=args.max_seconds,
+        progress=not args.quiet,
+    )
+    model.save(out)
+    meta = model.metadata
+    acc = meta.get("validation_accuracy", meta.get("train_accuracy"))
+    which = "validation" if "validation_accuracy" in meta else "training"
+    print(f"trained {args.cell} ({args.hidden_size} units) in {meta['seconds']:.1f} s, {meta['epochs_run']} epochs; "
+          f"{which} accuracy {acc:.4f}; saved {out}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``fsm-extract`` console script; returns the exit status."""
+    parser = _build_parser()
+    args = parser.parse_args(argv)
+    try:
+        args.func(args)
+    except FsmExtractError as exc:
+        message = " ".join(str(exc).split())  # always one line
+        print(f"fsm-extract {args.command}: error: {message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("fsm-extract: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,291 @@
+"""Recurrent classifiers: the toolkit's own :class:`RNNClassifier`, an adapter for a user's
+own torch model, checkpoints.
+
+Every model the later stages see exposes four parts (see :class:`RecurrentAdapter`):
+``embedding`` (symbol ids (B, T) -> inputs (B, T, E)), ``rnn`` (a ``batch_first`` ``nn.LSTM``,
+``nn.GRU`` or ``nn.RNN``), ``head`` (hidden states (..., H) -> acceptance logit(s)) and
+``alphabet``. The net's acceptance of a prefix is ``sigmoid(head(h_t)) > 0.5`` (or, for a head
+with two outputs, ``argmax == 1``); the empty prefix uses the zero initial state.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from torch import nn
+
+from ._validation import atomic_write, check_choice, check_existing_file, check_int, check_out_path
+from .errors import ArgumentTypeError, DataFormatError, ValidationError
+from .words import check_alphabet, encode_words
+
+__all__ = ["RNNClassifier", "RecurrentAdapter", "as_recurrent", "load_model", "CHECKPOINT_FORMAT"]
+
+CHECKPOINT_FORMAT = "fsm-extract/model"
+CHECKPOINT_VERSION = 1
+CellKind = Literal["lstm", "gru", "rnn"]
+_CELLS: dict[str, type[nn.RNNBase]] = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
+
+
+def _cell_kind(rnn: nn.Module) -> str:
+    for kind, cls in _CELLS.items():
+        if isinstance(rnn, cls):
+            return kind
+    raise ArgumentTypeError(f"rnn={type(rnn).__name__} must be an nn.LSTM, nn.GRU or nn.RNN")
+
+
+class _RecurrentParts:
+    """Shared behaviour of anything with ``embedding``, ``rnn``, ``head`` and ``alphabet``."""
+
+    embedding: Callable[[torch.Tensor], torch.Tensor]
+    rnn: nn.RNNBase
+    head: Callable[[torch.Tensor], torch.Tensor]
+    alphabet: tuple[str, ...]
+
+    @property
+    def cell(self) -> str:
+        """``"lstm"``, ``"gru"`` or ``"rnn"``."""
+        return _cell_kind(self.rnn)
+
+    @property
+    def hidden_size(self) -> int:
+        return int(self.rnn.hidden_size)
+
+    @property
+    def num_layers(self) -> int:
+        return int(self.rnn.num_layers)
+
+    def _device(self) -> torch.device:
+        try:
+            return next(self.rnn.parameters()).device
+        except StopIteration:  # pragma: no cover - an RNN always has parameters
+            return torch.device("cpu")
+
+    def accept_logit(self, h: torch.Tensor) -> torch.Tensor:
+        """Acceptance logit from top-layer hidden states ``h`` of shape (..., H) -> (...)."""
+        out = self.head(h)
+        if out.shape == h.shape[:-1]:
+            return out
+        if out.shape[-1] == 1:
+            return out[..., 0]
+        if out.shape[-1] == 2:
+            return out[..., 1] - out[..., 0]
+        raise ValidationError(
+            f"head output must have 1 or 2 features (acceptance logit or two class logits), got shape {tuple(out.shape)}"
+        )
+
+    def zero_state(self, batch_size: int) -> Any:
+        """The initial recurrent state (zeros), in ``nn.LSTM``/``nn.GRU`` layout."""
+        shape = (self.num_layers, batch_size, self.hidden_size)
+        dev = self._device()
+        h = torch.zeros(shape, device=dev)
+        return (h, torch.zeros(shape, device=dev)) if self.cell == "lstm" else h
+
+    @torch.no_grad()
+    def predict_proba(self, words: Any, *, batch_size: int = 1024) -> np.ndarray:
+        """Acceptance probability of each whole word, ndarray of shape (n_words,), float32."""
+        from .trace import collect_trace  # local: trace imports models
+
+        trace = collect_trace(self, words, batch_size=batch_size)
+        return trace.final_outputs()
+
+    def predict(self, words: Any, *, batch_size: int = 1024) -> np.ndarray:
+        """Word-level acceptance, ndarray of shape (n_words,), bool."""
+        return self.predict_proba(words, batch_size=batch_size) > 0.5
+
+
+class RNNClassifier(_RecurrentParts, nn.Module):
+    """Embedding, a recurrent layer stack and a linear head giving an acceptance logit after
+    every symbol.
+
+    Parameters
+    ----------
+    alphabet : str or sequence of str
+    cell : {"lstm", "gru", "rnn"}
+    hidden_size : int, default 32
+    num_layers : int, default 1
+    embedding_dim : int, optional
+        Defaults to ``max(4, n_symbols)``.
+    """
+
+    def __init__(
+        self,
+        alphabet: Any,
+        *,
+        cell: CellKind = "lstm",
+        hidden_size: int = 32,
+        num_layers: int = 1,
+        embedding_dim: int | None = None,
+    ) -> None:
+        nn.Module.__init__(self)
+        self.alphabet = check_alphabet(alphabet)
+        check_choice("cell", cell, _CELLS)
+        hidden_size = check_int("hidden_size", hidden_size, min=1, max=65536)
+        num_layers = check_int("num_layers", num_layers, min=1, max=64)
+        if embedding_dim is None:
+            embedding_dim = max(4, len(self.alphabet))
+        embedding_dim = check_int("embedding_dim", embedding_dim, min=1, max=65536)
+        self.config = {
+            "alphabet": list(self.alphabet),
+            "cell": cell,
+            "hidden_size": hidden_size,
+            "num_layers": num_layers,
+            "embedding_dim": embedding_dim,
+        }
+        self.embedding = nn.Embedding(len(self.alphabet), embedding_dim)
+        self.rnn = _CELLS[cell](embedding_dim, hidden_size, num_layers=num_layers, batch_first=True)
+        self.head = nn.Linear(hidden_size, 1)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        """Acceptance logits after every symbol: ids (B, T) long -> logits (B, T)."""
+        out, _ = self.rnn(self.embedding(ids))
+        return self.head(out)[..., 0]
+
+    def empty_logit(self) -> torch.Tensor:
+        """The acceptance logit of the empty word (head applied to the zero state)."""
+        return self.head(torch.zeros(self.hidden_size, device=self._device()))[0]
+
+    def extra_repr(self) -> str:
+        return f"alphabet={''.join(self.alphabet) if all(len(s) == 1 for s in self.alphabet) else self.alphabet}"
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Save weights, alphabet and configuration (atomically); load with :func:`load_model`."""
+        path = check_out_path("path", path)
+        payload = {
+            "format": CHECKPOINT_FORMAT,
+            "version": CHECKPOINT_VERSION,
+            "config": self.config,
+            "state_dict": {k: v.detach().cpu() for k, v in self.state_dict().items()},
+            "metadata": dict(getattr(self, "metadata", {}) or {}),
+        }
+        return atomic_write(path, lambda p: torch.save(payload, p))
+
+
+class RecurrentAdapter(_RecurrentParts):
+    """Lets a user's own torch model (not built by this toolkit) be traced and extracted.
+
+    Parameters
+    ----------
+    embedding : callable
+        Maps symbol ids, a LongTensor of shape (B, T), to RNN inputs (B, T, E): an
+        ``nn.Embedding``, or e.g. ``lambda ids: F.one_hot(ids, 2).float()``.
+    rnn : nn.LSTM, nn.GRU or nn.RNN
+        Must be ``batch_first=True`` and unidirectional.
+    head : callable
+        Maps top-layer hidden states (..., H) to one acceptance logit (..., 1) or (...), or two
+        class logits (..., 2) (class 1 = accept).
+    alphabet : str or sequence of str
+        Symbol ``alphabet[i]`` has id ``i``.
+
+    Examples
+    --------
+    >>> adapter = fx.RecurrentAdapter(embedding=net.emb, rnn=net.lstm, head=net.out, alphabet="01")
+    >>> trace = fx.collect_trace(adapter, ["0101", "11"])
+    """
+
+    def __init__(self, *, embedding: Callable, rnn: nn.Module, head: Callable, alphabet: Any) -> None:
+        if not callable(embedding):
+            raise ArgumentTypeError(f"embedding={embedding!r} must be callable (ids (B, T) -> inputs (B, T, E))")
+        if not callable(head):
+            raise ArgumentTypeError(f"head={head!r} must be callable (hidden (..., H) -> logits)")
+        _cell_kind(rnn)
+        if not getattr(rnn, "batch_first", False):
+            raise ValidationError(f"rnn.batch_first={rnn.batch_first} must be True; build the RNN with batch_first=True")
+        if getattr(rnn, "bidirectional", False):
+            raise ValidationError("rnn.bidirectional=True must be False: a bidirectional net is not a state machine over prefixes")
+        if getattr(rnn, "proj_size", 0):
+            raise ValidationError(f"rnn.proj_size={rnn.proj_size} must be 0 (projected LSTMs are not supported)")
+        self.embedding = embedding
+        self.rnn = rnn
+        self.head = head
+        self.alphabet = check_alphabet(alphabet)
+
+    def eval(self) -> "RecurrentAdapter":
+        for part in (self.embedding, self.rnn, self.head):
+            if isinstance(part, nn.Module):
+                part.eval()
+        return self
+
+    def __repr__(self) -> str:
+        return f"RecurrentAdapter(cell={self.cell!r}, hidden_size={self.hidden_size}, alphabet={self.alphabet})"
+
+
+def as_recurrent(model: Any, *, name: str = "model") -> _RecurrentParts:
+    """Check that ``model`` is an :class:`RNNClassifier` or :class:`RecurrentAdapter`."""
+    if isinstance(model, _RecurrentParts):
+        return model
+    raise ArgumentTypeError(
+        f"{name}={type(model).__name__} must be an fsm_extract RNNClassifier or a RecurrentAdapter "
+        "(wrap your own torch model with fx.RecurrentAdapter(embedding=..., rnn=..., head=..., alphabet=...))"
+    )
+
+
+def load_model(path: str | os.PathLike, *, map_location: str = "cpu") -> RNNClassifier:
+    """Load a checkpoint written by :meth:`RNNClassifier.save`.
+
+    Checkpoints are read with ``torch.load(weights_only=True)``: a file from elsewhere cannot
+    run code. A missing file raises :class:`~fsm_extract.errors.MissingFileError`; a corrupted or
+    foreign file raises :class:`~fsm_extract.errors.DataFormatError`.
+    """
+    path = check_existing_file("path", path)
+    try:
+        payload = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:  # torch raises many types on garbage: normalise them
+        raise DataFormatError(
+            f"path={str(path)!r} must be an fsm-extract model checkpoint, but torch could not read it "
+            f"({type(exc).__name__}: {str(exc).splitlines()[0][:120] if str(exc) else 'no detail'})"
+        ) from None
+    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
+        raise DataFormatError(
+            f"path={str(path)!r} must be an fsm-extract model checkpoint (format {CHECKPOINT_FORMAT!r}), "
+            f"got {type(payload).__name__} without that format tag"
+        )
+    if payload.get("version") != CHECKPOINT_VERSION:
+        raise DataFormatError(
+            f"path={str(path)!r}: checkpoint version {payload.get('version')!r} must be {CHECKPOINT_VERSION}"
+        )
+    config, state = payload.get("config"), payload.get("state_dict")
+    if not isinstance(config, dict) or not isinstance(state, dict):
+        raise DataFormatError(f"path={str(path)!r}: checkpoint must hold a 'config' dict and a 'state_dict' dict")
+    try:
+        model = RNNClassifier(
+            config["alphabet"],
+            cell=config["cell"],
+            hidden_size=config["hidden_size"],
+            num_layers=config["num_layers"],
+            embedding_dim=config["embedding_dim"],
+        )
+        model.load_state_dict(state, strict=True)
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        raise DataFormatError(
+            f"path={str(path)!r}: checkpoint config or weights are invalid ({type(exc).__name__}: {str(exc).splitlines()[0][:160]})"
+        ) from None
+    for name, tensor in model.state_dict().items():
+        if not torch.isfinite(tensor).all():
+            raise DataFormatError(f"path={str(path)!r}: weight {name!r} must be finite, but holds NaN or infinite values")
+    meta = payload.get("metadata")
+    model.metadata = dict(meta) if isinstance(meta, dict) else {}
+    return model.eval()
+
+
+def _padded(symbols: np.ndarray, offsets: np.ndarray, index: np.ndarray, pad: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Padded (B, T) id matrix and lengths for the words ``index`` of a CSR encoding."""
+    starts, ends = offsets[index], offsets[index + 1]
+    lengths = ends - starts
+    t_max = int(lengths.max()) if lengths.size else 0
+    out = np.full((len(index), max(t_max, 1)), pad, dtype=np.int64)
+    if t_max:
+        cols = np.arange(t_max)
+        mask = cols[None, :] < lengths[:, None]
+        out[:, :t_max][mask] = symbols[(starts[:, None] + cols[None, :])[mask]]
+    return out, lengths
+
+
+def _seed_everything(seed: int) -> torch.Generator:
+    torch.manual_seed(seed)
+    np.random.seed(seed % (2**32))
+    return torch.Generator().manual_seed(seed)

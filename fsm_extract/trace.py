@@ -1,0 +1,382 @@
+"""Hidden-state traces: run a recurrent net over many words and keep the state after every
+symbol, in CSR layout.
+
+Only this module and :mod:`fsm_extract.models` import torch; everything downstream works on
+the NumPy arrays of a :class:`Trace`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import torch
+
+from ._validation import check_choice, check_int
+from .datasets import Dataset
+from .errors import ArgumentTypeError, ValidationError
+from .models import _padded, _RecurrentParts, as_recurrent
+from .words import check_alphabet, encode_words
+
+__all__ = ["Trace", "collect_trace", "collect_trace_encoded", "step_from", "StateKind"]
+
+StateKind = Literal["h", "hc"]
+
+
+@dataclass(frozen=True, eq=False)
+class Trace:
+    """The recurrent state after every symbol of many words (CSR layout).
+
+    Attributes
+    ----------
+    hidden : ndarray of shape (n_steps, dim), float32
+        State after each symbol. With ``state="h"`` the hidden vectors of every layer,
+        concatenated; with ``state="hc"`` those followed by the LSTM cell vectors.
+    symbols : ndarray of shape (n_steps,), int32
+        The symbol read at each step (index into ``alphabet``).
+    offsets : ndarray of shape (n_words + 1,), int64
+        Word ``i`` occupies steps ``offsets[i]:offsets[i + 1]``.
+    h0 : ndarray of shape (dim,), float32
+        The initial state (before any symbol), shared by every word.
+    outputs : ndarray of shape (n_steps,), float32
+        The net's acceptance probability after each step.
+    h0_output : float
+        The net's acceptance probability of the empty prefix.
+    alphabet : tuple of str
+    state : {"h", "hc"}
+    cell : {"lstm", "gru", "rnn"}
+    """
+
+    hidden: np.ndarray
+    symbols: np.ndarray
+    offsets: np.ndarray
+    h0: np.ndarray
+    outputs: np.ndarray
+    h0_output: float
+    alphabet: tuple
+    state: str = "h"
+    cell: str = "lstm"
+
+    def __post_init__(self) -> None:
+        alphabet = check_alphabet(self.alphabet)
+        check_choice("state", self.state, ("h", "hc"))
+        check_choice("cell", self.cell, ("lstm", "gru", "rnn"))
+        hidden = np.asarray(self.hidden)
+        if hidden.ndim != 2:
+            raise ValidationError(f"hidden must have shape (n_steps, dim), got shape {hidden.shape}")
+        if hidden.shape[1] < 1:
+            raise ValidationError(f"hidden must have at least one feature column, got shape {hidden.shape}")
+        n_steps, dim = hidden.shape
+        symbols = np.asarray(self.symbols)
+        offsets = np.asarray(self.offsets)
+        outputs = np.asarray(self.outputs)
+        h0 = np.asarray(self.h0)
+        for name, arr, kinds in (("symbols", symbols, "iu"), ("offsets", offsets, "iu"), ("outputs", outputs, "fiu")):
+            if arr.ndim != 1:
+                raise ValidationError(f"{name} must be 1-dimensional, got shape {arr.shape}")
+            if arr.dtype.kind not in kinds:
+                raise ArgumentTypeError(f"{name} must have a numeric dtype of kind {kinds!r}, got {arr.dtype}")
+        if hidden.dtype.kind != "f":
+            raise ArgumentTypeError(f"hidden must be floating point, got {hidden.dtype}")
+        if symbols.shape[0] != n_steps or outputs.shape[0] != n_steps:
+            raise ValidationError(
+                f"symbols ({symbols.shape[0]}) and outputs ({outputs.shape[0]}) must have one entry per step "
+                f"of hidden ({n_steps})"
+            )
+        if h0.shape != (dim,):
+            raise ValidationError(f"h0 must have shape ({dim},), got {h0.shape}")
+        if offsets.shape[0] < 1 or offsets[0] != 0 or offsets[-1] != n_steps:
+            raise ValidationError(
+                f"offsets must start at 0 and end at n_steps={n_steps}, got "
+                f"{offsets[:1].tolist()}..{offsets[-1:].tolist()}"
+            )
+        if offsets.size > 1 and (np.diff(offsets) < 0).any():
+            i = int(np.argmax(np.diff(offsets) < 0))
+            raise ValidationError(f"offsets must be non-decreasing, but offsets[{i + 1}]={offsets[i + 1]} < offsets[{i}]={offsets[i]}")
+        if n_steps and (symbols.min() < 0 or symbols.max() >= len(alphabet)):
+            bad = int(symbols.max()) if symbols.max() >= len(alphabet) else int(symbols.min())
+            raise ValidationError(f"symbols must be in [0, {len(alphabet)}) for alphabet {list(alphabet)}, got {bad}")
+        if not np.isfinite(hidden).all() or not np.isfinite(h0).all():
+            bad = int((~np.isfinite(hidden)).sum()) + int((~np.isfinite(h0)).sum())
+            raise ValidationError(f"hidden must be finite, but {bad} value(s) are NaN or infinite")
+        if not np.isfinite(outputs).all() or (n_steps and (outputs.min() < 0 or outputs.max() > 1)):
+            raise ValidationError("outputs must be acceptance probabilities in [0, 1]")
+        h0_output = float(self.h0_output)
+        if not 0.0 <= h0_output <= 1.0:
+            raise ValidationError(f"h0_output={h0_output} must be an acceptance probability in [0, 1]")
+        frozen = {
+            "hidden": hidden.astype(np.float32, copy=False),
+            "symbols": symbols.astype(np.int32, copy=False),
+            "offsets": offsets.astype(np.int64, copy=False),
+            "h0": h0.astype(np.float32, copy=False),
+            "outputs": outputs.astype(np.float32, copy=False),
+        }
+        for name, arr in frozen.items():
+            arr = np.ascontiguousarray(arr).view()  # a read-only view; the caller's array stays writable
+            arr.setflags(write=False)
+            object.__setattr__(self, name, arr)
+        object.__setattr__(self, "alphabet", alphabet)
+        object.__setattr__(self, "h0_output", h0_output)
+
+    # --- sizes -------------------------------------------------------------------------
+    @property
+    def n_steps(self) -> int:
+        return int(self.hidden.shape[0])
+
+    @property
+    def n_words(self) -> int:
+        return int(self.offsets.shape[0] - 1)
+
+    @property
+    def dim(self) -> int:
+        return int(self.hidden.shape[1])
+
+    @property
+    def lengths(self) -> np.ndarray:
+        """ndarray of shape (n_words,), int64."""
+        return np.diff(self.offsets)
+
+    def word_of_step(self) -> np.ndarray:
+        """ndarray of shape (n_steps,), int64: the word each step belongs to."""
+        return np.repeat(np.arange(self.n_words, dtype=np.int64), self.lengths)
+
+    def final_outputs(self) -> np.ndarray:
+        """Acceptance probability of each whole word, ndarray of shape (n_words,), float32.
+
+        Empty words get ``h0_output``."""
+        ends = self.offsets[1:]
+        out = np.full(self.n_words, self.h0_output, dtype=np.float32)
+        nonempty = self.lengths > 0
+        out[nonempty] = self.outputs[ends[nonempty] - 1]
+        return out
+
+    def previous_hidden(self) -> np.ndarray:
+        """The state before each step (``h0`` at each word's first step), (n_steps, dim)."""
+        prev = np.empty_like(self.hidden)
+        if self.n_steps:
+            prev[1:] = self.hidden[:-1]
+            starts = self.offsets[:-1][self.lengths > 0]
+            prev[starts] = self.h0
+        return prev
+
+    def __repr__(self) -> str:
+        return (
+            f"Trace(n_words={self.n_words}, n_steps={self.n_steps}, dim={self.dim}, state={self.state!r}, "
+            f"cell={self.cell!r}, alphabet={self.alphabet})"
+        )
+
+
+@contextlib.contextmanager
+def _eval_mode(model: _RecurrentParts) -> Iterator[None]:
+    """Put every torch part in eval mode and restore the previous modes afterwards."""
+    parts = [p for p in (getattr(model, "embedding", None), model.rnn, getattr(model, "head", None)) if isinstance(p, torch.nn.Module)]
+    if isinstance(model, torch.nn.Module):
+        parts.append(model)
+    modes = [p.training for p in parts]
+    try:
+        for p in parts:
+            p.eval()
+        yield
+    finally:
+        for p, m in zip(parts, modes):
+            p.train(m)
+
+
+def _layout(state: Any, cell: str, kind: str) -> torch.Tensor:
+    """(L, B, H) state(s) -> (B, dim) in the trace layout."""
+    if cell == "lstm":
+        h, c = state
+        parts = [h] if kind == "h" else [h, c]
+    else:
+        parts = [state]
+    return torch.cat([p.permute(1, 0, 2).reshape(p.shape[1], -1) for p in parts], dim=1)
+
+
+def _unlayout(vectors: torch.Tensor, model: _RecurrentParts) -> Any:
+    """(B, dim) full state in trace layout -> nn.LSTM / nn.GRU state (L, B, H)."""
+    L, H, B = model.num_layers, model.hidden_size, vectors.shape[0]
+
+    def block(x: torch.Tensor) -> torch.Tensor:
+        return x.reshape(B, L, H).permute(1, 0, 2).contiguous()
+
+    if model.cell == "lstm":
+        return block(vectors[:, : L * H]), block(vectors[:, L * H :])
+    return block(vectors)
+
+
+def _state_dim(model: _RecurrentParts, kind: str) -> int:
+    mult = 2 if (model.cell == "lstm" and kind == "hc") else 1
+    return mult * model.num_layers * model.hidden_size
+
+
+def collect_trace(
+    model: Any,
+    words: Any,
+    *,
+    batch_size: int = 512,
+    state: StateKind = "h",
+    device: str | torch.device | None = None,
+    progress: bool = False,
+) -> Trace:
+    """Run ``model`` over ``words`` and record the state after every symbol.
+
+    Parameters
+    ----------
+    model : RNNClassifier or RecurrentAdapter
+    words : sequence of words, or a Dataset
+        A Dataset's alphabet must equal the model's.
+    batch_size : int, default 512
+        Words per batch. Words are sorted by length first, so batches carry little padding.
+    state : {"h", "hc"}
+        ``"h"``: hidden vectors (one ``nn.LSTM`` call per batch for a one-layer net).
+        ``"hc"``: hidden and cell vectors of an LSTM (steps the net over time, still batched).
+    device : str or torch.device, optional
+        Where to run; the model is moved there. Default: where the model's weights are.
+    progress : bool
+        Show a progress bar.
+
+    Returns
+    -------
+    Trace
+    """
+    model = as_recurrent(model)
+    if isinstance(words, Dataset):
+        if tuple(words.alphabet) != tuple(model.alphabet):
+            raise ValidationError(
+                f"words.alphabet={list(words.alphabet)} must equal the model's alphabet {list(model.alphabet)}"
+            )
+        words = words.words
+    symbols, offsets = encode_words(words, model.alphabet)
+    return collect_trace_encoded(model, symbols, offsets, batch_size=batch_size, state=state, device=device, progress=progress)
+
+
+@torch.no_grad()
+def collect_trace_encoded(
+    model: Any,
+    symbols: np.ndarray,
+    offsets: np.ndarray,
+    *,
+    batch_size: int = 512,
+    state: StateKind = "h",
+    device: str | torch.device | None = None,
+    progress: bool = False,
+) -> Trace:
+    """:func:`collect_trace` for words already encoded as CSR arrays."""
+    model = as_recurrent(model)
+    batch_size = check_int("batch_size", batch_size, min=1)
+    check_choice("state", state, ("h", "hc"))
+    if state == "hc" and model.cell != "lstm":
+        raise ValidationError(f"state='hc' needs an LSTM, but the model's cell is {model.cell!r}; use state='h'")
+    if device is not None:
+        for part in (model.embedding, model.rnn, model.head):
+            if isinstance(part, torch.nn.Module):
+                part.to(device)
+    dev = model._device()
+    cell = model.cell
+    symbols = np.ascontiguousarray(symbols, dtype=np.int32)
+    offsets = np.ascontiguousarray(offsets, dtype=np.int64)
+    n_words, n_steps = offsets.size - 1, symbols.size
+    dim = _state_dim(model, state)
+    hidden = np.empty((n_steps, dim), dtype=np.float32)
+    outputs = np.empty(n_steps, dtype=np.float32)
+    lengths = np.diff(offsets)
+    order = np.argsort(lengths, kind="stable")
+    order = order[lengths[order] > 0]
+    one_call = state == "h" and model.num_layers == 1
+    batches = range(0, order.size, batch_size)
+    if progress:
+        from tqdm.auto import tqdm
+
+        batches = tqdm(batches, desc="trace", unit="batch", leave=False)
+    with _eval_mode(model):
+        for b0 in batches:
+            idx = order[b0 : b0 + batch_size]
+            ids_np, lens = _padded(symbols, offsets, idx)
+            ids = torch.from_numpy(ids_np).to(dev)
+            x = model.embedding(ids)
+            if one_call:
+                top, _ = model.rnn(x)
+                states = top
+            else:
+                st = model.zero_state(len(idx))
+                per_step = []
+                tops = []
+                for t in range(ids.shape[1]):
+                    out, st = model.rnn(x[:, t : t + 1], st)
+                    tops.append(out[:, 0])
+                    per_step.append(_layout(st, cell, state))
+                states = torch.stack(per_step, dim=1)
+                top = torch.stack(tops, dim=1)
+            probs = torch.sigmoid(model.accept_logit(top))
+            mask = np.arange(ids_np.shape[1])[None, :] < lens[:, None]
+            rows = (offsets[idx][:, None] + np.arange(ids_np.shape[1])[None, :])[mask]
+            mask_t = torch.from_numpy(mask).to(dev)
+            hidden[rows] = states[mask_t].float().cpu().numpy()
+            outputs[rows] = probs[mask_t].float().cpu().numpy()
+        h0_output = float(torch.sigmoid(model.accept_logit(torch.zeros(1, model.hidden_size, device=dev)))[0])
+    return Trace(
+        hidden=hidden,
+        symbols=symbols,
+        offsets=offsets,
+        h0=np.zeros(dim, dtype=np.float32),
+        outputs=outputs,
+        h0_output=h0_output,
+        alphabet=model.alphabet,
+        state=state,
+        cell=cell,
+    )
+
+
+@torch.no_grad()
+def step_from(
+    model: Any,
+    states: np.ndarray,
+    symbol_ids: np.ndarray,
+    *,
+    state: StateKind = "h",
+    batch_size: int = 65536,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Run one recurrent step from arbitrary states, batched.
+
+    Parameters
+    ----------
+    model : RNNClassifier or RecurrentAdapter
+    states : ndarray of shape (n, dim)
+        Full recurrent states in the trace layout of ``state`` (for an LSTM this needs
+        ``state="hc"``: the cell vector is part of the state).
+    symbol_ids : ndarray of shape (n,), int
+
+    Returns
+    -------
+    next_states : ndarray of shape (n, dim), float32
+    outputs : ndarray of shape (n,), float32
+        Acceptance probability after the step.
+    """
+    model = as_recurrent(model)
+    check_choice("state", state, ("h", "hc"))
+    if model.cell == "lstm" and state != "hc":
+        raise ValidationError("state='h' does not hold an LSTM's full state; step_from needs state='hc' for an LSTM")
+    dim = _state_dim(model, state)
+    states = np.asarray(states, dtype=np.float32)
+    symbol_ids = np.asarray(symbol_ids)
+    if states.ndim != 2 or states.shape[1] != dim:
+        raise ValidationError(f"states must have shape (n, {dim}), got {states.shape}")
+    if symbol_ids.shape != (states.shape[0],):
+        raise ValidationError(f"symbol_ids must have shape ({states.shape[0]},), got {symbol_ids.shape}")
+    if symbol_ids.size and (symbol_ids.min() < 0 or symbol_ids.max() >= len(model.alphabet)):
+        raise ValidationError(f"symbol_ids must be in [0, {len(model.alphabet)}), got values {symbol_ids.min()}..{symbol_ids.max()}")
+    dev = model._device()
+    nxt = np.empty_like(states)
+    outs = np.empty(states.shape[0], dtype=np.float32)
+    with _eval_mode(model):
+        for b0 in range(0, states.shape[0], batch_size):
+            sl = slice(b0, b0 + batch_size)
+            st = _unlayout(torch.from_numpy(states[sl]).to(dev), model)
+            ids = torch.from_numpy(symbol_ids[sl].astype(np.int64)).to(dev)[:, None]
+            out, st = model.rnn(model.embedding(ids), st)
+            nxt[sl] = _layout(st, model.cell, state).float().cpu().numpy()
+            outs[sl] = torch.sigmoid(model.accept_logit(out[:, 0])).float().cpu().numpy()
+    return nxt, outs

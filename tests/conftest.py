@@ -1,0 +1,22 @@
+import os
+
+import numpy as np
+import pytest
+import torch
+
+from hypothesis import HealthCheck, settings
+
+settings.register_profile("default", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("slow", deadline=None, max_examples=500, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(12345)
+
+
+def random_words(rng, n, alphabet="01", min_len=0, max_len=30):
+    return ["".join(rng.choice(list(alphabet), rng.integers(min_len, max_len + 1))) for _ in range(n)]

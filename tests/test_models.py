@@ -1,0 +1,135 @@
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import fsm_extract as fx
+from fsm_extract.errors import ArgumentTypeError, DataFormatError, FsmExtractError, MissingFileError, ValidationError
+from fsm_extract.models import RecurrentAdapter, RNNClassifier, load_model
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+@pytest.mark.parametrize("layers", [1, 2])
+def test_forward_shapes(cell, layers):
+    torch.manual_seed(0)
+    m = RNNClassifier("01", cell=cell, hidden_size=8, num_layers=layers)
+    logits = m(torch.zeros(3, 5, dtype=torch.long))
+    assert logits.shape == (3, 5)
+    assert m.cell == cell and m.num_layers == layers
+    assert m.predict(["", "0", "0110"]).dtype == bool
+
+
+def test_predict_matches_forward():
+    torch.manual_seed(1)
+    m = RNNClassifier("ab", hidden_size=8).eval()
+    words = ["abba", "a", "", "bbbbbbb"]
+    probs = m.predict_proba(words)
+    with torch.no_grad():
+        for w, p in zip(words, probs):
+            if w:
+                ids = torch.tensor([[m.alphabet.index(c) for c in w]])
+                expect = torch.sigmoid(m(ids)[0, -1])
+            else:
+                expect = torch.sigmoid(m.empty_logit())
+            assert abs(float(expect) - float(p)) < 1e-6
+
+
+def test_save_load_round_trip(tmp_path):
+    torch.manual_seed(2)
+    m = RNNClassifier("01", cell="gru", hidden_size=6, num_layers=2)
+    path = m.save(tmp_path / "m.pt")
+    m2 = fx.load_model(path)
+    assert m2.config == m.config and m2.alphabet == ("0", "1")
+    words = ["0101", "1", "", "000111"]
+    np.testing.assert_array_equal(m.predict_proba(words), m2.predict_proba(words))
+
+
+def test_load_missing_and_corrupted(tmp_path):
+    with pytest.raises(MissingFileError, match="path=") as ei:
+        load_model(tmp_path / "nope.pt")
+    assert isinstance(ei.value, FileNotFoundError)
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a checkpoint at all")
+    with pytest.raises(DataFormatError, match="checkpoint"):
+        load_model(bad)
+    foreign = tmp_path / "foreign.pt"
+    torch.save({"weights": torch.zeros(3)}, foreign)
+    with pytest.raises(DataFormatError, match="format"):
+        load_model(foreign)
+    m = RNNClassifier("01", hidden_size=4)
+    payload = {"format": "fsm-extract/model", "version": 99, "config": m.config, "state_dict": m.state_dict()}
+    torch.save(payload, foreign)
+    with pytest.raises(DataFormatError, match="version 99"):
+        load_model(foreign)
+    payload["version"] = 1
+    payload["config"] = dict(m.config, hidden_size=5)  # weights do not fit the config
+    torch.save(payload, foreign)
+    with pytest.raises(DataFormatError, match="invalid"):
+        load_model(foreign)
+    sd = {k: v.clone() for k, v in m.state_dict().items()}
+    sd["head.bias"][0] = float("nan")
+    torch.save({"format": "fsm-extract/model", "version": 1, "config": m.config, "state_dict": sd}, foreign)
+    with pytest.raises(DataFormatError, match="finite"):
+        load_model(foreign)
+
+
+def test_save_is_atomic(tmp_path, monkeypatch):
+    m = RNNClassifier("01", hidden_size=4)
+    target = tmp_path / "m.pt"
+
+    def boom(*a, **k):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(torch, "save", boom)
+    with pytest.raises(RuntimeError):
+        m.save(target)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_bad_constructor_arguments():
+    with pytest.raises(ValidationError, match="cell='transformer'"):
+        RNNClassifier("01", cell="transformer")
+    with pytest.raises(ValidationError, match="hidden_size=0 must be >= 1"):
+        RNNClassifier("01", hidden_size=0)
+    with pytest.raises(ArgumentTypeError, match="hidden_size"):
+        RNNClassifier("01", hidden_size=2.5)
+    with pytest.raises(ValidationError, match="distinct"):
+        RNNClassifier("00")
+    with pytest.raises(FsmExtractError):
+        RNNClassifier("01").predict(["012"])
+
+
+class UserNet(nn.Module):
+    """A model of the user's own: one-hot inputs, a GRU, a two-class head."""
+
+    def __init__(self):
+        super().__init__()
+        self.rec = nn.GRU(3, 7, batch_first=True)
+        self.out = nn.Linear(7, 2)
+
+    def forward(self, ids):
+        h, _ = self.rec(nn.functional.one_hot(ids, 3).float())
+        return self.out(h)
+
+
+def test_adapter_for_user_model():
+    torch.manual_seed(3)
+    net = UserNet().eval()
+    adapter = RecurrentAdapter(
+        embedding=lambda ids: nn.functional.one_hot(ids, 3).float(), rnn=net.rec, head=net.out, alphabet="abc"
+    )
+    words = ["abc", "cab", "a", "ccccc"]
+    pred = adapter.predict(words)
+    with torch.no_grad():
+        for w, p in zip(words, pred):
+            logits = net(torch.tensor([["abc".index(c) for c in w]]))[0, -1]
+            assert bool(logits[1] > logits[0]) == bool(p)
+
+
+def test_adapter_validation():
+    with pytest.raises(ValidationError, match="batch_first"):
+        RecurrentAdapter(embedding=nn.Embedding(2, 3), rnn=nn.LSTM(3, 4), head=nn.Linear(4, 1), alphabet="01")
+    with pytest.raises(ArgumentTypeError, match="rnn="):
+        RecurrentAdapter(embedding=nn.Embedding(2, 3), rnn=nn.Linear(3, 4), head=nn.Linear(4, 1), alphabet="01")
+    with pytest.raises(ArgumentTypeError, match="must be an fsm_extract RNNClassifier"):
+        fx.collect_trace(nn.LSTM(3, 4), ["01"])
