@@ -54,7 +54,7 @@ def _build_parser() -> argparse.ArgumentParser:
     t.add_argument("--layers", type=int, default=1, metavar="N", help="stacked recurrent layers (default: 1)")
     t.add_argument("--epochs", type=int, default=200, metavar="N", help="upper bound on passes over the data (default: 200)")
     t.add_argument("--lr", type=float, default=0.01, help="Adam learning rate (default: 0.01)")
-    t.add_argument("--batch-size", type=int, default=64, metavar="N", help="words per optimisation step (default: 64)")
+    t.add_argument("--batch-size", type=int, default=32, metavar="N", help="words per optimisation step (default: 32)")
     t.add_argument("--max-seconds", type=float, default=None, metavar="S", help="stop after S seconds, keeping the best weights")
     t.add_argument("--seed", type=int, default=0, help="seed for initialisation and shuffling (default: 0)")
     t.add_argument("--quiet", action="store_true", help="no progress bar")

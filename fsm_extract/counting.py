@@ -10,11 +10,10 @@ contiguous arrays of one dtype (int32 per-step arrays, int64 offsets), so each N
 compiles once, and call a serial ``@njit(cache=True)`` kernel. Each has a plain NumPy reference
 (``*_reference``) with the same signature and result, which the tests compare against.
 
-Kernel notes (measured in ``benchmarks/bench_counting.py``): indices are unsigned so Numba
-emits no negative-index wraparound code, the count array is flat, the previous state's row
-offset stays in a register within each word, and transition counts go to a ``uint16`` array
-(4x smaller than int64, so it stays in cache longer) whose wraparounds are carried into an
-int64 array.
+Kernel notes (see ``benchmarks/README.md``): unsigned indices (Numba then emits no
+negative-index wraparound code), a flat count array, row and column offsets from small lookup
+tables, and ``uint16`` transition counts (4x smaller than int64, so they stay in cache longer)
+whose wraparounds are carried into int64, so counts are exact at any size.
 """
 
 from __future__ import annotations
@@ -42,6 +41,7 @@ __all__ = [
 # count_transitions needs 10 bytes per (prev, symbol, next) cell while counting (uint16 + int64):
 # 2**30 cells is 10 GiB, far beyond any useful abstraction (8192 states x 16 symbols).
 _MAX_CELLS = 2**30
+_INT32_MAX = 2**31 - 1  # labels, symbols and outputs are cast to int32
 
 
 def _int_array(name: str, value: Any, *, ndim: int = 1) -> np.ndarray:
@@ -58,6 +58,14 @@ def _int_array(name: str, value: Any, *, ndim: int = 1) -> np.ndarray:
         else:
             raise ArgumentTypeError(f"{name} must hold integers, got dtype {arr.dtype}")
     return arr
+
+
+def _frozen(arr: np.ndarray) -> np.ndarray:
+    """A read-only view, so each kernel sees one array type (Numba compiles read-only and
+    writeable arrays separately) whether or not the caller's array was writeable."""
+    view = arr.view()
+    view.flags.writeable = False
+    return view
 
 
 def _where(name: str, arr: np.ndarray, mask: np.ndarray) -> str:
@@ -82,7 +90,8 @@ def _check_range(name: str, arr: np.ndarray, low: int, high: int, high_name: str
 
 
 def _index_array(name: str, value: Any, high: int, high_name: str, n_steps: int | None) -> np.ndarray:
-    """A 1-D per-step array with values in ``[0, high)``, as contiguous int32."""
+    """A 1-D per-step array with values in ``[0, high)``, as contiguous int32; when ``n_steps``
+    is given it must have that length (the length of ``labels``)."""
     arr = _int_array(name, value)
     if n_steps is not None and arr.shape[0] != n_steps:
         raise ValidationError(
@@ -90,7 +99,7 @@ def _index_array(name: str, value: Any, high: int, high_name: str, n_steps: int 
             "both must have one entry per step (n_steps)"
         )
     _check_range(name, arr, 0, high, high_name)
-    return np.ascontiguousarray(arr, dtype=np.int32)
+    return _frozen(np.ascontiguousarray(arr, dtype=np.int32))
 
 
 def _offsets(value: Any, n_steps: int, steps_name: str) -> np.ndarray:
@@ -110,7 +119,7 @@ def _offsets(value: Any, n_steps: int, steps_name: str) -> np.ndarray:
         raise ValidationError(
             f"offsets must be non-decreasing, but offsets[{i}]={arr[i]} > offsets[{i + 1}]={arr[i + 1]}"
         )
-    return np.ascontiguousarray(arr, dtype=np.int64)
+    return _frozen(np.ascontiguousarray(arr, dtype=np.int64))
 
 
 def _below(name: str, value: Any, high: int, high_name: str) -> int:
@@ -120,9 +129,11 @@ def _below(name: str, value: Any, high: int, high_name: str) -> int:
     return value
 
 
-def _transition_args(labels, symbols, offsets, initial_label, n_states, n_symbols):
-    n_states = check_int("n_states", n_states, min=1)
-    n_symbols = check_int("n_symbols", n_symbols, min=1)
+def _transition_args(
+    labels: Any, symbols: Any, offsets: Any, initial_label: Any, n_states: Any, n_symbols: Any
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int, int]:
+    n_states = check_int("n_states", n_states, min=1, max=_INT32_MAX)
+    n_symbols = check_int("n_symbols", n_symbols, min=1, max=_INT32_MAX)
     cells = n_states * n_symbols * n_states
     if cells > _MAX_CELLS:
         raise ValidationError(
@@ -137,9 +148,11 @@ def _transition_args(labels, symbols, offsets, initial_label, n_states, n_symbol
     return labels, symbols, offsets, initial_label, n_states, n_symbols
 
 
-def _output_args(labels, outputs, initial_label, offsets, n_states, n_classes, initial_output):
-    n_states = check_int("n_states", n_states, min=1)
-    n_classes = check_int("n_classes", n_classes, min=1)
+def _output_args(
+    labels: Any, outputs: Any, initial_label: Any, offsets: Any, n_states: Any, n_classes: Any, initial_output: Any
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int, int, int]:
+    n_states = check_int("n_states", n_states, min=1, max=_INT32_MAX)
+    n_classes = check_int("n_classes", n_classes, min=1, max=_INT32_MAX)
     labels = _index_array("labels", labels, n_states, "n_states", None)
     outputs = _index_array("outputs", outputs, n_classes, "n_classes", labels.shape[0])
     offsets = _offsets(offsets, labels.shape[0], "labels")
@@ -152,7 +165,7 @@ def _output_args(labels, outputs, initial_label, offsets, n_states, n_classes, i
     return labels, outputs, offsets, initial_label, n_states, n_classes, initial_output
 
 
-def _run_args(table, symbols, offsets, initial):
+def _run_args(table: Any, symbols: Any, offsets: Any, initial: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     table = _int_array("table", table, ndim=2)
     n_states, n_symbols = table.shape
     if n_states < 1 or n_symbols < 1:

@@ -59,7 +59,7 @@ def train_classifier(
     embedding_dim: int | None = None,
     epochs: int = 200,
     lr: float = 0.01,
-    batch_size: int = 64,
+    batch_size: int = 32,
     seed: int = 0,
     validation: Dataset | None = None,
     language: Any = None,

@@ -272,3 +272,19 @@ def test_errors_are_package_errors_and_builtins():
 def test_count_array_size_is_bounded():
     with pytest.raises(ValidationError, match=r"n_states=100000 and n_symbols=4 need a count array"):
         count_transitions([0], [0], [0, 1], 0, 100_000, 4)
+
+
+def test_read_only_and_writeable_inputs_share_one_compiled_signature():
+    from fsm_extract import counting
+
+    labels = np.array([1, 0, 1], dtype=np.int32)
+    symbols = np.array([0, 1, 0], dtype=np.int32)
+    offsets = np.array([0, 3], dtype=np.int64)
+    want = count_transitions(labels, symbols, offsets, 0, 2, 2)
+    for a in (labels, symbols, offsets):
+        a.flags.writeable = False
+    np.testing.assert_array_equal(count_transitions(labels, symbols, offsets, 0, 2, 2), want)
+    count_outputs(labels, symbols, 0, offsets, 2, 2)
+    run_transitions(np.array([[0, 1], [1, 0]]), symbols, offsets, 0)
+    for kernel in (counting._count_transitions_kernel, counting._count_outputs_kernel, counting._run_transitions_kernel):
+        assert len(kernel.signatures) == 1, kernel.signatures
