@@ -14,6 +14,7 @@ Schema ``fsm-extract/fsm`` version 1, a JSON object with exactly these keys::
     completed          list of [q, a] pairs
     centroids          list of n_states lists of d numbers, or null
     cluster_map        list of ints, or null
+    cluster_centroids  list of n_clusters lists of d numbers, or null (optional key)
     metadata           object
 
 Reading never raises anything but DataFormatError (MissingFileError for a missing file).
@@ -45,6 +46,7 @@ FORMAT = "fsm-extract/fsm"
 VERSION = 1
 _KEYS = ("format", "version", "alphabet", "initial", "transitions", "accepting", "transition_counts",
          "output_counts", "completed", "centroids", "cluster_map", "metadata")
+_OPTIONAL_KEYS = ("cluster_centroids",)
 
 
 # ----------------------------------------------------------------------------- checks used on construction
@@ -135,6 +137,7 @@ def fsm_to_dict(fsm: ExtractedFSM) -> dict[str, Any]:
         "centroids": None if fsm.centroids is None else fsm.centroids.tolist(),
         "cluster_map": None if fsm.cluster_map is None else fsm.cluster_map.tolist(),
         "metadata": copy.deepcopy(dict(fsm.metadata)),
+        "cluster_centroids": None if fsm.cluster_centroids is None else fsm.cluster_centroids.tolist(),
     }
 
 
@@ -211,7 +214,7 @@ def _from_dict(cls: type[ExtractedFSM], data: Any) -> ExtractedFSM:
         newer = " (written by a newer fsm_extract? upgrade it)" if _is_int(version) and version > VERSION else ""
         raise DataFormatError(f"version={version!r} is not supported: found version {version!r}, but this fsm_extract reads only version {VERSION}{newer}")
     missing = [k for k in _KEYS if k not in data]
-    extra = sorted(k for k in data if k not in _KEYS)
+    extra = sorted(k for k in data if k not in _KEYS + _OPTIONAL_KEYS)
     if missing or extra:
         raise DataFormatError(f"an FSM object must have exactly the keys {list(_KEYS)}; missing {missing}, unexpected {extra}")
     alphabet = data["alphabet"]
@@ -253,10 +256,12 @@ def _from_dict(cls: type[ExtractedFSM], data: Any) -> ExtractedFSM:
     number = (lambda x: isinstance(x, (int, float)) and not isinstance(x, bool), "a number")
     centroids = None if data["centroids"] is None else _array(data["centroids"], "centroids", 2, *number, np.float64)
     cluster_map = None if data["cluster_map"] is None else _array(data["cluster_map"], "cluster_map", 1, *ints, np.int64)
+    cc = data.get("cluster_centroids")
+    cluster_centroids = None if cc is None else _array(cc, "cluster_centroids", 2, *number, np.float64)
     if not isinstance(data["metadata"], dict):
         raise DataFormatError(f"metadata must be a JSON object, got {type(data['metadata']).__name__}")
     try:
         return cls(tuple(alphabet), transitions, accepting, data["initial"], counts, outputs, completed,
-                   centroids, cluster_map, data["metadata"])
+                   centroids, cluster_map, data["metadata"], cluster_centroids)
     except (ValidationError, ArgumentTypeError) as exc:
         raise DataFormatError(f"does not describe a valid FSM: {exc}") from None

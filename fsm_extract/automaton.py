@@ -83,6 +83,10 @@ class ExtractedFSM:
     cluster_map : ndarray of shape (n_clusters,), dtype int64, optional
         The FSM state each cluster of the abstraction became, or -1 for clusters whose state
         was dropped as unreachable by :meth:`minimize`.
+    cluster_centroids : ndarray of shape (n_clusters, d), dtype float64, optional
+        The centre of each cluster of the abstraction (needs ``cluster_map``). With it,
+        :meth:`abstract` maps any hidden state to the FSM state of its nearest cluster: the
+        abstraction the fidelity checker compares the FSM's own state against.
     metadata : dict, optional
         JSON-serialisable values (``{"method": "kmeans", "seed": 0}``), stored as a read-only
         normalised copy (tuples become lists, NumPy scalars Python numbers).
@@ -98,6 +102,7 @@ class ExtractedFSM:
     centroids: np.ndarray | None = None
     cluster_map: np.ndarray | None = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    cluster_centroids: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         alphabet = check_alphabet(self.alphabet)
@@ -136,18 +141,32 @@ class ExtractedFSM:
         if cluster_map is not None:
             cluster_map = _fsm_io.as_int_array("cluster_map", cluster_map, (None,))
             _fsm_io.check_range("cluster_map", cluster_map, -1, n)
+        cluster_centroids = self.cluster_centroids
+        if cluster_centroids is not None:
+            if cluster_map is None:
+                raise ValidationError("cluster_centroids needs cluster_map (which state each cluster became), got cluster_map=None")
+            try:
+                cluster_centroids = np.array(cluster_centroids, dtype=np.float64)
+            except (TypeError, ValueError) as exc:
+                raise ArgumentTypeError(f"cluster_centroids must be an array of numbers: {exc}") from None
+            _fsm_io.check_shape("cluster_centroids", cluster_centroids, (cluster_map.shape[0], None))
+            if not np.isfinite(cluster_centroids).all():
+                raise ValidationError("cluster_centroids must be finite, but some values are NaN or infinite")
+            if centroids is not None and centroids.shape[1] != cluster_centroids.shape[1]:
+                raise ValidationError(f"cluster_centroids must have {centroids.shape[1]} columns like centroids, got {cluster_centroids.shape[1]}")
+            cluster_centroids.setflags(write=False)
         for name, value in [
             ("alphabet", alphabet), ("transitions", transitions), ("initial", initial),
             ("accepting", accepting), ("transition_counts", counts), ("output_counts", outputs),
             ("completed", completed), ("centroids", centroids), ("cluster_map", cluster_map),
-            ("metadata", _fsm_io.freeze_metadata(self.metadata)),
+            ("metadata", _fsm_io.freeze_metadata(self.metadata)), ("cluster_centroids", cluster_centroids),
         ]:
             object.__setattr__(self, name, value)
 
     def __reduce__(self) -> tuple:  # MappingProxyType does not pickle; rebuild through __init__
         return (type(self), (self.alphabet, self.transitions, self.accepting, self.initial,
                              self.transition_counts, self.output_counts, self.completed,
-                             self.centroids, self.cluster_map, self.to_dict()["metadata"]))
+                             self.centroids, self.cluster_map, self.to_dict()["metadata"], self.cluster_centroids))
 
     def with_metadata(self, **values: Any) -> ExtractedFSM:
         """A copy with ``values`` added to (or replacing keys of) ``metadata``."""
@@ -166,6 +185,7 @@ class ExtractedFSM:
         centroids: Any = None,
         cluster_map: Any = None,
         metadata: Mapping[str, Any] | None = None,
+        cluster_centroids: Any = None,
     ) -> ExtractedFSM:
         """Build the automaton the evidence supports.
 
@@ -182,7 +202,7 @@ class ExtractedFSM:
         completion : array-like of shape (n_states, n_symbols), int, optional
             Successors for the pairs never observed (support 0), computed from the net. Only
             the entries at unobserved pairs are read. Required when there are such pairs.
-        centroids, cluster_map, metadata
+        centroids, cluster_map, metadata, cluster_centroids
             As in :class:`ExtractedFSM`.
         """
         alphabet = check_alphabet(alphabet)
@@ -213,7 +233,7 @@ class ExtractedFSM:
         meta = dict(metadata or {})
         meta["undecided_outputs"] = undecided.tolist()
         return cls(alphabet, transitions, outputs[:, 1] > outputs[:, 0], initial, counts, outputs,
-                   unobserved, centroids, cluster_map, meta)
+                   unobserved, centroids, cluster_map, meta, cluster_centroids)
 
     @classmethod
     def from_automata(cls, dfa: DFA, *, alphabet: Any = None) -> ExtractedFSM:
@@ -327,6 +347,32 @@ class ExtractedFSM:
         return self.accepting[self.final_states(words)]
 
     # ------------------------------------------------------------------------- minimisation
+    def abstract(self, hidden: Any, *, chunk_size: int = 65536) -> np.ndarray:
+        """The FSM state of each hidden state's nearest cluster (-1 for a dropped cluster).
+
+        Parameters
+        ----------
+        hidden : array-like of shape (n, d)
+
+        Returns
+        -------
+        ndarray of shape (n,), int64
+        """
+        if self.cluster_centroids is None:
+            raise ValidationError("this FSM has no cluster_centroids (it was not extracted from a net), so hidden states cannot be mapped to its states")
+        from ._validation import check_finite_array
+
+        x = check_finite_array("hidden", hidden, ndim=2)
+        c = self.cluster_centroids
+        if x.shape[1] != c.shape[1]:
+            raise ValidationError(f"hidden must have {c.shape[1]} columns (the FSM's state dimension), got shape {x.shape}")
+        c_sq = (c**2).sum(1)
+        out = np.empty(x.shape[0], dtype=np.int64)
+        for s in range(0, x.shape[0], chunk_size):
+            xs = x[s : s + chunk_size].astype(np.float64, copy=False)
+            out[s : s + chunk_size] = np.argmin(c_sq[None, :] - 2.0 * xs @ c.T, axis=1)
+        return self.cluster_map[out]
+
     def minimize(self) -> ExtractedFSM:
         """The minimal equivalent automaton, with the evidence merged.
 
@@ -382,7 +428,7 @@ class ExtractedFSM:
         if "undecided_outputs" in meta:
             meta["undecided_outputs"] = np.flatnonzero(outputs[:, 1] == outputs[:, 0]).tolist()
         return type(self)(self.alphabet, transitions, accepting, 0, counts, outputs, completed,
-                          centroids, cluster_map, meta)
+                          centroids, cluster_map, meta, self.cluster_centroids)
 
     # ------------------------------------------------------------------------- automata-lib
     def to_automata(self) -> DFA:

@@ -35,6 +35,11 @@ def _add_source(p: argparse.ArgumentParser, *, model: bool) -> None:
         g.add_argument("--data", metavar="FILE.jsonl", help='your own JSONL dataset, one {"word": ..., "label": ...} per line')
 
 
+def _interactive() -> bool:
+    """Progress bars only on a terminal: piped or captured stderr keeps just the one error line."""
+    return bool(getattr(sys.stderr, "isatty", lambda: False)())
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="fsm-extract",
@@ -66,7 +71,12 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_source(e, model=True)
     e.add_argument("--data", metavar="FILE.jsonl",
                    help="fitting words (default with --language: its train split; labels are not used)")
-    e.add_argument("--states", type=int, default=16, metavar="K", help="clusters in the abstraction (default: 16)")
+    e.add_argument("--states", default="16", metavar="K",
+                   help="clusters in the abstraction (default: 16), or 'auto': the smallest k whose agreement with the "
+                        "net on validation words reaches 99.9%% (see --validation)")
+    e.add_argument("--validation", metavar="FILE.jsonl",
+                   help="with --states auto: words to choose k on (default with --language: its validation split; "
+                        "otherwise 20%% of the fitting words are held out for it)")
     e.add_argument("--method", choices=("kmeans", "gmm"), default="kmeans", help="clustering method (default: kmeans)")
     e.add_argument("--state", choices=("h", "hc"), default="h", help="cluster hidden vectors (h) or LSTM hidden+cell (hc)")
     e.add_argument("--seed", type=int, default=0, help="seed of the clustering (default: 0)")
@@ -91,7 +101,123 @@ def _build_parser() -> argparse.ArgumentParser:
     d.add_argument("--seed", type=int, default=0, help="seed of the clustering (default: 0)")
     d.add_argument("--out", default="demo-out", metavar="DIR", help="folder for fsm.json and fsm.svg (default: demo-out)")
     d.set_defaults(func=_cmd_demo)
+
+    f = sub.add_parser("fidelity", help="measure how much of the net an automaton explains",
+                       description="Run the net and the automaton side by side on held-out words and report output, "
+                                   "state and variance agreement, determinism, coverage, task accuracy, the reference "
+                                   "check and the residual (where they part).")
+    f.add_argument("--model", metavar="PATH", help="the net's checkpoint (default with --language: the bundled model)")
+    f.add_argument("--fsm", required=True, metavar="FSM.json", help="an automaton written by `fsm-extract extract`")
+    g = f.add_mutually_exclusive_group(required=True)
+    g.add_argument("--language", metavar="NAME",
+                   help="tomita1..tomita7: evaluate on its test split, with its reference DFA and its train split as fitting data")
+    g.add_argument("--data", metavar="FILE.jsonl", help="held-out words to evaluate on")
+    f.add_argument("--fit-data", metavar="FILE.jsonl", help="the fitting words, to report any overlap with the evaluated words")
+    f.add_argument("--json", metavar="OUT.json", help="also write the whole report as JSON")
+    f.set_defaults(func=_cmd_fidelity)
+
+    w = sub.add_parser("sweep", help="agreement and size against the number of clusters",
+                       description="Extract at every k and measure each automaton on held-out words; print a table "
+                                   "and optionally plot it.")
+    _add_source(w, model=True)
+    w.add_argument("--fit-data", metavar="FILE.jsonl", help="fitting words (default with --language: its train split)")
+    w.add_argument("--test-data", metavar="FILE.jsonl", help="held-out words (default with --language: its test split)")
+    w.add_argument("--states", default="2:65", metavar="A:B", help="k from A to B-1 (default: 2:65), or a comma list")
+    w.add_argument("--method", choices=("kmeans", "gmm"), default="kmeans", help="clustering method (default: kmeans)")
+    w.add_argument("--seed", type=int, default=0, help="seed of the clustering (default: 0)")
+    w.add_argument("--plot", metavar="PATH", help="write the plot (.png, .svg or .pdf)")
+    w.add_argument("--json", metavar="OUT.json", help="also write the rows as JSON")
+    w.set_defaults(func=_cmd_sweep)
     return parser
+
+
+def _write_json(path, payload) -> None:
+    import json
+
+    from ._validation import atomic_write_text
+
+    atomic_write_text(path, json.dumps(payload, indent=2, default=float) + "\n")
+
+
+def _cmd_fidelity(args: argparse.Namespace) -> None:
+    from . import datasets, languages
+    from ._validation import check_choice, check_out_path
+    from .automaton import load_fsm
+    from .errors import ValidationError
+    from .fidelity import fidelity
+    from .models import load_model
+
+    json_out = check_out_path("--json", args.json, suffixes=(".json",)) if args.json else None
+    reference, fit_data = None, None
+    if args.language:
+        check_choice("--language", args.language, datasets.bundled_names())
+        reference = languages.tomita(int(args.language[len("tomita"):]))
+        fit_data = datasets.load(args.language, split="train")
+        model = load_model(args.model) if args.model else datasets.bundled_model(args.language)
+        data = datasets.load(args.language, split="test")
+    else:
+        if not args.model:
+            raise ValidationError("--model is required with --data: name the net's checkpoint")
+        model = load_model(args.model)
+        data = datasets.load_jsonl(args.data, alphabet=model.alphabet)
+    if args.fit_data:
+        fit_data = datasets.load_jsonl(args.fit_data, alphabet=model.alphabet)
+    fsm = load_fsm(args.fsm)
+    report = fidelity(model, fsm, data, reference=reference, fit_data=fit_data)
+    print(report.summary())
+    if json_out is not None:
+        _write_json(json_out, report.to_dict())
+        print(f"report written to {json_out}")
+
+
+def _parse_states(text: str) -> list[int]:
+    from .errors import ValidationError
+
+    try:
+        if ":" in text:
+            a, b = text.split(":")
+            ks = list(range(int(a), int(b)))
+        else:
+            ks = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise ValidationError(f"--states={text!r} must be A:B (k from A to B-1) or a comma list of ints") from None
+    if not ks or min(ks) < 1:
+        raise ValidationError(f"--states={text!r} must name at least one k >= 1")
+    return ks
+
+
+def _cmd_sweep(args: argparse.Namespace) -> None:
+    from . import datasets
+    from ._validation import check_out_path
+    from .errors import ValidationError
+    from .sweep import sweep
+
+    ks = _parse_states(args.states)
+    plot = check_out_path("--plot", args.plot, suffixes=(".png", ".svg", ".pdf")) if args.plot else None
+    json_out = check_out_path("--json", args.json, suffixes=(".json",)) if args.json else None
+    args.data = None
+    model, fit, reference = _load_source(args) if args.language else (None, None, None)
+    if not args.language:
+        from .models import load_model
+
+        model = load_model(args.model)
+    if args.fit_data:
+        fit = datasets.load_jsonl(args.fit_data, alphabet=model.alphabet)
+    test = datasets.load(args.language, split="test") if args.language else None
+    if args.test_data:
+        test = datasets.load_jsonl(args.test_data, alphabet=model.alphabet)
+    if fit is None or test is None:
+        raise ValidationError("--fit-data and --test-data are required with --model")
+    result = sweep(model, fit, test, ks, method=args.method, seed=args.seed, reference=reference, progress=_interactive())
+    print(result.table())
+    best = result.best()
+    print(f"smallest k reaching 99.9% prefix agreement: {best['k']}" if best["prefix_agreement"] >= 0.999
+          else f"no k reached 99.9% prefix agreement; the best was k={best['k']} ({best['prefix_agreement']:.2%})")
+    if plot is not None:
+        result.plot(plot, title=f"{args.language or Path(args.model).stem}: extraction sweep")
+        print(f"plot written to {plot}")
+    if json_out is not None:
+        _write_json(json_out, result.to_dict())
 
 
 def _load_source(args: argparse.Namespace):
@@ -119,14 +245,35 @@ def _load_source(args: argparse.Namespace):
 
 
 def _cmd_extract(args: argparse.Namespace) -> None:
+    from . import datasets
     from ._validation import check_out_path
     from .pipeline import extract
 
     out = check_out_path("--out", args.out, suffixes=(".json",))
     model, data, _ = _load_source(args)
-    fsm = extract(model, data, n_states=args.states, method=args.method, state=args.state, seed=args.seed, progress=True)
+    states = _parse_k(args.states)
+    validation = None
+    if args.validation:
+        validation = datasets.load_jsonl(args.validation, alphabet=model.alphabet)
+    elif states == "auto" and args.language:
+        validation = datasets.load(args.language, split="validation")
+    fsm = extract(model, data, n_states=states, method=args.method, state=args.state, seed=args.seed,
+                  progress=_interactive(), validation=validation)
     fsm.save(out)
-    print(f"{fsm.n_states} states ({args.states} clusters, {int(fsm.completed.sum())} completed transitions); saved {out}")
+    k = fsm.metadata["n_clusters"]
+    print(f"{fsm.n_states} states ({k} clusters{' chosen automatically' if states == 'auto' else ''}, "
+          f"{int(fsm.completed.sum())} completed transitions); saved {out}")
+
+
+def _parse_k(text: str):
+    from .errors import ValidationError
+
+    if text == "auto":
+        return "auto"
+    try:
+        return int(text)
+    except ValueError:
+        raise ValidationError(f"--states={text!r} must be a positive integer or 'auto'") from None
 
 
 def _cmd_render(args: argparse.Namespace) -> None:
@@ -154,7 +301,7 @@ def _cmd_demo(args: argparse.Namespace) -> None:
     out_dir = Path(args.out)
     if out_dir.exists() and not out_dir.is_dir():
         raise ValidationError(f"--out={args.out!r} must be a folder, but it is a file")
-    steps = tqdm(total=4, desc="demo", unit="step", bar_format="{desc}: {n}/{total} {postfix}")
+    steps = tqdm(total=4, desc="demo", unit="step", bar_format="{desc}: {n}/{total} {postfix}", disable=not _interactive())
     try:
         steps.set_postfix_str("loading the bundled model")
         model = datasets.bundled_model(args.language)
@@ -221,7 +368,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
         validation=validation,
         language=language,
         max_seconds=args.max_seconds,
-        progress=not args.quiet,
+        progress=not args.quiet and _interactive(),
     )
     model.save(out)
     meta = model.metadata

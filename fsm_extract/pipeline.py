@@ -7,6 +7,7 @@ automaton -> minimisation.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from typing import Any, Literal
 
 import numpy as np
@@ -17,8 +18,10 @@ from .automaton import ExtractedFSM
 from .completion import complete_transitions
 from .counting import count_outputs, count_transitions
 from .datasets import Dataset
+from .errors import ValidationError
 from .models import as_recurrent
 from .trace import StateKind, Trace, collect_trace
+from .words import words_digest
 
 __all__ = ["extract", "fit_fsm"]
 
@@ -47,6 +50,7 @@ def fit_fsm(model: Any, trace: Trace, abstraction: Any, *, minimize: bool = True
         centroids=abstraction.centroids_,
         cluster_map=np.arange(k),
         metadata=meta,
+        cluster_centroids=abstraction.centroids_,
     )
     return fsm.minimize() if minimize else fsm
 
@@ -55,7 +59,7 @@ def extract(
     model: Any,
     data: Any,
     *,
-    n_states: int = 16,
+    n_states: int | Literal["auto"] = 16,
     method: Method = "kmeans",
     state: StateKind = "h",
     seed: int = 0,
@@ -63,6 +67,9 @@ def extract(
     minimize: bool = True,
     batch_size: int = 512,
     progress: bool = False,
+    validation: Any = None,
+    target: float = 0.999,
+    max_states: int = 64,
 ) -> ExtractedFSM:
     """Extract a finite-state machine from a recurrent classifier.
 
@@ -72,8 +79,11 @@ def extract(
     data : Dataset or sequence of words
         The words whose hidden states are clustered (the fitting data). Labels are not used:
         the automaton describes the net, not the task.
-    n_states : int, default 16
-        Clusters in the abstraction (the minimised automaton may be smaller).
+    n_states : int or "auto", default 16
+        Clusters in the abstraction (the minimised automaton may be smaller). ``"auto"``
+        tries k = 2, 3, 4, 5, 6, 8, 10, 12, 16, ... up to ``max_states`` and keeps the smallest
+        k whose prefix agreement with the net on ``validation`` reaches ``target``, else the most
+        faithful k; ``metadata["auto"]`` records every k tried.
     method : {"kmeans", "gmm"}
     state : {"h", "hc"}
         Cluster hidden vectors, or an LSTM's hidden and cell vectors.
@@ -85,6 +95,11 @@ def extract(
     batch_size : int
         Words per batch when tracing.
     progress : bool
+    validation : Dataset or sequence of words, optional
+        For ``n_states="auto"``: held-out words to choose k on. Default: a seeded 20% of
+        ``data`` is held out for choosing, and the automaton is fitted on the other 80%.
+    target : float, default 0.999
+    max_states : int, default 64
 
     Returns
     -------
@@ -92,28 +107,54 @@ def extract(
         ``metadata`` records the method, parameters, fitting size and timing.
     """
     model = as_recurrent(model)
-    n_states = check_int("n_states", n_states, min=1)
+    auto = isinstance(n_states, str) and n_states == "auto"
+    if not auto:
+        n_states = check_int("n_states", n_states, min=1)
+    max_states = check_int("max_states", max_states, min=1)
     check_choice("method", method, ("kmeans", "gmm"))
     check_choice("state", state, ("h", "hc"))
     seed = check_seed("seed", seed)
     minimize = check_bool("minimize", minimize)
     if isinstance(data, Dataset):
         data.check_nonempty("data")
+    elif not isinstance(data, (str, bytes)) and isinstance(data, Iterable):
+        data = list(data)  # a generator must survive being read twice (trace, fingerprint)
     t0 = time.perf_counter()
-    trace = collect_trace(model, data, state=state, batch_size=batch_size, progress=progress)
+    words = list(data.words) if isinstance(data, Dataset) else data
+    val_trace = None
+    if auto:
+        if validation is None:
+            if isinstance(words, (str, bytes)):
+                words = [words]  # let collect_trace raise its error on a bare string
+            perm = np.random.default_rng(seed).permutation(len(words))
+            n_val = max(1, len(words) // 5) if len(words) > 1 else 0
+            val_words = [words[i] for i in np.sort(perm[:n_val])]
+            words = [words[i] for i in np.sort(perm[n_val:])]
+            validation = val_words
+        val_trace = collect_trace(model, validation, state=state, batch_size=batch_size)
+    trace = collect_trace(model, words, state=state, batch_size=batch_size, progress=progress)
     if trace.n_steps == 0:
-        from .errors import ValidationError
-
         raise ValidationError("data must hold at least one non-empty word, got only empty words")
-    abstraction = make_abstraction(method, n_states=n_states, seed=seed, max_fit_points=max_fit_points).fit(trace)
     meta = {
         "method": method,
-        "n_clusters": n_states,
+        "n_clusters": None if auto else n_states,
         "state": state,
         "seed": seed,
         "n_fit_words": trace.n_words,
         "n_fit_steps": trace.n_steps,
         "max_fit_length": int(trace.lengths.max()),
+        "fit_digest": words_digest(words),
     }
-    fsm = fit_fsm(model, trace, abstraction, minimize=minimize, metadata=meta)
+    if auto:
+        from .sweep import select_n_states
+
+        chosen, record = select_n_states(model, trace, val_trace, target=target, max_states=max_states,
+                                         method=method, seed=seed, max_fit_points=max_fit_points)
+        n_states = record["chosen"]
+        meta.update(n_clusters=n_states, auto=record)
+    if auto and minimize:
+        fsm = chosen.with_metadata(**meta)  # already fitted (and minimised) at the chosen k
+    else:
+        abstraction = make_abstraction(method, n_states=n_states, seed=seed, max_fit_points=max_fit_points).fit(trace)
+        fsm = fit_fsm(model, trace, abstraction, minimize=minimize, metadata=meta)
     return fsm.with_metadata(seconds=round(time.perf_counter() - t0, 3))

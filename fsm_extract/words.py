@@ -15,7 +15,7 @@ import numpy as np
 
 from .errors import ArgumentTypeError, UnknownSymbolError, ValidationError
 
-__all__ = ["Word", "Alphabet", "check_alphabet", "encode_word", "encode_words", "decode_word", "format_word"]
+__all__ = ["Word", "Alphabet", "check_alphabet", "encode_word", "encode_words", "decode_word", "format_word", "words_digest"]
 
 Word = Union[str, Sequence[str]]
 Alphabet = tuple  # tuple[str, ...]
@@ -127,3 +127,17 @@ def format_word(word: Any) -> str:
     if not items:
         return "ε"
     return " ".join(map(str, items)) if any(len(str(s)) != 1 for s in items) else "".join(map(str, items))
+
+
+def words_digest(words: Iterable[Any]) -> str:
+    """An order-independent SHA-256 of a collection of words (a multiset fingerprint).
+
+    Used to recognise, later, that data is exactly the data an automaton was fitted on."""
+    import hashlib
+
+    keys = sorted("\x1e".join(w) if not isinstance(w, str) else w for w in words)
+    h = hashlib.sha256()
+    for k in keys:
+        h.update(k.encode("utf-8"))
+        h.update(b"\x1f")
+    return h.hexdigest()
