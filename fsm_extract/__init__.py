@@ -22,7 +22,10 @@ from .errors import (
 )
 from .languages import Language
 from .models import RecurrentAdapter, RNNClassifier, load_model
+from .fidelity import FidelityReport, fidelity
 from .pipeline import extract
+from .residual import ResidualItem
+from .sweep import SweepResult, sweep
 from .trace import Trace, collect_trace
 from .training import train_classifier
 
@@ -45,6 +48,11 @@ __all__ = [
     "ExtractedFSM",
     "load_fsm",
     "extract",
+    "fidelity",
+    "FidelityReport",
+    "ResidualItem",
+    "sweep",
+    "SweepResult",
     "FsmExtractError",
     "ValidationError",
     "ArgumentTypeError",
