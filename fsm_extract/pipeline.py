@@ -6,6 +6,7 @@ automaton -> minimisation.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterable
 from typing import Any, Literal
@@ -52,7 +53,27 @@ def fit_fsm(model: Any, trace: Trace, abstraction: Any, *, minimize: bool = True
         metadata=meta,
         cluster_centroids=abstraction.centroids_,
     )
-    return fsm.minimize() if minimize else fsm
+    if minimize:
+        fsm = fsm.minimize()
+    return _state_centroids(fsm, trace, labels)
+
+
+def _state_centroids(fsm: ExtractedFSM, trace: Trace, labels: np.ndarray) -> ExtractedFSM:
+    """Set each FSM state's centroid to the mean hidden state of the steps in it.
+
+    After merging, a state's centroid is then the mean of what the net actually visited there,
+    the ``c(q)`` the fidelity checker's variance explained uses. A state with no step (only
+    ``h0``) keeps its merged cluster centroid."""
+    states = fsm.cluster_map[labels]
+    keep = states >= 0
+    n, d = fsm.n_states, trace.dim
+    sums = np.zeros((n, d))
+    np.add.at(sums, states[keep], trace.hidden[keep].astype(np.float64))
+    counts = np.bincount(states[keep], minlength=n)
+    centroids = np.array(fsm.centroids, dtype=np.float64)
+    visited = counts > 0
+    centroids[visited] = sums[visited] / counts[visited, None]
+    return dataclasses.replace(fsm, centroids=centroids)
 
 
 def extract(
