@@ -125,7 +125,8 @@ class FidelityReport:
                          f"net agrees on {pct(r['net_word_agreement'])} of words, {pct(r['net_prefix_agreement'])} of prefixes"
                          + (f" (shortest disagreement {r['net_shortest_difference']!r})" if r["net_shortest_difference"] is not None else ""))
         if self.residual:
-            lines.append(f"residual ({len(self.residual)} places; shares of all prefixes):")
+            n_places = len(self.residual)
+            lines.append(f"residual ({n_places} place{'' if n_places == 1 else 's'}; shares of all prefixes):")
             lines.extend("  " + item.describe() for item in self.residual[:max_items])
             if len(self.residual) > max_items:
                 lines.append(f"  ... {len(self.residual) - max_items} more in report.residual")
@@ -256,7 +257,8 @@ def evaluate_trace(
     if residual_total:
         cum = np.cumsum([it.count for it in items if it.count])
         m = int(np.searchsorted(cum, 0.8 * residual_total - 1e-9) + 1)
-    concentration = {"share": 0.8 if residual_total else 0.0, "places": m,
+    covered = float(cum[m - 1] / residual_total) if residual_total else 0.0
+    concentration = {"share": covered, "places": m,
                      "transitions": len([it for it in items if it.count and it.kind == "transition"])}
 
     # lengths: words by word length, prefixes by prefix length
@@ -308,7 +310,7 @@ def evaluate_trace(
     if variance is not None:
         head += f", {variance:.0%} of hidden variance"
     if residual_total:
-        head += f"; 80% of the residual is in {m} of {n * k + n} places ({n * k} transitions, {n} state outputs)"
+        head += f"; {covered:.0%} of the residual is in {m} of {n * k + n} places ({n * k} transitions, {n} state outputs)"
     else:
         head += "; no residual: FSM and net agree on every prefix"
     return FidelityReport(
