@@ -83,8 +83,10 @@ class ExtractedFSM:
     cluster_map : ndarray of shape (n_clusters,), dtype int64, optional
         The FSM state each cluster of the abstraction became, or -1 for clusters whose state
         was dropped as unreachable by :meth:`minimize`.
-    cluster_centroids : ndarray of shape (n_clusters, d), dtype float64, optional
-        The centre of each cluster of the abstraction (needs ``cluster_map``). With it,
+    cluster_centroids : ndarray of shape (n_clusters, f), dtype float64, optional
+        The centre of each cluster of the abstraction (needs ``cluster_map``), in the space the
+        abstraction clusters (hidden coordinates, or the behavioural features named in
+        ``metadata["features"]``). With it,
         :meth:`abstract` maps any hidden state to the FSM state of its nearest cluster: the
         abstraction the fidelity checker compares the FSM's own state against.
     metadata : dict, optional
@@ -152,8 +154,6 @@ class ExtractedFSM:
             _fsm_io.check_shape("cluster_centroids", cluster_centroids, (cluster_map.shape[0], None))
             if not np.isfinite(cluster_centroids).all():
                 raise ValidationError("cluster_centroids must be finite, but some values are NaN or infinite")
-            if centroids is not None and centroids.shape[1] != cluster_centroids.shape[1]:
-                raise ValidationError(f"cluster_centroids must have {centroids.shape[1]} columns like centroids, got {cluster_centroids.shape[1]}")
             cluster_centroids.setflags(write=False)
         for name, value in [
             ("alphabet", alphabet), ("transitions", transitions), ("initial", initial),
@@ -365,7 +365,7 @@ class ExtractedFSM:
         x = check_finite_array("hidden", hidden, ndim=2)
         c = self.cluster_centroids
         if x.shape[1] != c.shape[1]:
-            raise ValidationError(f"hidden must have {c.shape[1]} columns (the FSM's state dimension), got shape {x.shape}")
+            raise ValidationError(f"hidden must have {c.shape[1]} columns (the dimension of the FSM's cluster centres), got shape {x.shape}")
         c_sq = (c**2).sum(1)
         out = np.empty(x.shape[0], dtype=np.int64)
         for s in range(0, x.shape[0], chunk_size):

@@ -24,8 +24,10 @@ __all__ = ["complete_transitions", "CompletionMethod"]
 CompletionMethod = Literal["centroid", "medoid-prefix"]
 
 
-def _medoid_prefixes(trace: Trace, labels: np.ndarray, initial_label: int, centroids: np.ndarray, states: np.ndarray) -> list[np.ndarray]:
-    """For each abstract state, the symbol ids of a prefix whose net state is that state's medoid."""
+def _medoid_prefixes(trace: Trace, labels: np.ndarray, initial_label: int, centroids: np.ndarray, states: np.ndarray,
+                     points: np.ndarray, point0: np.ndarray) -> list[np.ndarray]:
+    """For each abstract state, the symbol ids of a prefix whose net state is that state's medoid
+    (the member nearest its centre, in the space the abstraction clusters: ``points``)."""
     word_of = trace.word_of_step()
     out = []
     for q in states:
@@ -33,9 +35,9 @@ def _medoid_prefixes(trace: Trace, labels: np.ndarray, initial_label: int, centr
         if members.size == 0:  # only h0 lives here (or nothing): the empty prefix
             out.append(np.zeros(0, dtype=np.int32))
             continue
-        d = ((trace.hidden[members] - centroids[q]) ** 2).sum(1)
+        d = ((points[members] - centroids[q]) ** 2).sum(1)
         if q == initial_label:
-            d0 = float(((trace.h0 - centroids[q]) ** 2).sum())
+            d0 = float(((point0 - centroids[q]) ** 2).sum())
             if d0 <= d.min():
                 out.append(np.zeros(0, dtype=np.int32))
                 continue
@@ -51,6 +53,9 @@ def complete_transitions(
     trace: Trace,
     labels: np.ndarray,
     support: np.ndarray,
+    *,
+    points: np.ndarray | None = None,
+    point0: np.ndarray | None = None,
 ) -> tuple[np.ndarray, CompletionMethod]:
     """Successor of every (state, symbol) pair with zero support, computed by the net.
 
@@ -63,6 +68,9 @@ def complete_transitions(
         The abstraction's label of each step.
     support : ndarray of shape (n_states, n_symbols), int
         How often each pair was observed.
+    points, point0 : ndarray, optional
+        What the abstraction clusters, when that is not the hidden state itself (behavioural
+        features): its centres are then not states of the net, so the medoid's prefix is re-run.
 
     Returns
     -------
@@ -73,7 +81,7 @@ def complete_transitions(
     n_states, n_symbols = support.shape
     completion = np.full((n_states, n_symbols), -1, dtype=np.int64)
     qs, syms = np.nonzero(support == 0)
-    full_state = trace.cell != "lstm" or trace.state == "hc"
+    full_state = (trace.cell != "lstm" or trace.state == "hc") and points is None
     method: CompletionMethod = "centroid" if full_state else "medoid-prefix"
     if qs.size == 0:
         return completion, method
@@ -82,7 +90,8 @@ def complete_transitions(
         nxt, _ = step_from(model, centroids[qs], syms, state=trace.state)
     else:
         uniq = np.unique(qs)
-        prefixes = dict(zip(uniq.tolist(), _medoid_prefixes(trace, labels, abstraction.initial_label_, centroids, uniq)))
+        pts, pt0 = (trace.hidden, trace.h0) if points is None else (points, point0)
+        prefixes = dict(zip(uniq.tolist(), _medoid_prefixes(trace, labels, abstraction.initial_label_, centroids, uniq, pts, pt0)))
         words = [np.append(prefixes[int(q)], np.int32(a)) for q, a in zip(qs, syms)]
         offsets = np.zeros(len(words) + 1, dtype=np.int64)
         np.cumsum([w.size for w in words], out=offsets[1:])

@@ -179,8 +179,13 @@ def evaluate_trace(
     overlap: float | None = None,
     max_fit_length: int | None = None,
     notes: tuple = (),
+    points: np.ndarray | None = None,
+    point0: np.ndarray | None = None,
 ) -> FidelityReport:
-    """The report for a trace that was already collected (see :func:`fidelity`)."""
+    """The report for a trace that was already collected (see :func:`fidelity`).
+
+    ``points``/``point0``: what the FSM's abstraction clusters for each step and for ``h0``,
+    when that is not the hidden state itself (behavioural features)."""
     if trace.alphabet != fsm.alphabet:
         raise ValidationError(f"the trace's alphabet {list(trace.alphabet)} must equal the FSM's alphabet {list(fsm.alphabet)}")
     sym, off = trace.symbols, trace.offsets
@@ -196,9 +201,11 @@ def evaluate_trace(
     agree_w = fsm_word == net_word
 
     # state agreement: the FSM's own state vs the abstraction of the net's hidden state
-    if fsm.cluster_centroids is not None and fsm.cluster_centroids.shape[1] == trace.dim:
-        net_states = fsm.abstract(trace.hidden)
-        net_initial = int(fsm.abstract(trace.h0[None, :])[0])
+    if points is None:
+        points, point0 = trace.hidden, trace.h0
+    if fsm.cluster_centroids is not None and fsm.cluster_centroids.shape[1] == points.shape[1]:
+        net_states = fsm.abstract(points)
+        net_initial = int(fsm.abstract(point0[None, :])[0])
     else:
         raise ValidationError(
             f"the FSM's cluster centroids have {None if fsm.cluster_centroids is None else fsm.cluster_centroids.shape[1]} "
@@ -364,6 +371,13 @@ def fidelity(
     trace = collect_trace(model, words, state=fsm.metadata.get("state", "h"), batch_size=batch_size)
     if trace.n_words == 0:
         raise ValidationError("data must hold at least one word, got none")
+    points = point0 = None
+    if fsm.metadata.get("features") is not None:
+        from .behaviour import FeatureMap
+
+        fmap = FeatureMap.from_dict(fsm.metadata["features"])
+        points = fmap.transform(model, trace.hidden)
+        point0 = fmap.transform(model, trace.h0[None, :])[0]
     notes = []
     held_out, overlap = None, None
     if fit_data is not None:
@@ -383,4 +397,5 @@ def fidelity(
         elif digest is not None:
             notes.append("not the fitting set (fingerprint differs); pass fit_data= to measure partial overlap")
     return evaluate_trace(fsm, trace, labels=labels, reference=reference, held_out=held_out, overlap=overlap,
-                          max_fit_length=None if max_fit is None else int(max_fit), notes=tuple(notes))
+                          max_fit_length=None if max_fit is None else int(max_fit), notes=tuple(notes),
+                          points=points, point0=point0)

@@ -91,6 +91,11 @@ def extract(
     validation: Any = None,
     target: float = 0.999,
     max_states: int = 64,
+    refine: bool = True,
+    features: str = "both",
+    depth: int = 2,
+    threshold: float = 0.999,
+    max_rounds: int = 5,
 ) -> ExtractedFSM:
     """Extract a finite-state machine from a recurrent classifier.
 
@@ -121,6 +126,21 @@ def extract(
         ``data`` is held out for choosing, and the automaton is fitted on the other 80%.
     target : float, default 0.999
     max_states : int, default 64
+        The state budget of refinement and of ``n_states="auto"``.
+    refine : bool, default True
+        Refine the clustering until the automaton explains the net (see
+        :mod:`fsm_extract.refined`): behavioural features, splitting of clusters whose
+        transitions are not deterministic, and a counterexample loop. ``False`` keeps plain
+        clustering of the hidden states (``state``, ``method``), for comparison.
+        ``n_states="auto"`` always uses plain clustering.
+    features : {"both", "hidden", "behaviour"}
+        With ``refine``: what is clustered (see :mod:`fsm_extract.behaviour`).
+    depth : int, default 2
+        With ``refine``: longest continuation whose output is a feature.
+    threshold : float, default 0.999
+        With ``refine``: a transition is deterministic when its majority share reaches this.
+    max_rounds : int, default 5
+        With ``refine``: counterexample rounds.
 
     Returns
     -------
@@ -129,6 +149,14 @@ def extract(
     """
     model = as_recurrent(model)
     auto = isinstance(n_states, str) and n_states == "auto"
+    refine = check_bool("refine", refine) and not auto
+    if refine:
+        from ._validation import check_float
+
+        check_choice("features", features, ("both", "hidden", "behaviour"))
+        depth = check_int("depth", depth, min=1, max=6)
+        threshold = check_float("threshold", threshold, min=0.5, max=1.0)
+        max_rounds = check_int("max_rounds", max_rounds, min=0, max=1000)
     if not auto:
         n_states = check_int("n_states", n_states, min=1)
     max_states = check_int("max_states", max_states, min=1)
@@ -142,6 +170,17 @@ def extract(
         data = list(data)  # a generator must survive being read twice (trace, fingerprint)
     t0 = time.perf_counter()
     words = list(data.words) if isinstance(data, Dataset) else data
+    if refine:
+        from .refined import extract_refined
+
+        if isinstance(words, (str, bytes)):
+            collect_trace(model, words)  # raises the usual error for a bare string
+        if not any(len(w) for w in words):
+            raise ValidationError("data must hold at least one non-empty word, got only empty words")
+        fsm = extract_refined(model, words, n_states=n_states, seed=seed, method=method, features=features, depth=depth,
+                              threshold=threshold, max_states=max_states, max_rounds=max_rounds,
+                              max_fit_points=max_fit_points, metadata={"seed": seed, "fit_digest": words_digest(words)})
+        return fsm.with_metadata(seconds=round(time.perf_counter() - t0, 3))
     val_trace = None
     if auto:
         if validation is None:
