@@ -7,6 +7,7 @@ not fitted on), by running the net and the FSM side by side over every prefix.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -188,6 +189,10 @@ def evaluate_trace(
     when that is not the hidden state itself (behavioural features)."""
     if trace.alphabet != fsm.alphabet:
         raise ValidationError(f"the trace's alphabet {list(trace.alphabet)} must equal the FSM's alphabet {list(fsm.alphabet)}")
+    if labels is not None:
+        labels = np.asarray(labels)
+        if labels.shape != (trace.n_words,):
+            raise ValidationError(f"labels must have shape ({trace.n_words},), one per word, got {labels.shape}")
     sym, off = trace.symbols, trace.offsets
     n_words, n_steps, lengths = trace.n_words, trace.n_steps, trace.lengths
     nonempty = lengths > 0
@@ -316,8 +321,14 @@ def evaluate_trace(
     head = f"{prefix_agreement:.1%} of {what}"
     if variance is not None:
         head += f", {variance:.0%} of hidden variance"
+    empty_disagrees = bool(fsm.accepting[fsm.initial]) != (trace.h0_output > 0.5)
+    if empty_disagrees:
+        notes = (*notes, f"the FSM and the net disagree on the empty word: the initial state q{fsm.initial}'s output "
+                         f"({'accept' if fsm.accepting[fsm.initial] else 'reject'}) is not the net's")
     if residual_total:
         head += f"; {covered:.0%} of the residual is in {m} of {n * k + n} places ({n * k} transitions, {n} state outputs)"
+    elif empty_disagrees:
+        head += "; the only disagreement is on the empty word (the initial state's output)"
     else:
         head += "; no residual: FSM and net agree on every prefix"
     return FidelityReport(
@@ -366,8 +377,16 @@ def fidelity(
         raise ArgumentTypeError(f"fsm must be an ExtractedFSM, got {type(fsm).__name__}")
     if fsm.alphabet != model.alphabet:
         raise ValidationError(f"fsm.alphabet={list(fsm.alphabet)} must equal the model's alphabet {list(model.alphabet)}")
-    labels = data.labels if isinstance(data, Dataset) else None
-    words = list(data.words if isinstance(data, Dataset) else data) if not isinstance(data, (str, bytes)) else data
+    if isinstance(data, Dataset):
+        if data.alphabet != model.alphabet:
+            raise ValidationError(f"data.alphabet={list(data.alphabet)} must equal the model's alphabet {list(model.alphabet)}")
+        labels, words = data.labels, list(data.words)
+    elif isinstance(data, (str, bytes)) or not isinstance(data, Iterable):
+        raise ArgumentTypeError(f"data must be a Dataset or a sequence of words, got {type(data).__name__}")
+    else:
+        labels, words = None, list(data)
+    if fit_data is not None and (isinstance(fit_data, (str, bytes)) or not isinstance(fit_data, (Dataset, Iterable))):
+        raise ArgumentTypeError(f"fit_data must be a Dataset or a sequence of words, got {type(fit_data).__name__}")
     trace = collect_trace(model, words, state=fsm.metadata.get("state", "h"), batch_size=batch_size)
     if trace.n_words == 0:
         raise ValidationError("data must hold at least one word, got none")

@@ -170,6 +170,7 @@ def extract(
         data = list(data)  # a generator must survive being read twice (trace, fingerprint)
     t0 = time.perf_counter()
     words = list(data.words) if isinstance(data, Dataset) else data
+    digest = None if isinstance(words, (str, bytes)) else words_digest(words)  # all of data, before any split
     if refine:
         from .refined import extract_refined
 
@@ -179,7 +180,7 @@ def extract(
             raise ValidationError("data must hold at least one non-empty word, got only empty words")
         fsm = extract_refined(model, words, n_states=n_states, seed=seed, method=method, features=features, depth=depth,
                               threshold=threshold, max_states=max_states, max_rounds=max_rounds,
-                              max_fit_points=max_fit_points, metadata={"seed": seed, "fit_digest": words_digest(words)})
+                              max_fit_points=max_fit_points, metadata={"seed": seed, "fit_digest": digest})
         return fsm.with_metadata(seconds=round(time.perf_counter() - t0, 3))
     val_trace = None
     if auto:
@@ -203,7 +204,7 @@ def extract(
         "n_fit_words": trace.n_words,
         "n_fit_steps": trace.n_steps,
         "max_fit_length": int(trace.lengths.max()),
-        "fit_digest": words_digest(words),
+        "fit_digest": digest,
     }
     if auto:
         from .sweep import select_n_states

@@ -96,6 +96,17 @@ class SweepResult:
         return path
 
 
+def _check_ks(ks: Any) -> list[int]:
+    """The sorted distinct k of ``n_states``, checked: integers >= 1, at least one."""
+    for k in ks:
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
+            raise ArgumentTypeError(f"n_states must hold integers, got {k!r} ({type(k).__name__})")
+    ks = sorted({int(k) for k in ks})
+    if not ks or ks[0] < 1:
+        raise ValidationError(f"n_states={ks!r} must hold at least one k >= 1")
+    return ks
+
+
 def sweep_traces(
     model: Any,
     fit_trace: Trace,
@@ -112,9 +123,7 @@ def sweep_traces(
     """Sweep on traces already collected; also returns the FSM of each k."""
     from .pipeline import fit_fsm
 
-    ks = sorted({int(k) for k in ks})
-    if not ks or ks[0] < 1:
-        raise ValidationError(f"n_states={ks!r} must hold at least one k >= 1")
+    ks = _check_ks(ks)
     distinct = count_distinct_rows(np.concatenate([fit_trace.h0[None, :], fit_trace.hidden[: max_fit_points]]))
     too_big = [k for k in ks if k > distinct]
     ks = [k for k in ks if k <= distinct]
@@ -182,6 +191,7 @@ def sweep(
         ks = list(n_states)
     except TypeError:
         raise ArgumentTypeError(f"n_states={n_states!r} must be an iterable of ints, e.g. range(2, 65)") from None
+    ks = _check_ks(ks)
     fit_trace = collect_trace(model, fit_data, state=state)
     test_trace = collect_trace(model, test_data, state=state)
     if fit_trace.n_steps == 0:
