@@ -115,7 +115,7 @@ class _Abstraction:
         x = check_finite_array("hidden", hidden, ndim=2)
         if x.shape[1] != self.n_features_in_:
             raise ValidationError(f"hidden must have {self.n_features_in_} columns (as fitted), got shape {x.shape}")
-        x = x.astype(np.float32, copy=False)
+        x = check_finite_array("hidden", x.astype(np.float32), ndim=2)  # values beyond float32 become inf
         out = np.empty(x.shape[0], dtype=np.int32)
         for s in range(0, x.shape[0], self.chunk_size):
             out[s : s + self.chunk_size] = self._predict_chunk(x[s : s + self.chunk_size])
@@ -221,6 +221,7 @@ class GaussianMixtureAbstraction(_Abstraction):
         from sklearn.mixture import GaussianMixture
 
         copies = int(min(weights[0], max(1, 0.1 * x.shape[0])))
+        copies = max(copies, 2 - (x.shape[0] - 1))  # GaussianMixture needs two rows, even for a trace of empty words
         x = np.concatenate([np.repeat(x[:1], copies, axis=0), x[1:]])
         est = GaussianMixture(
             n_components=self.n_states, covariance_type=self.covariance_type, random_state=self.seed, reg_covar=1e-5

@@ -140,7 +140,8 @@ def extract(
     threshold : float, default 0.999
         With ``refine``: a transition is deterministic when its majority share reaches this.
     max_rounds : int, default 5
-        With ``refine``: counterexample rounds.
+        With ``refine``: counterexample rounds. Refinement always traces the full recurrent
+        state (``"hc"`` for an LSTM), since behavioural features run the cell from it.
 
     Returns
     -------
@@ -150,6 +151,9 @@ def extract(
     model = as_recurrent(model)
     auto = isinstance(n_states, str) and n_states == "auto"
     refine = check_bool("refine", refine) and not auto
+    batch_size = check_int("batch_size", batch_size, min=1)
+    if state == "hc" and model.cell != "lstm":
+        raise ValidationError(f"state='hc' needs an LSTM, but the model's cell is {model.cell!r}; use state='h'")
     if refine:
         from ._validation import check_float
 
@@ -180,7 +184,8 @@ def extract(
             raise ValidationError("data must hold at least one non-empty word, got only empty words")
         fsm = extract_refined(model, words, n_states=n_states, seed=seed, method=method, features=features, depth=depth,
                               threshold=threshold, max_states=max_states, max_rounds=max_rounds,
-                              max_fit_points=max_fit_points, metadata={"seed": seed, "fit_digest": digest})
+                              max_fit_points=max_fit_points, minimize=minimize, batch_size=batch_size,
+                              progress=progress, metadata={"seed": seed, "fit_digest": digest})
         return fsm.with_metadata(seconds=round(time.perf_counter() - t0, 3))
     val_trace = None
     if auto:

@@ -92,9 +92,10 @@ def _disagreements(model: Any, fsm: ExtractedFSM, words: list[list[int]]) -> tup
 
 
 def _fit(model: Any, symbols: np.ndarray, offsets: np.ndarray, alphabet: tuple, *, state: str, fmap_args: dict, method: str,
+         batch_size: int, progress: bool,
          n_states: int, seed: int, max_fit_points: int, centroids: np.ndarray | None, threshold: float,
          max_states: int, iteration0: int) -> tuple:
-    trace = collect_trace_encoded(model, symbols, offsets, state=state)
+    trace = collect_trace_encoded(model, symbols, offsets, state=state, batch_size=batch_size, progress=progress)
     fmap = FeatureMap.fit(trace, **fmap_args)
     points = fmap.transform(model, trace.hidden)
     point0 = fmap.transform(model, trace.h0[None, :])[0]
@@ -133,6 +134,9 @@ def extract_refined(
     probe_length: int = 3,
     n_random: int = 2000,
     max_fit_points: int = 100_000,
+    minimize: bool = True,
+    batch_size: int = 512,
+    progress: bool = False,
     metadata: dict | None = None,
 ) -> ExtractedFSM:
     """Extract with refinement and counterexamples; see the module docstring.
@@ -154,7 +158,8 @@ def extract_refined(
     centroids, splits, rounds = None, [], []
     for round_ in range(max_rounds + 1):
         trace, fmap, centroids, labels, _initial, counts, outs, completion, how, new_splits, status = _fit(
-            model, symbols, offsets, alphabet, state=state, fmap_args=fmap_args, method=method, n_states=n_states, seed=seed,
+            model, symbols, offsets, alphabet, state=state, fmap_args=fmap_args, method=method, batch_size=batch_size,
+            progress=progress, n_states=n_states, seed=seed,
             max_fit_points=max_fit_points, centroids=centroids, threshold=threshold, max_states=max_states,
             iteration0=len(splits))
         splits.extend(new_splits)
@@ -165,7 +170,9 @@ def extract_refined(
         np.add.at(sums, labels, trace.hidden)
         hidden_means[sizes > 0] = sums[sizes > 0] / sizes[sizes > 0, None]
         fsm = ExtractedFSM.from_counts(counts, outs, initial=_initial, alphabet=alphabet, completion=completion,
-                                       centroids=hidden_means, cluster_map=np.arange(n), cluster_centroids=centroids).minimize()
+                                       centroids=hidden_means, cluster_map=np.arange(n), cluster_centroids=centroids)
+        if minimize:
+            fsm = fsm.minimize()
         fsm = _state_centroids(fsm, trace, labels)
         if round_ == max_rounds:
             break

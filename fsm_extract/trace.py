@@ -99,6 +99,9 @@ class Trace:
         if n_steps and (symbols.min() < 0 or symbols.max() >= len(alphabet)):
             bad = int(symbols.max()) if symbols.max() >= len(alphabet) else int(symbols.min())
             raise ValidationError(f"symbols must be in [0, {len(alphabet)}) for alphabet {list(alphabet)}, got {bad}")
+        with np.errstate(over="ignore"):  # values beyond float32 become inf, and are refused below
+            hidden = hidden.astype(np.float32, copy=False)
+            h0 = h0.astype(np.float32, copy=False)
         if not np.isfinite(hidden).all() or not np.isfinite(h0).all():
             bad = int((~np.isfinite(hidden)).sum()) + int((~np.isfinite(h0)).sum())
             raise ValidationError(f"hidden must be finite, but {bad} value(s) are NaN or infinite")

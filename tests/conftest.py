@@ -3,6 +3,7 @@ import os
 import numpy as np
 import pytest
 import torch
+from threadpoolctl import threadpool_limits
 
 from hypothesis import HealthCheck, settings
 
@@ -13,6 +14,7 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 # One torch thread: on the 2-core CI machine a second thread mostly waits on the first (a
 # 20-word forward pass took 0.5 s instead of 0.2 ms with two threads under load).
 torch.set_num_threads(1)
+threadpool_limits(limits=1)  # the same for OpenMP/BLAS pools (scikit-learn, NumPy)
 
 
 @pytest.fixture

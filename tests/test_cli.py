@@ -1,0 +1,300 @@
+"""The fsm-extract command line, run in-process (plus one run of the installed console script)."""
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+import fsm_extract as fx
+from fsm_extract.cli import main
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """One thread for torch and for OpenMP/BLAS pools while these tests run: on a shared 2-core
+    machine, spinning worker threads make such small problems up to 10x slower."""
+    from threadpoolctl import threadpool_limits
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with threadpool_limits(limits=1):
+            yield
+    finally:
+        torch.set_num_threads(n)
+
+
+def run(capsys, *argv):
+    """(exit status, stdout, stderr) of ``fsm-extract argv``; argparse's SystemExit included."""
+    try:
+        rc = main([str(a) for a in argv])
+    except SystemExit as exc:
+        rc = exc.code
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def _write_jsonl(path, rows):
+    path.write_text("".join(json.dumps({"word": w, "label": y}) + "\n" for w, y in rows), encoding="utf-8")
+    return path
+
+
+TINY = [("0101", True), ("000", False), ("1", True), ("1000", False), ("", True), ("110", True), ("0001", False)]
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    """Shared inputs: a tiny dataset, a small untrained model, a saved automaton."""
+    d = tmp_path_factory.mktemp("inputs")
+    data = _write_jsonl(d / "d.jsonl", TINY * 3)
+    torch.manual_seed(0)
+    model_path = fx.RNNClassifier("01", hidden_size=8).save(d / "m.pt")
+    fsm_path = fx.ExtractedFSM.from_automata(fx.languages.tomita(4).dfa, alphabet="01").save(d / "fsm.json")
+    return {"data": data, "model": model_path, "fsm": fsm_path, "dir": d}
+
+
+def _no_leftovers(directory):
+    return [p.name for p in Path(directory).iterdir() if p.name.startswith(".") and p.name.endswith(".tmp")]
+
+
+# ----------------------------------------------------------------------------- commands that work
+def test_train_on_a_jsonl_file(capsys, tmp_path, files):
+    out = tmp_path / "m.pt"
+    rc, stdout, err = run(capsys, "train", "--data", files["data"], "--out", out, "--epochs", 2, "--quiet",
+                          "--hidden-size", 8)
+    assert rc == 0, err
+    assert err == ""  # --quiet: no progress bar
+    assert "trained lstm (8 units)" in stdout and "2 epochs" in stdout and "training accuracy" in stdout
+    model = fx.load_model(out)
+    assert model.hidden_size == 8 and model.alphabet == ("0", "1")
+    assert model.metadata["epochs_run"] == 2 and model.metadata["prefix_labels"] is False
+    assert _no_leftovers(tmp_path) == []
+
+
+def test_train_with_validation_file(capsys, tmp_path, files):
+    out = tmp_path / "g.pt"
+    rc, stdout, err = run(capsys, "train", "--data", files["data"], "--validation", files["data"], "--out", out,
+                          "--epochs", 1, "--cell", "gru", "--hidden-size", 4, "--quiet")
+    assert rc == 0, err
+    assert "validation accuracy" in stdout
+    assert fx.load_model(out).cell == "gru"
+
+
+def test_train_on_a_language(capsys, tmp_path):
+    out = tmp_path / "t4.pt"
+    rc, stdout, err = run(capsys, "train", "--language", "tomita4", "--out", out, "--quiet")
+    assert rc == 0, err
+    assert "validation accuracy 1.0000" in stdout
+    model = fx.load_model(out)
+    assert model.metadata["prefix_labels"] is True
+    test = fx.datasets.load("tomita4", split="test")
+    assert float((model.predict(test.words) == test.labels).mean()) >= 0.995
+
+
+def test_extract_then_render(capsys, tmp_path):
+    fsm_path = tmp_path / "fsm.json"
+    rc, stdout, err = run(capsys, "extract", "--language", "tomita4", "--states", 16, "--out", fsm_path)
+    assert rc == 0, err
+    assert err == ""  # no progress bar when stderr is not a terminal
+    assert re.match(r"4 states \(\d+ clusters", stdout), stdout
+    assert stdout.rstrip().endswith(f"saved {fsm_path}")
+    fsm = fx.load_fsm(fsm_path)
+    assert fsm.n_states == 4 and fsm.equivalent(fx.languages.tomita(4))
+    assert fsm.metadata["seed"] == 0
+
+    rc, stdout, err = run(capsys, "render", fsm_path, "--out", tmp_path / "fsm.svg")
+    assert rc == 0, err
+    assert stdout.strip() == f"wrote {tmp_path / 'fsm.svg'}"
+    assert "<svg" in (tmp_path / "fsm.svg").read_text()
+
+    rc, _, err = run(capsys, "render", fsm_path, "--out", tmp_path / "fsm.dot", "--hide-sink", "--show-support")
+    assert rc == 0, err
+    dot = (tmp_path / "fsm.dot").read_text()
+    assert dot.lstrip().startswith("digraph") and "->" in dot
+    assert dot == fsm.to_dot(hide_sink=True, show_support=True)
+
+    rc, _, err = run(capsys, "render", fsm_path, "--out", tmp_path / "fsm.png")
+    assert rc == 0, err
+    assert (tmp_path / "fsm.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert _no_leftovers(tmp_path) == []
+
+
+def test_extract_with_model_and_data(capsys, tmp_path, files):
+    out = tmp_path / "fsm.json"
+    rc, stdout, err = run(capsys, "extract", "--model", files["model"], "--data", files["data"], "--states", 4,
+                          "--seed", 1, "--out", out)
+    assert rc == 0, err
+    assert re.match(r"\d+ states \(\d+ clusters", stdout), stdout
+    fsm = fx.load_fsm(out)
+    assert fsm.metadata["seed"] == 1
+    assert fsm.metadata["n_fit_words"] >= len(TINY) * 3
+
+
+def test_extract_gmm_hc(capsys, tmp_path, files):
+    out = tmp_path / "fsm.json"
+    rc, _, err = run(capsys, "extract", "--model", files["model"], "--data", files["data"], "--states", 3,
+                     "--method", "gmm", "--state", "hc", "--out", out)
+    assert rc == 0, err
+    meta = fx.load_fsm(out).metadata
+    assert "gmm" in meta["method"] and meta["state"] == "hc"
+
+
+def test_demo(capsys, tmp_path):
+    out_dir = tmp_path / "demo"
+    rc, stdout, err = run(capsys, "demo", "--out", out_dir)
+    assert rc == 0, err
+    assert "extracted automaton: 4 states from " in stdout
+    assert "agreement with the net on the test split: " in stdout
+    agree = float(stdout.split("agreement with the net on the test split: ")[1].split("%")[0])
+    assert agree >= 99.0
+    assert "language-equivalent to the reference tomita4 DFA (4 states): yes" in stdout
+    assert fx.load_fsm(out_dir / "fsm.json").n_states == 4
+    assert "<svg" in (out_dir / "fsm.svg").read_text()
+    assert err == ""  # no progress bar when stderr is not a terminal
+
+
+def test_version_and_help(capsys):
+    rc, out, _ = run(capsys, "--version")
+    assert rc == 0 and out.strip() == f"fsm-extract {fx.__version__}"
+    rc, out, _ = run(capsys, "extract", "--help")
+    assert rc == 0 and "--states" in out
+
+
+def test_console_script_help():
+    exe = Path(sys.executable).with_name("fsm-extract")
+    exe = str(exe) if exe.exists() else shutil.which("fsm-extract")
+    if exe is None:
+        pytest.skip("the fsm-extract console script is not installed")
+    proc = subprocess.run([exe, "--help"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    for command in ("train", "extract", "render", "demo"):
+        assert command in proc.stdout
+    assert proc.stderr == ""
+
+
+# ----------------------------------------------------------------------------- bad input
+def _garbage_model(d):
+    p = d / "bad.pt"
+    p.write_bytes(b"\x00\x01garbage, not a checkpoint\xff" * 10)
+    return p
+
+
+def _malformed_jsonl(d):
+    p = d / "bad.jsonl"
+    p.write_text('{"word": "01", "label": true}\n{"word": "1", "label": false}\n{"word": "0", "label": tru\n')
+    return p
+
+
+def _unknown_symbol_jsonl(d):
+    return _write_jsonl(d / "sym.jsonl", [("0101", True), ("0121", False)])
+
+
+def _one_class_jsonl(d):
+    return _write_jsonl(d / "one.jsonl", [("0101", True), ("01", True)])
+
+
+def _corrupted_json(d):
+    p = d / "broken.json"
+    p.write_text('{"format": "fsm-extract/fsm", "version": 1, "alphabet": ["0", ')
+    return p
+
+
+def _wrong_version_json(d, files):
+    data = json.loads(files["fsm"].read_text())
+    data["version"] = 99
+    p = d / "v99.json"
+    p.write_text(json.dumps(data))
+    return p
+
+
+# Each case: (id, function (dir, files) -> (argv, out path), pattern the error line must contain)
+BAD = [
+    ("unknown-language-extract", lambda d, f: (["extract", "--language", "tomita9", "--out", d / "o.json"], d / "o.json"), "tomita9"),
+    ("unknown-language-train", lambda d, f: (["train", "--language", "tomita9", "--out", d / "o.pt", "--quiet"], d / "o.pt"), "tomita9"),
+    ("unknown-language-demo", lambda d, f: (["demo", "--language", "tomita9", "--out", d / "demo"], d / "demo"), "tomita9"),
+    ("missing-model", lambda d, f: (["extract", "--model", d / "nope.pt", "--data", f["data"], "--out", d / "o.json"], d / "o.json"), "nope.pt"),
+    ("corrupted-model", lambda d, f: (["extract", "--model", _garbage_model(d), "--data", f["data"], "--out", d / "o.json"], d / "o.json"), "checkpoint"),
+    ("malformed-jsonl-extract", lambda d, f: (["extract", "--model", f["model"], "--data", _malformed_jsonl(d), "--out", d / "o.json"], d / "o.json"), "bad.jsonl:3"),
+    ("malformed-jsonl-train", lambda d, f: (["train", "--data", _malformed_jsonl(d), "--out", d / "o.pt", "--quiet"], d / "o.pt"), "bad.jsonl:3"),
+    ("missing-jsonl", lambda d, f: (["train", "--data", d / "none.jsonl", "--out", d / "o.pt", "--quiet"], d / "o.pt"), "none.jsonl"),
+    ("unknown-symbol", lambda d, f: (["extract", "--model", f["model"], "--data", _unknown_symbol_jsonl(d), "--out", d / "o.json"], d / "o.json"), "'2'"),
+    ("one-class-train", lambda d, f: (["train", "--data", _one_class_jsonl(d), "--out", d / "o.pt", "--quiet"], d / "o.pt"), "both accepted and rejected"),
+    ("states-0", lambda d, f: (["extract", "--language", "tomita4", "--states", "0", "--out", d / "o.json"], d / "o.json"), "n_states=0 must be >= 1"),
+    ("states-above-distinct", lambda d, f: (["extract", "--language", "tomita4", "--states", "100000", "--out", d / "o.json"], d / "o.json"), "n_states=100000 must be <= "),
+    ("states-above-distinct-small-data", lambda d, f: (["extract", "--model", f["model"], "--data", f["data"], "--states", "1000", "--out", d / "o.json"], d / "o.json"), "the number of distinct hidden states"),
+    ("states-negative", lambda d, f: (["extract", "--model", f["model"], "--data", f["data"], "--states", "-3", "--out", d / "o.json"], d / "o.json"), "n_states=-3"),
+    ("seed-negative", lambda d, f: (["extract", "--model", f["model"], "--data", f["data"], "--seed", "-1", "--out", d / "o.json"], d / "o.json"), "seed=-1"),
+    ("epochs-0", lambda d, f: (["train", "--data", f["data"], "--epochs", "0", "--out", d / "o.pt", "--quiet"], d / "o.pt"), "epochs=0"),
+    ("lr-0", lambda d, f: (["train", "--data", f["data"], "--lr", "0", "--out", d / "o.pt", "--quiet"], d / "o.pt"), "lr=0.0"),
+    ("render-bmp", lambda d, f: (["render", f["fsm"], "--out", d / "fsm.bmp"], d / "fsm.bmp"), ".bmp"),
+    ("render-corrupted-json", lambda d, f: (["render", _corrupted_json(d), "--out", d / "fsm.svg"], d / "fsm.svg"), "not valid JSON"),
+    ("render-wrong-version", lambda d, f: (["render", _wrong_version_json(d, f), "--out", d / "fsm.svg"], d / "fsm.svg"), "version=99"),
+    ("render-missing-fsm", lambda d, f: (["render", d / "nothing.json", "--out", d / "fsm.svg"], d / "fsm.svg"), "nothing.json"),
+    ("render-model-as-fsm", lambda d, f: (["render", f["model"], "--out", d / "fsm.svg"], d / "fsm.svg"), "UTF-8"),
+    ("extract-out-missing-dir", lambda d, f: (["extract", "--model", f["model"], "--data", f["data"], "--out", d / "no" / "o.json"], d / "no" / "o.json"), "does not exist"),
+    ("train-out-missing-dir", lambda d, f: (["train", "--data", f["data"], "--out", d / "no" / "o.pt", "--quiet"], d / "no" / "o.pt"), "does not exist"),
+    ("render-out-missing-dir", lambda d, f: (["render", f["fsm"], "--out", d / "no" / "fsm.svg"], d / "no" / "fsm.svg"), "does not exist"),
+    ("extract-out-not-json", lambda d, f: (["extract", "--model", f["model"], "--data", f["data"], "--out", d / "o.txt"], d / "o.txt"), ".json"),
+    ("model-without-data", lambda d, f: (["extract", "--model", f["model"], "--out", d / "o.json"], d / "o.json"), "--data is required"),
+    ("demo-states-0", lambda d, f: (["demo", "--states", "0", "--out", d / "demo"], d / "demo"), "n_states=0"),
+    ("demo-states-above-distinct", lambda d, f: (["demo", "--states", "100000", "--out", d / "demo"], d / "demo"), "the number of distinct hidden states"),
+    ("train-hidden-size-0", lambda d, f: (["train", "--data", f["data"], "--hidden-size", "0", "--out", d / "o.pt", "--quiet"], d / "o.pt"), "hidden_size=0"),
+    ("train-missing-validation", lambda d, f: (["train", "--data", f["data"], "--validation", d / "v.jsonl", "--out", d / "o.pt", "--quiet"], d / "o.pt"), "v.jsonl"),
+    ("train-out-is-dir", lambda d, f: (["train", "--data", f["data"], "--out", d, "--quiet"], None), "directory"),
+    ("render-min-confidence", lambda d, f: (["render", f["fsm"], "--out", d / "fsm.svg", "--min-confidence", "2"], d / "fsm.svg"), "min_confidence=2.0"),
+    # argparse errors
+    ("no-command", lambda d, f: ([], None), "required"),
+    ("unknown-command", lambda d, f: (["frobnicate"], None), "invalid choice"),
+    ("extract-no-source", lambda d, f: (["extract", "--out", d / "o.json"], d / "o.json"), "one of the arguments --model --language is required"),
+    ("extract-no-out", lambda d, f: (["extract", "--language", "tomita4"], None), "--out"),
+    ("extract-both-sources", lambda d, f: (["extract", "--language", "tomita4", "--model", f["model"], "--out", d / "o.json"], d / "o.json"), "not allowed with"),
+    ("render-no-args", lambda d, f: (["render"], None), "required"),
+    ("train-no-out", lambda d, f: (["train", "--language", "tomita4"], None), "--out"),
+    ("states-not-int", lambda d, f: (["extract", "--language", "tomita4", "--states", "many", "--out", d / "o.json"], d / "o.json"), "many"),
+    ("bad-method", lambda d, f: (["extract", "--language", "tomita4", "--method", "dbscan", "--out", d / "o.json"], d / "o.json"), "invalid choice"),
+    ("unknown-option", lambda d, f: (["train", "--language", "tomita4", "--out", d / "o.pt", "--frob"], d / "o.pt"), "unrecognized arguments"),
+]
+
+
+def _check_failure(rc, out, err, pattern, out_path, directory):
+    assert rc == 2, (rc, out, err)
+    assert "Traceback" not in err
+    lines = err.splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("fsm-extract"), lines[0]
+    assert "error:" in lines[0]
+    assert pattern in lines[0], lines[0]
+    assert out == ""
+    if out_path is not None:
+        assert not Path(out_path).exists()
+    assert _no_leftovers(directory) == []
+
+
+@pytest.mark.parametrize("case", BAD, ids=[c[0] for c in BAD])
+def test_bad_input_one_line_exit_2(capsys, tmp_path, files, case):
+    _, make, pattern = case
+    argv, out_path = make(tmp_path, files)
+    rc, out, err = run(capsys, *argv)
+    _check_failure(rc, out, err, pattern, out_path, tmp_path)
+
+
+def test_failed_train_leaves_existing_output_alone(capsys, tmp_path, files):
+    out = tmp_path / "keep.pt"
+    out.write_bytes(b"previous")
+    rc, _, err = run(capsys, "train", "--data", _one_class_jsonl(tmp_path), "--out", out, "--quiet")
+    assert rc == 2 and len(err.splitlines()) == 1
+    assert out.read_bytes() == b"previous"
+    assert _no_leftovers(tmp_path) == []
+
+
+def test_demo_out_is_a_file(capsys, tmp_path):
+    f = tmp_path / "afile"
+    f.write_text("x")
+    rc, out, err = run(capsys, "demo", "--out", f)
+    assert rc == 2 and len(err.splitlines()) == 1 and "must be a folder" in err
+    assert f.read_text() == "x"
