@@ -115,7 +115,8 @@ class _Abstraction:
         x = check_finite_array("hidden", hidden, ndim=2)
         if x.shape[1] != self.n_features_in_:
             raise ValidationError(f"hidden must have {self.n_features_in_} columns (as fitted), got shape {x.shape}")
-        x = check_finite_array("hidden", x.astype(np.float32), ndim=2)  # values beyond float32 become inf
+        with np.errstate(over="ignore"):  # values beyond float32 become inf, and are refused
+            x = check_finite_array("hidden", x.astype(np.float32), ndim=2)
         out = np.empty(x.shape[0], dtype=np.int32)
         for s in range(0, x.shape[0], self.chunk_size):
             out[s : s + self.chunk_size] = self._predict_chunk(x[s : s + self.chunk_size])
