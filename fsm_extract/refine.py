@@ -41,10 +41,19 @@ class Split:
     majority_share: float
     impure_mass: int
     into: tuple
+    separation: float = float("nan")  # share of the split members the classifier puts in their own group
 
     def to_dict(self) -> dict[str, Any]:
         return {"iteration": self.iteration, "cluster": self.cluster, "reason": self.reason, "symbol": self.symbol,
-                "majority_share": self.majority_share, "impure_mass": self.impure_mass, "into": list(self.into)}
+                "majority_share": self.majority_share, "impure_mass": self.impure_mass, "into": list(self.into),
+                "separation": self.separation}
+
+
+def _by_block(counts: np.ndarray, block: np.ndarray) -> np.ndarray:
+    """Transition counts summed over successors in the same block: (n, k, n_blocks)."""
+    onehot = np.zeros((block.size, int(block.max()) + 1), dtype=np.int64)
+    onehot[np.arange(block.size), block] = 1
+    return counts @ onehot
 
 
 def nearest_centroid(points: np.ndarray, centroids: np.ndarray, *, chunk: int = 65536) -> np.ndarray:
@@ -58,11 +67,33 @@ def nearest_centroid(points: np.ndarray, centroids: np.ndarray, *, chunk: int = 
     return out
 
 
+def behaviour_blocks(counts: np.ndarray, out_counts: np.ndarray) -> np.ndarray:
+    """Which clusters behave alike: Moore's partition of the majority automaton.
+
+    Each cluster's majority successor on each symbol (-1 where never observed) and majority
+    output define an automaton; clusters that it cannot tell apart share a block. Successors in
+    one block are the same state after minimisation, so mass split among them is no conflict.
+
+    Returns
+    -------
+    ndarray of shape (n_clusters,), int64: the block of each cluster
+    """
+    table = np.where(counts.sum(-1) > 0, counts.argmax(-1), -1)
+    accepting = out_counts[:, 1] > out_counts[:, 0]
+    block = np.unique(accepting, return_inverse=True)[1].ravel()
+    while True:
+        succ = np.where(table >= 0, block[np.maximum(table, 0)], -1)
+        refined = np.unique(np.column_stack([block, succ]), axis=0, return_inverse=True)[1].ravel()
+        if refined.max() == block.max():
+            return refined
+        block = refined
+
+
 def _impurities(counts: np.ndarray, out_counts: np.ndarray, threshold: float, min_mass: int, skip: set) -> list:
     """Candidates (impure_mass, cluster, symbol or None, majority_share), worst first."""
     cands = []
     support = counts.sum(-1)
-    majority = counts.max(-1)
+    majority = counts.max(-1)  # counts here are per successor block
     q_idx, a_idx = np.nonzero((support >= min_mass) & (majority < threshold * support))
     for q, a in zip(q_idx.tolist(), a_idx.tolist()):
         if (q, a) not in skip:
@@ -136,7 +167,8 @@ def refine_partition(
         n = centroids.shape[0]
         counts = count_transitions(labels, symbols, offsets, init, n, k)
         outs = count_outputs(labels, out_cls, init, offsets, n, 2, initial_output=out0)
-        cands = _impurities(counts, outs, threshold, min_mass, skip)
+        block = behaviour_blocks(counts, outs)
+        cands = _impurities(_by_block(counts, block), outs, threshold, min_mass, skip)
         if not cands:
             stopped = "deterministic"
             break
@@ -152,13 +184,13 @@ def refine_partition(
             succ = nxt[members]
             ok = (succ >= 0)
             ok[ok] = symbols[succ[ok]] == a
-            sig_idx, sig = members[ok], labels[succ[ok]]
+            sig_idx, sig = members[ok], block[labels[succ[ok]]]
             extra_pts, extra_sig = None, None
             if init == q:  # h0 is a member too: its successors are the first steps of words
                 first = starts[symbols[starts] == a]
                 if first.size:
                     extra_pts = np.repeat(point0[None, :], first.size, axis=0)
-                    extra_sig = labels[first]
+                    extra_sig = block[labels[first]]
         pts = points[sig_idx]
         if extra_pts is not None:
             pts, sig = np.concatenate([pts, extra_pts]), np.concatenate([sig, extra_sig])
@@ -168,7 +200,8 @@ def refine_partition(
             skip.add((q, a))
             continue
         order = big[np.argsort(-group_mass[big], kind="stable")]
-        new_centres = [pts[inverse.ravel() == g].mean(0) for g in order]
+        group_of = inverse.ravel()
+        new_centres = [pts[group_of == g].mean(0) for g in order]
         centroids[q] = new_centres[0]
         into = [q]
         for c in new_centres[1:]:
@@ -177,21 +210,27 @@ def refine_partition(
             centroids = np.vstack([centroids, c[None, :]])
             into.append(centroids.shape[0] - 1)
         it += 1
+        # how well the classifier separates the groups it was built from (the signed members)
+        target = np.full(group_of.size, -1)
+        for new_label, g in zip(into, order):
+            target[group_of == g] = new_label
+        kept = target >= 0
+        assigned = nearest_centroid(pts[kept], centroids)
+        separation = float((assigned == target[kept]).mean()) if kept.any() else float("nan")
         splits.append(Split(iteration=it, cluster=q, reason="output" if a is None else "transition",
                             symbol=None if a is None else alphabet[a], majority_share=share,
-                            impure_mass=mass, into=tuple(into)))
+                            impure_mass=mass, into=tuple(into), separation=separation))
         # a split that changes nothing would come back forever: check it took effect
-        new_labels = nearest_centroid(points[sig_idx], centroids)
-        if np.unique(new_labels).size < 2:
+        if np.unique(assigned).size < 2:
             skip.add((q, a))
     else:
         stopped = "iteration budget"
     labels = nearest_centroid(points, centroids)
     init = int(nearest_centroid(point0[None, :], centroids)[0])
     n = centroids.shape[0]
-    remaining = _impurities(count_transitions(labels, symbols, offsets, init, n, k),
-                            count_outputs(labels, out_cls, init, offsets, n, 2, initial_output=out0),
-                            threshold, min_mass, set())
+    counts = count_transitions(labels, symbols, offsets, init, n, k)
+    outs = count_outputs(labels, out_cls, init, offsets, n, 2, initial_output=out0)
+    remaining = _impurities(_by_block(counts, behaviour_blocks(counts, outs)), outs, threshold, min_mass, set())
     status = {
         "deterministic": not remaining,
         "stopped": stopped if remaining or stopped == "deterministic" else "deterministic",

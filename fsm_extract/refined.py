@@ -10,7 +10,9 @@
 5. check it against the net on words it was not fitted on: random words longer than any
    fitting word, and every state's shortest access word followed by every word up to
    ``probe_length``. Disagreeing prefixes join the fitting data and steps 1-4 run again, until
-   a check of the stated size finds nothing or ``max_rounds`` is reached.
+   a check of the stated size finds nothing or ``max_rounds`` is reached. The automaton
+   returned has always been checked: ``metadata["refine"]["check_passed"]`` says whether its
+   check found nothing.
 """
 
 from __future__ import annotations
@@ -174,15 +176,13 @@ def extract_refined(
         if minimize:
             fsm = fsm.minimize()
         fsm = _state_centroids(fsm, trace, labels)
-        if round_ == max_rounds:
-            break
         check = check_words(fsm, probe_length=probe_length, n_random=n_random, min_len=max_fit_len + 1,
                             max_len=max(2 * max_fit_len, max_fit_len + 10), rng=rng)
         found, steps = _disagreements(model, fsm, check)
         rounds.append({"round": round_ + 1, "checked_words": len(check), "net_steps": steps,
                        "disagreements": len(found), "shortest": [str(decode_word(w, alphabet)) for w in sorted(found, key=len)[:3]]})
-        if not found:
-            break
+        if not found or round_ == max_rounds:
+            break  # every automaton built is checked, so the record describes the one returned
         fit_words.extend(found)
         symbols, offsets = _encode_ids(fit_words)
     meta = {
