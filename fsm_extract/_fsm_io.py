@@ -113,11 +113,33 @@ def freeze_metadata(metadata: Any) -> Mapping[str, Any]:
     for key in metadata:
         if not isinstance(key, str):
             raise ArgumentTypeError(f"metadata keys must be strings, got {key!r}")
+    depth = _depth(metadata, _MAX_DEPTH)
+    if depth > _MAX_DEPTH:
+        raise ValidationError(f"metadata must be nested at most {_MAX_DEPTH} levels deep, but it is nested deeper")
     try:
-        text = json.dumps(dict(metadata), allow_nan=False, default=_json_default)
-    except (TypeError, ValueError) as exc:
-        raise ValidationError(f"metadata must hold only JSON-serialisable, finite values: {exc}") from None
+        text = json.dumps(dict(metadata), allow_nan=False, default=_json_default, ensure_ascii=False)
+        text.encode("utf-8")  # a lone surrogate could not be saved
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise ValidationError(f"metadata must hold only JSON-serialisable, finite values and valid text: {exc}") from None
     return MappingProxyType(json.loads(text))
+
+
+_MAX_DEPTH = 64  # metadata nesting; far below any recursion limit of json, copy or repr
+
+
+def _depth(value: Any, limit: int) -> int:
+    """Nesting depth of dicts, lists and tuples in ``value``, counted without recursion and
+    only up to ``limit + 1``."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        v, d = stack.pop()
+        if isinstance(v, (Mapping, list, tuple)):
+            d += 1
+            deepest = max(deepest, d)
+            if d > limit:
+                return d
+            stack.extend((x, d) for x in (v.values() if isinstance(v, Mapping) else v))
+    return deepest
 
 
 # ----------------------------------------------------------------------------- JSON

@@ -117,8 +117,9 @@ def canonical_table(
     """
     table, accepting = _renumber(np.asarray(table, dtype=np.int64), np.asarray(accepting, dtype=bool), initial, order)
     # Moore partition refinement: split classes by (class, classes of successors) until stable.
-    cls = accepting.astype(np.int64)
-    n_cls = int(np.unique(cls).size)
+    # classes numbered 0..n_cls-1 (all states accepting gives one class 0, not class 1)
+    cls = np.unique(accepting, return_inverse=True)[1].reshape(-1).astype(np.int64)
+    n_cls = int(cls.max()) + 1
     while True:
         signature = np.column_stack([cls, cls[table]])
         _, new = np.unique(signature, axis=0, return_inverse=True)

@@ -6,6 +6,7 @@ and the value, so callers never see a bare ``assert`` or a NumPy traceback.
 
 from __future__ import annotations
 
+import errno
 import math
 import numbers
 import os
@@ -26,6 +27,7 @@ __all__ = [
     "check_seed",
     "check_existing_file",
     "check_out_path",
+    "check_out_dir",
     "check_finite_array",
     "atomic_write",
 ]
@@ -84,11 +86,36 @@ def check_seed(name: str, value: Any) -> int:
     return check_int(name, value, min=0, max=2**32 - 1)
 
 
-def check_existing_file(name: str, path: Any) -> Path:
+def _as_path(name: str, path: Any) -> Path:
     if not isinstance(path, (str, os.PathLike)):
         raise ArgumentTypeError(f"{name}={path!r} must be a path (str or os.PathLike), got {type(path).__name__}")
-    p = Path(path)
-    if not p.exists():
+    try:
+        p = Path(path)
+    except TypeError as exc:  # an os.PathLike whose __fspath__ returns something else
+        raise ArgumentTypeError(f"{name}={path!r} must be a path (str or os.PathLike): {exc}") from None
+    if "\x00" in str(p):
+        raise ValidationError(f"{name}={str(p)!r} must not contain a NUL character")
+    return p
+
+
+def _name_too_long(p: Path) -> bool:
+    """Whether the last component of ``p`` is longer than its file system allows."""
+    try:
+        limit = os.pathconf(p.parent if str(p.parent) else ".", "PC_NAME_MAX")
+    except (OSError, ValueError, AttributeError):
+        limit = 255
+    return len(os.fsencode(p.name)) > limit
+
+
+def check_existing_file(name: str, path: Any) -> Path:
+    p = _as_path(name, path)
+    try:
+        exists = p.exists()
+    except OSError as exc:  # ENAMETOOLONG, EACCES, ...: Path.exists only ignores "not found" errors
+        if exc.errno == errno.ENAMETOOLONG:
+            raise MissingFileError(f"{name}={str(p)!r} must be an existing file, but the name is too long to exist") from None
+        raise ValidationError(f"{name}={str(p)!r} must be a readable file, but it cannot be checked ({exc.strerror})") from None
+    if not exists:
         raise MissingFileError(f"{name}={str(p)!r} must be an existing file, but nothing is there")
     if not p.is_file():
         raise ValidationError(f"{name}={str(p)!r} must be a file, but it is a directory or special file")
@@ -97,12 +124,16 @@ def check_existing_file(name: str, path: Any) -> Path:
 
 def check_out_path(name: str, path: Any, *, suffixes: Iterable[str] | None = None) -> Path:
     """Check an output path: a str/PathLike whose parent directory exists."""
-    if not isinstance(path, (str, os.PathLike)):
-        raise ArgumentTypeError(f"{name}={path!r} must be a path (str or os.PathLike), got {type(path).__name__}")
-    p = Path(path)
+    p = _as_path(name, path)
     if str(p) in ("", "."):
         raise ValidationError(f"{name}={str(path)!r} must name a file")
-    if p.is_dir():
+    if _name_too_long(p):
+        raise ValidationError(f"{name}={str(p)!r} must have a file name the file system allows, but it is too long")
+    try:
+        is_dir = p.is_dir()
+    except OSError as exc:  # ENAMETOOLONG on a parent, EACCES, ...
+        raise ValidationError(f"{name}={str(p)!r} must be a writable file path ({exc.strerror})") from None
+    if is_dir:
         raise ValidationError(f"{name}={str(p)!r} must be a file path, but it is a directory")
     if suffixes is not None:
         suffixes = tuple(suffixes)
@@ -111,8 +142,30 @@ def check_out_path(name: str, path: Any, *, suffixes: Iterable[str] | None = Non
                 f"{name}={str(p)!r} must end in one of {', '.join(suffixes)}, got suffix {p.suffix!r}"
             )
     parent = p.parent if str(p.parent) else Path(".")
-    if not parent.is_dir():
+    try:
+        parent_ok = parent.is_dir()
+    except OSError as exc:
+        raise ValidationError(f"{name}={str(p)!r} must be a writable file path ({exc.strerror})") from None
+    if not parent_ok:
         raise MissingFileError(f"{name}={str(p)!r}: its directory {str(parent)!r} does not exist")
+    return p
+
+
+def check_out_dir(name: str, path: Any) -> Path:
+    """Check an output folder: existing, or creatable (its nearest existing ancestor is a folder)."""
+    p = _as_path(name, path)
+    if str(path) == "":
+        raise ValidationError(f"{name}={str(path)!r} must name a folder")
+    for folder in (p, *p.parents):
+        try:
+            exists, is_dir = folder.exists(), folder.is_dir()
+        except OSError as exc:  # ENAMETOOLONG, EACCES, ...
+            raise ValidationError(f"{name}={str(p)!r} must be a folder that can be created ({exc.strerror})") from None
+        if exists and not is_dir:
+            what = "it is a file" if folder == p else f"{str(folder)!r} is a file"
+            raise ValidationError(f"{name}={str(p)!r} must be a folder, but {what}")
+        if exists:
+            break
     return p
 
 
@@ -132,14 +185,20 @@ def check_finite_array(name: str, value: Any, *, ndim: int | None = None, dtype:
     return arr
 
 
-def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
+def atomic_write(path: str | os.PathLike, write: Callable[[Path], None], *, name: str = "path") -> Path:
     """Call ``write(tmp_path)`` on a temporary file beside ``path``, then rename it into place.
 
     If ``write`` raises, the temporary file is removed and ``path`` is left as it was, so a
-    failed command never leaves a half-written output behind.
+    failed command never leaves a half-written output behind. A path whose temporary file
+    cannot be created (NUL byte, name too long, no such folder) raises ValidationError naming
+    ``name``.
     """
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    path = check_out_path(name, path)
+    try:  # a short prefix (<= 128 bytes): the temporary name fits in any folder ``path`` does
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:32]}.", suffix=".tmp", dir=path.parent or ".")
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ValidationError(f"{name}={str(path)!r} cannot be written: no temporary file beside it ({reason})") from None
     os.close(fd)
     tmp_path = Path(tmp)
     try:

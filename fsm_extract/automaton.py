@@ -362,6 +362,7 @@ class ExtractedFSM:
             raise ValidationError("this FSM has no cluster_centroids (it was not extracted from a net), so hidden states cannot be mapped to its states")
         from ._validation import check_finite_array
 
+        chunk_size = check_int("chunk_size", chunk_size, min=1)
         x = check_finite_array("hidden", hidden, ndim=2)
         c = self.cluster_centroids
         if x.shape[1] != c.shape[1]:

@@ -147,20 +147,20 @@ def _cmd_fidelity(args: argparse.Namespace) -> None:
     from .fidelity import fidelity
     from .models import load_model
 
-    json_out = check_out_path("--json", args.json, suffixes=(".json",)) if args.json else None
+    json_out = check_out_path("--json", args.json, suffixes=(".json",)) if args.json is not None else None
     reference, fit_data = None, None
-    if args.language:
+    if args.language is not None:
         check_choice("--language", args.language, datasets.bundled_names())
         reference = languages.tomita(int(args.language[len("tomita"):]))
         fit_data = datasets.load(args.language, split="train")
-        model = load_model(args.model) if args.model else datasets.bundled_model(args.language)
+        model = load_model(args.model) if args.model is not None else datasets.bundled_model(args.language)
         data = datasets.load(args.language, split="test")
     else:
-        if not args.model:
+        if args.model is None:
             raise ValidationError("--model is required with --data: name the net's checkpoint")
         model = load_model(args.model)
         data = datasets.load_jsonl(args.data, alphabet=model.alphabet)
-    if args.fit_data:
+    if args.fit_data is not None:
         fit_data = datasets.load_jsonl(args.fit_data, alphabet=model.alphabet)
     fsm = load_fsm(args.fsm)
     report = fidelity(model, fsm, data, reference=reference, fit_data=fit_data)
@@ -170,19 +170,32 @@ def _cmd_fidelity(args: argparse.Namespace) -> None:
         print(f"report written to {json_out}")
 
 
+_MAX_K = 10**6  # no abstraction has more clusters than this
+_MAX_KS = 10_000  # nor does a sweep try more values of k
+
+
 def _parse_states(text: str) -> list[int]:
     from .errors import ValidationError
 
     try:
         if ":" in text:
             a, b = text.split(":")
-            ks = list(range(int(a), int(b)))
+            lo, hi = int(a), int(b)
+            if lo < 1 or hi - lo > _MAX_KS or hi > _MAX_K + 1:
+                raise ValidationError(
+                    f"--states={text!r} must be a range A:B with 1 <= A, B - A <= {_MAX_KS} and B <= {_MAX_K + 1}"
+                )
+            ks = list(range(lo, hi))
         else:
             ks = [int(x) for x in text.split(",") if x.strip()]
-    except ValueError:
+    except (ValueError, OverflowError) as exc:
+        if isinstance(exc, ValidationError):
+            raise
         raise ValidationError(f"--states={text!r} must be A:B (k from A to B-1) or a comma list of ints") from None
     if not ks or min(ks) < 1:
         raise ValidationError(f"--states={text!r} must name at least one k >= 1")
+    if len(ks) > _MAX_KS or max(ks) > _MAX_K:
+        raise ValidationError(f"--states={text!r} must name at most {_MAX_KS} values of k, each <= {_MAX_K}")
     return ks
 
 
@@ -193,18 +206,18 @@ def _cmd_sweep(args: argparse.Namespace) -> None:
     from .sweep import sweep
 
     ks = _parse_states(args.states)
-    plot = check_out_path("--plot", args.plot, suffixes=(".png", ".svg", ".pdf")) if args.plot else None
-    json_out = check_out_path("--json", args.json, suffixes=(".json",)) if args.json else None
+    plot = check_out_path("--plot", args.plot, suffixes=(".png", ".svg", ".pdf")) if args.plot is not None else None
+    json_out = check_out_path("--json", args.json, suffixes=(".json",)) if args.json is not None else None
     args.data = None
-    model, fit, reference = _load_source(args) if args.language else (None, None, None)
-    if not args.language:
+    model, fit, reference = _load_source(args) if args.language is not None else (None, None, None)
+    if args.language is None:
         from .models import load_model
 
         model = load_model(args.model)
-    if args.fit_data:
+    if args.fit_data is not None:
         fit = datasets.load_jsonl(args.fit_data, alphabet=model.alphabet)
-    test = datasets.load(args.language, split="test") if args.language else None
-    if args.test_data:
+    test = datasets.load(args.language, split="test") if args.language is not None else None
+    if args.test_data is not None:
         test = datasets.load_jsonl(args.test_data, alphabet=model.alphabet)
     if fit is None or test is None:
         raise ValidationError("--fit-data and --test-data are required with --model")
@@ -227,15 +240,15 @@ def _load_source(args: argparse.Namespace):
     from .models import load_model
 
     language = None
-    if args.language:
+    if args.language is not None:
         check_choice("--language", args.language, datasets.bundled_names())
         language = languages.tomita(int(args.language[len("tomita"):]))
         model = datasets.bundled_model(args.language)
     else:
         model = load_model(args.model)
-    if args.data:
+    if args.data is not None:
         data = datasets.load_jsonl(args.data, alphabet=model.alphabet)
-    elif args.language:
+    elif args.language is not None:
         data = datasets.load(args.language, split="train")
     else:
         from .errors import ValidationError
@@ -253,9 +266,9 @@ def _cmd_extract(args: argparse.Namespace) -> None:
     model, data, _ = _load_source(args)
     states = _parse_k(args.states)
     validation = None
-    if args.validation:
+    if args.validation is not None:
         validation = datasets.load_jsonl(args.validation, alphabet=model.alphabet)
-    elif states == "auto" and args.language:
+    elif states == "auto" and args.language is not None:
         validation = datasets.load(args.language, split="validation")
     fsm = extract(model, data, n_states=states, method=args.method, state=args.state, seed=args.seed,
                   progress=_interactive(), validation=validation)
@@ -271,9 +284,12 @@ def _parse_k(text: str):
     if text == "auto":
         return "auto"
     try:
-        return int(text)
+        k = int(text)
     except ValueError:
         raise ValidationError(f"--states={text!r} must be a positive integer or 'auto'") from None
+    if k < 1:
+        raise ValidationError(f"--states={text!r} must be a positive integer or 'auto' (n_states={k} must be >= 1)")
+    return k
 
 
 def _cmd_render(args: argparse.Namespace) -> None:
@@ -293,14 +309,12 @@ def _cmd_demo(args: argparse.Namespace) -> None:
     from tqdm.auto import tqdm
 
     from . import datasets, languages
-    from ._validation import check_choice
+    from ._validation import check_choice, check_out_dir
     from .errors import GraphvizNotFoundError, ValidationError
     from .pipeline import extract
 
     check_choice("--language", args.language, datasets.bundled_names())
-    out_dir = Path(args.out)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise ValidationError(f"--out={args.out!r} must be a folder, but it is a file")
+    out_dir = check_out_dir("--out", args.out)
     steps = tqdm(total=4, desc="demo", unit="step", bar_format="{desc}: {n}/{total} {postfix}", disable=not _interactive())
     try:
         steps.set_postfix_str("loading the bundled model")
@@ -319,7 +333,10 @@ def _cmd_demo(args: argparse.Namespace) -> None:
         equivalent = fsm.equivalent(language)
         steps.update()
         steps.set_postfix_str("rendering")
-        out_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ValidationError(f"--out={args.out!r} must be a folder that can be created ({exc.strerror})") from None
         fsm.save(out_dir / "fsm.json")
         try:
             drawing = fsm.render(out_dir / "fsm.svg", hide_sink=False)
@@ -344,7 +361,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
 
     out = check_out_path("--out", args.out)
     language = None
-    if args.language:
+    if args.language is not None:
         from ._validation import check_choice
 
         check_choice("--language", args.language, datasets.bundled_names())
@@ -354,7 +371,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
     else:
         data = datasets.load_jsonl(args.data)
         validation = None
-    if args.validation:
+    if args.validation is not None:
         validation = datasets.load_jsonl(args.validation, alphabet=data.alphabet)
     model = train_classifier(
         data,

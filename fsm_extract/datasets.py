@@ -12,18 +12,21 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Iterable
 from typing import Any, Literal
 
 import numpy as np
 
 from ._validation import atomic_write, check_choice, check_existing_file, check_out_path
 from .errors import ArgumentTypeError, DataFormatError, MissingFileError, ValidationError
-from .words import check_alphabet, encode_words, format_word
+from .words import check_alphabet, encode_words, format_word, is_valid_text
 
 __all__ = ["Dataset", "load", "load_jsonl", "bundled_names", "bundled_dir", "bundled_model", "SPLITS"]
 
 SPLITS = ("train", "validation", "test")
 _TOMITA = tuple(f"tomita{i}" for i in range(1, 8))
+# line breaks json.dumps(ensure_ascii=False) leaves raw, but str.splitlines() splits on
+_LINE_BREAKS = {0x85: "\\u0085", 0x2028: "\\u2028", 0x2029: "\\u2029"}
 
 
 @dataclass(frozen=True, eq=False)
@@ -46,9 +49,7 @@ class Dataset:
 
     def __post_init__(self) -> None:
         alphabet = check_alphabet(self.alphabet)
-        if isinstance(self.words, (str, bytes)):
-            raise ArgumentTypeError(f"words must be a sequence of words, got {type(self.words).__name__}")
-        words = tuple(w if isinstance(w, str) else tuple(w) for w in self.words)
+        words = _as_words(self.words)
         labels = np.asarray(self.labels)
         if labels.ndim != 1:
             raise ValidationError(f"labels must be 1-dimensional, got shape {labels.shape}")
@@ -87,7 +88,7 @@ class Dataset:
 
     def subset(self, mask_or_index: Any) -> "Dataset":
         """A dataset of the selected words (boolean mask or integer index array)."""
-        idx = np.arange(len(self))[np.asarray(mask_or_index)]
+        idx = _selection(mask_or_index, len(self))
         return Dataset(tuple(self.words[i] for i in idx), self.labels[idx], self.alphabet, name=self.name)
 
     def check_nonempty(self, name: str = "data", *, both_classes: bool = False) -> "Dataset":
@@ -110,9 +111,49 @@ class Dataset:
         lines = []
         for w, y in zip(self.words, self.labels):
             word = w if single else list(w)
-            lines.append(json.dumps({"word": word, "label": bool(y)}, ensure_ascii=False))
+            line = json.dumps({"word": word, "label": bool(y)}, ensure_ascii=False)
+            lines.append(line.translate(_LINE_BREAKS))  # any reader that splits lines reads it back
         text = "\n".join(lines) + ("\n" if lines else "")
         return atomic_write(path, lambda p: p.write_text(text, encoding="utf-8"))
+
+
+def _as_words(words: Any) -> tuple:
+    """``words`` as a tuple of words (``str`` or tuple of symbols), or ArgumentTypeError naming it."""
+    if isinstance(words, (str, bytes, dict)) or not isinstance(words, Iterable):
+        raise ArgumentTypeError(f"words={words!r} must be a sequence of words (e.g. a list of strings), got {type(words).__name__}")
+    out = []
+    for i, w in enumerate(words):
+        if isinstance(w, str):
+            out.append(w)
+        elif isinstance(w, Iterable) and not isinstance(w, (bytes, dict)):
+            out.append(tuple(w))
+        else:
+            raise ArgumentTypeError(f"words[{i}]={w!r} must be a string or a sequence of symbols, got {type(w).__name__}")
+    return tuple(out)
+
+
+def _selection(mask_or_index: Any, n: int) -> np.ndarray:
+    """Integer positions selected by a boolean mask of length ``n`` or an array of indices."""
+    try:
+        sel = np.asarray(mask_or_index)
+    except (TypeError, ValueError) as exc:
+        raise ArgumentTypeError(f"mask_or_index must be a boolean mask or an integer index array: {exc}") from None
+    if sel.dtype == np.bool_:
+        if sel.shape != (n,):
+            raise ValidationError(f"mask_or_index: a boolean mask must have shape ({n},), one entry per word, got shape {sel.shape}")
+        return np.flatnonzero(sel)
+    if sel.size == 0 and sel.ndim == 1:
+        return np.zeros(0, dtype=np.int64)
+    if sel.dtype.kind not in "iu":
+        raise ArgumentTypeError(
+            f"mask_or_index must be a boolean mask or an integer index array, got dtype {sel.dtype}"
+        )
+    if sel.ndim != 1:
+        raise ValidationError(f"mask_or_index: an index array must be 1-dimensional, got shape {sel.shape}")
+    bad = sel[(sel < -n) | (sel >= n)]
+    if bad.size:
+        raise ValidationError(f"mask_or_index: every index must be in [-{n}, {n}) for {n} words, got {int(bad[0])}")
+    return np.arange(n)[sel]
 
 
 def load_jsonl(path: str | os.PathLike, *, alphabet: Any = None, name: str = "") -> Dataset:
@@ -135,13 +176,17 @@ def load_jsonl(path: str | os.PathLike, *, alphabet: Any = None, name: str = "")
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise DataFormatError(f"path={str(path)!r} must be UTF-8 text: {exc.reason} at byte {exc.start}") from None
-    for lineno, line in enumerate(text.splitlines(), start=1):
+    # split on "\n" only: U+2028 and friends may stand raw inside a JSON string
+    for lineno, line in enumerate(text.split("\n"), start=1):
+        line = line.removesuffix("\r")
         if not line.strip():
             continue
         try:
             obj = json.loads(line)
         except json.JSONDecodeError as exc:
             raise DataFormatError(f"{path}:{lineno}: line must be a JSON object, but it is not valid JSON ({exc.msg})") from None
+        except RecursionError:
+            raise DataFormatError(f"{path}:{lineno}: line must be a JSON object, but it is nested too deeply to read") from None
         if not isinstance(obj, dict) or "word" not in obj or "label" not in obj:
             raise DataFormatError(f"{path}:{lineno}: line must be an object with keys 'word' and 'label', got {line.strip()[:80]!r}")
         word, label = obj["word"], obj["label"]
@@ -149,6 +194,10 @@ def load_jsonl(path: str | os.PathLike, *, alphabet: Any = None, name: str = "")
             word = tuple(word)
         elif not isinstance(word, str):
             raise DataFormatError(f"{path}:{lineno}: 'word' must be a string or a list of strings, got {word!r}")
+        if isinstance(word, tuple) and not all(word):
+            raise DataFormatError(f"{path}:{lineno}: 'word' must be a list of non-empty symbols, got {list(word)!r}")
+        if not all(is_valid_text(s) for s in ((word,) if isinstance(word, str) else word)):
+            raise DataFormatError(f"{path}:{lineno}: 'word' must be valid Unicode text, got {word!r} (a lone surrogate)")
         if isinstance(label, bool):
             pass
         elif isinstance(label, int) and label in (0, 1):

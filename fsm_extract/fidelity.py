@@ -20,7 +20,7 @@ from .errors import ArgumentTypeError, ValidationError
 from .models import as_recurrent
 from .residual import attribute_residual, previous_per_step, shortest_difference
 from .trace import Trace, collect_trace
-from .words import decode_word, format_word, words_digest
+from .words import decode_word, format_word, word_keys, words_digest
 
 __all__ = ["FidelityReport", "fidelity", "evaluate_trace", "reference_table"]
 
@@ -189,6 +189,11 @@ def evaluate_trace(
     when that is not the hidden state itself (behavioural features)."""
     if trace.alphabet != fsm.alphabet:
         raise ValidationError(f"the trace's alphabet {list(trace.alphabet)} must equal the FSM's alphabet {list(fsm.alphabet)}")
+    if fsm.centroids is not None and fsm.centroids.shape[1] != trace.dim:
+        raise ValidationError(
+            f"fsm.centroids have {fsm.centroids.shape[1]} columns but the trace has dim={trace.dim}: the FSM was "
+            f"extracted from another net, or with another state kind (metadata state={fsm.metadata.get('state')!r})"
+        )
     if labels is not None:
         labels = np.asarray(labels)
         if labels.shape != (trace.n_words,):
@@ -387,6 +392,7 @@ def fidelity(
         labels, words = None, list(data)
     if fit_data is not None and (isinstance(fit_data, (str, bytes)) or not isinstance(fit_data, (Dataset, Iterable))):
         raise ArgumentTypeError(f"fit_data must be a Dataset or a sequence of words, got {type(fit_data).__name__}")
+    fit_words = None if fit_data is None else set(word_keys(fit_data.words if isinstance(fit_data, Dataset) else fit_data, "fit_data"))
     trace = collect_trace(model, words, state=fsm.metadata.get("state", "h"), batch_size=batch_size)
     if trace.n_words == 0:
         raise ValidationError("data must hold at least one word, got none")
@@ -399,9 +405,8 @@ def fidelity(
         point0 = fmap.transform(model, trace.h0[None, :])[0]
     notes = []
     held_out, overlap = None, None
-    if fit_data is not None:
-        fit_words = set(fit_data.words if isinstance(fit_data, Dataset) else (w if isinstance(w, str) else tuple(w) for w in fit_data))
-        inside = np.fromiter(((w if isinstance(w, str) else tuple(w)) in fit_words for w in words), bool, count=len(words))
+    if fit_words is not None:
+        inside = np.fromiter((w in fit_words for w in word_keys(words, "data")), bool, count=len(words))
         overlap = float(inside.mean())
         held_out = overlap == 0.0
         if not held_out:

@@ -23,7 +23,7 @@ from ._validation import atomic_write, check_choice, check_existing_file, check_
 from .errors import ArgumentTypeError, DataFormatError, ValidationError
 from .words import check_alphabet, encode_words
 
-__all__ = ["RNNClassifier", "RecurrentAdapter", "as_recurrent", "load_model", "CHECKPOINT_FORMAT"]
+__all__ = ["RNNClassifier", "RecurrentAdapter", "as_recurrent", "load_model", "check_device", "CHECKPOINT_FORMAT"]
 
 CHECKPOINT_FORMAT = "fsm-extract/model"
 CHECKPOINT_VERSION = 1
@@ -203,6 +203,22 @@ class RecurrentAdapter(_RecurrentParts):
         self.rnn = rnn
         self.head = head
         self.alphabet = check_alphabet(alphabet)
+        self._probe_embedding()
+
+    @torch.no_grad()
+    def _probe_embedding(self) -> None:
+        """Call the embedding on the last symbol id, shape (1, 1): it must give (1, 1, rnn.input_size)."""
+        want = (1, 1, int(self.rnn.input_size))
+        last = len(self.alphabet) - 1
+        rule = f"embedding must map symbol ids (B, T) in [0, {last}] to float inputs (B, T, rnn.input_size={want[2]})"
+        try:
+            out = self.embedding(torch.full((1, 1), last, dtype=torch.long, device=self._device()))
+        except Exception as exc:  # a user's callable may raise anything
+            detail = str(exc).splitlines()[0][:120] if str(exc) else "no detail"
+            raise ValidationError(f"{rule}, but ids [[{last}]] raised {type(exc).__name__}: {detail}") from None
+        if not isinstance(out, torch.Tensor) or not out.is_floating_point() or tuple(out.shape) != want:
+            got = f"shape {tuple(out.shape)}, dtype {out.dtype}" if isinstance(out, torch.Tensor) else type(out).__name__
+            raise ValidationError(f"{rule}, but ids [[{last}]] gave {got}")
 
     def eval(self) -> "RecurrentAdapter":
         for part in (self.embedding, self.rnn, self.head):
@@ -224,49 +240,130 @@ def as_recurrent(model: Any, *, name: str = "model") -> _RecurrentParts:
     )
 
 
-def load_model(path: str | os.PathLike, *, map_location: str = "cpu") -> RNNClassifier:
+def check_device(name: str, value: Any) -> torch.device:
+    """A torch device that exists here: ``"cpu"``, ``"cuda"``/``"cuda:N"`` with CUDA, ``"mps"`` on Apple."""
+    if not isinstance(value, (str, torch.device)):
+        raise ArgumentTypeError(f"{name}={value!r} must be a device such as 'cpu' or 'cuda:0', got {type(value).__name__}")
+    try:
+        dev = torch.device(value)
+    except (RuntimeError, TypeError, ValueError):
+        raise ValidationError(f"{name}={value!r} must name a torch device such as 'cpu', 'cuda' or 'cuda:0'") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValidationError(f"{name}={value!r} needs CUDA, but this torch has no usable CUDA device; use 'cpu'")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ValidationError(f"{name}={value!r} must be one of the {torch.cuda.device_count()} CUDA device(s) here")
+    elif dev.type == "mps":
+        if not torch.backends.mps.is_available():
+            raise ValidationError(f"{name}={value!r} needs Apple's MPS, which this machine lacks; use 'cpu'")
+    elif dev.type != "cpu":
+        raise ValidationError(f"{name}={value!r} must be a 'cpu', 'cuda' or 'mps' device, got type {dev.type!r}")
+    return dev
+
+
+_GATES = {"lstm": 4, "gru": 3, "rnn": 1}
+
+
+def _expected_shapes(config: dict) -> tuple[dict[str, Any], dict[str, tuple[int, ...]]]:
+    """The constructor arguments ``config`` gives (checked like :class:`RNNClassifier` does) and
+    the name and shape of every weight such a net has, without building it."""
+    alphabet = check_alphabet(config["alphabet"], name="config['alphabet']")
+    cell = check_choice("config['cell']", config["cell"], _CELLS)
+    hidden = check_int("config['hidden_size']", config["hidden_size"], min=1, max=65536)
+    layers = check_int("config['num_layers']", config["num_layers"], min=1, max=64)
+    emb = config["embedding_dim"]
+    emb = check_int("config['embedding_dim']", max(4, len(alphabet)) if emb is None else emb, min=1, max=65536)
+    gh = _GATES[cell] * hidden
+    shapes: dict[str, tuple[int, ...]] = {"embedding.weight": (len(alphabet), emb)}
+    for k in range(layers):
+        shapes[f"rnn.weight_ih_l{k}"] = (gh, emb if k == 0 else hidden)
+        shapes[f"rnn.weight_hh_l{k}"] = (gh, hidden)
+        shapes[f"rnn.bias_ih_l{k}"] = (gh,)
+        shapes[f"rnn.bias_hh_l{k}"] = (gh,)
+    shapes["head.weight"] = (1, hidden)
+    shapes["head.bias"] = (1,)
+    kwargs = {"alphabet": alphabet, "cell": cell, "hidden_size": hidden, "num_layers": layers, "embedding_dim": emb}
+    return kwargs, shapes
+
+
+def _check_weights(where: str, state: dict, shapes: dict[str, tuple[int, ...]]) -> None:
+    """Raise DataFormatError unless ``state`` holds exactly the float tensors ``shapes`` names."""
+    for key, value in state.items():
+        if not isinstance(key, str):
+            raise DataFormatError(f"{where}: state_dict keys must be weight names (str), got {key!r}")
+        if not isinstance(value, torch.Tensor) or value.layout != torch.strided:
+            raise DataFormatError(f"{where}: weight {key!r} must be a dense tensor, got {type(value).__name__}")
+        if not value.is_floating_point():
+            raise DataFormatError(f"{where}: weight {key!r} must be a floating-point tensor, got dtype {value.dtype}")
+    missing, extra = sorted(set(shapes) - set(state)), sorted(set(state) - set(shapes))
+    if missing or extra:
+        def few(keys: list[str]) -> str:
+            shown = ", ".join(map(repr, keys[:4]))
+            return f"[{shown}]" if len(keys) <= 4 else f"[{shown}, ... ({len(keys)} in all)]"
+
+        raise DataFormatError(
+            f"{where}: checkpoint weights are invalid for its config: missing {few(missing)}, unexpected {few(extra)}"
+        )
+    for key, shape in shapes.items():
+        if tuple(state[key].shape) != shape:
+            raise DataFormatError(
+                f"{where}: checkpoint weights are invalid for its config: weight {key!r} must have shape "
+                f"{shape}, got {tuple(state[key].shape)}"
+            )
+
+
+def load_model(path: str | os.PathLike, *, map_location: str | torch.device = "cpu") -> RNNClassifier:
     """Load a checkpoint written by :meth:`RNNClassifier.save`.
 
     Checkpoints are read with ``torch.load(weights_only=True)``: a file from elsewhere cannot
     run code. A missing file raises :class:`~fsm_extract.errors.MissingFileError`; a corrupted or
-    foreign file raises :class:`~fsm_extract.errors.DataFormatError`.
+    foreign file raises :class:`~fsm_extract.errors.DataFormatError`; a ``map_location`` that is
+    not a device here raises :class:`~fsm_extract.errors.ValidationError`.
     """
     path = check_existing_file("path", path)
+    map_location = check_device("map_location", map_location)
+    where = f"path={str(path)!r}"
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # torch raises many types on garbage: normalise them
         raise DataFormatError(
-            f"path={str(path)!r} must be an fsm-extract model checkpoint, but torch could not read it "
+            f"{where} must be an fsm-extract model checkpoint, but torch could not read it "
             f"({type(exc).__name__}: {str(exc).splitlines()[0][:120] if str(exc) else 'no detail'})"
         ) from None
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise DataFormatError(
-            f"path={str(path)!r} must be an fsm-extract model checkpoint (format {CHECKPOINT_FORMAT!r}), "
+            f"{where} must be an fsm-extract model checkpoint (format {CHECKPOINT_FORMAT!r}), "
             f"got {type(payload).__name__} without that format tag"
         )
-    if payload.get("version") != CHECKPOINT_VERSION:
-        raise DataFormatError(
-            f"path={str(path)!r}: checkpoint version {payload.get('version')!r} must be {CHECKPOINT_VERSION}"
-        )
+    version = payload.get("version")
+    if type(version) is not int or version != CHECKPOINT_VERSION:  # True == 1, but is no version
+        raise DataFormatError(f"{where}: checkpoint version {version!r} must be {CHECKPOINT_VERSION}")
     config, state = payload.get("config"), payload.get("state_dict")
     if not isinstance(config, dict) or not isinstance(state, dict):
-        raise DataFormatError(f"path={str(path)!r}: checkpoint must hold a 'config' dict and a 'state_dict' dict")
+        raise DataFormatError(f"{where}: checkpoint must hold a 'config' dict and a 'state_dict' dict")
     try:
-        model = RNNClassifier(
-            config["alphabet"],
-            cell=config["cell"],
-            hidden_size=config["hidden_size"],
-            num_layers=config["num_layers"],
-            embedding_dim=config["embedding_dim"],
-        )
-        model.load_state_dict(state, strict=True)
-    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
-        raise DataFormatError(
-            f"path={str(path)!r}: checkpoint config or weights are invalid ({type(exc).__name__}: {str(exc).splitlines()[0][:160]})"
-        ) from None
-    for name, tensor in model.state_dict().items():
+        kwargs, shapes = _expected_shapes(config)
+    except KeyError as exc:
+        raise DataFormatError(f"{where}: checkpoint config is invalid: it lacks the key {exc}") from None
+    except (ValidationError, ArgumentTypeError) as exc:
+        raise DataFormatError(f"{where}: checkpoint config is invalid: {exc}") from None
+    _check_weights(where, state, shapes)  # before building: a config cannot ask for more than the file holds
+    for key, tensor in state.items():
         if not torch.isfinite(tensor).all():
-            raise DataFormatError(f"path={str(path)!r}: weight {name!r} must be finite, but holds NaN or infinite values")
+            raise DataFormatError(f"{where}: weight {key!r} must be finite, but holds NaN or infinite values")
+    alphabet = kwargs.pop("alphabet")
+    try:
+        model = RNNClassifier(alphabet, **kwargs)
+        with torch.no_grad():  # float64/float16 weights are cast; values beyond float32 become inf
+            model.load_state_dict(state, strict=True)
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise DataFormatError(
+            f"{where}: checkpoint config or weights are invalid ({type(exc).__name__}: {str(exc).splitlines()[0][:160]})"
+        ) from None
+    for key, tensor in model.state_dict().items():
+        if not torch.isfinite(tensor).all():
+            raise DataFormatError(f"{where}: weight {key!r} must be finite, but holds NaN or infinite values")
+    model.to(map_location)
     meta = payload.get("metadata")
     model.metadata = dict(meta) if isinstance(meta, dict) else {}
     return model.eval()

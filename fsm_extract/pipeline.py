@@ -22,7 +22,7 @@ from .datasets import Dataset
 from .errors import ValidationError
 from .models import as_recurrent
 from .trace import StateKind, Trace, collect_trace
-from .words import words_digest
+from .words import encode_words, words_digest
 
 __all__ = ["extract", "fit_fsm"]
 
@@ -168,18 +168,18 @@ def extract(
     check_choice("state", state, ("h", "hc"))
     seed = check_seed("seed", seed)
     minimize = check_bool("minimize", minimize)
+    progress = check_bool("progress", progress)
     if isinstance(data, Dataset):
         data.check_nonempty("data")
     elif not isinstance(data, (str, bytes)) and isinstance(data, Iterable):
         data = list(data)  # a generator must survive being read twice (trace, fingerprint)
     t0 = time.perf_counter()
     words = list(data.words) if isinstance(data, Dataset) else data
-    digest = None if isinstance(words, (str, bytes)) else words_digest(words)  # all of data, before any split
+    encode_words(words, model.alphabet)  # every word a str or sequence of known symbols, before any look
+    digest = words_digest(words)  # all of data, before any split
     if refine:
         from .refined import extract_refined
 
-        if isinstance(words, (str, bytes)):
-            collect_trace(model, words)  # raises the usual error for a bare string
         if not any(len(w) for w in words):
             raise ValidationError("data must hold at least one non-empty word, got only empty words")
         fsm = extract_refined(model, words, n_states=n_states, seed=seed, method=method, features=features, depth=depth,
@@ -190,8 +190,6 @@ def extract(
     val_trace = None
     if auto:
         if validation is None:
-            if isinstance(words, (str, bytes)):
-                words = [words]  # let collect_trace raise its error on a bare string
             perm = np.random.default_rng(seed).permutation(len(words))
             n_val = max(1, len(words) // 5) if len(words) > 1 else 0
             val_words = [words[i] for i in np.sort(perm[:n_val])]

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import atomic_write, check_float, check_out_path, check_seed
+from ._validation import atomic_write, check_bool, check_float, check_out_path, check_seed
 from .abstraction import count_distinct_rows, make_abstraction
 from .errors import ArgumentTypeError, ValidationError
 from .fidelity import evaluate_trace
@@ -98,9 +98,10 @@ class SweepResult:
 
 def _check_ks(ks: Any) -> list[int]:
     """The sorted distinct k of ``n_states``, checked: integers >= 1, at least one."""
+    ks = list(ks)
     for k in ks:
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
-            raise ArgumentTypeError(f"n_states must hold integers, got {k!r} ({type(k).__name__})")
+            raise ArgumentTypeError(f"n_states={ks!r} must hold integers, got {k!r} ({type(k).__name__})")
     ks = sorted({int(k) for k in ks})
     if not ks or ks[0] < 1:
         raise ValidationError(f"n_states={ks!r} must hold at least one k >= 1")
@@ -124,6 +125,7 @@ def sweep_traces(
     from .pipeline import fit_fsm
 
     ks = _check_ks(ks)
+    progress = check_bool("progress", progress)
     distinct = count_distinct_rows(np.concatenate([fit_trace.h0[None, :], fit_trace.hidden[: max_fit_points]]))
     too_big = [k for k in ks if k > distinct]
     ks = [k for k in ks if k <= distinct]
@@ -187,6 +189,9 @@ def sweep(
     from .trace import collect_trace
 
     seed = check_seed("seed", seed)
+    progress = check_bool("progress", progress)
+    if isinstance(n_states, (str, bytes)):
+        raise ArgumentTypeError(f"n_states={n_states!r} must be an iterable of ints, e.g. range(2, 65), not a string")
     try:
         ks = list(n_states)
     except TypeError:

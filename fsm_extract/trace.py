@@ -15,10 +15,10 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from ._validation import check_choice, check_int
+from ._validation import check_bool, check_choice, check_float, check_int
 from .datasets import Dataset
 from .errors import ArgumentTypeError, ValidationError
-from .models import _padded, _RecurrentParts, as_recurrent
+from .models import _padded, _RecurrentParts, as_recurrent, check_device
 from .words import check_alphabet, encode_words
 
 __all__ = ["Trace", "collect_trace", "collect_trace_encoded", "step_from", "StateKind"]
@@ -64,16 +64,14 @@ class Trace:
         alphabet = check_alphabet(self.alphabet)
         check_choice("state", self.state, ("h", "hc"))
         check_choice("cell", self.cell, ("lstm", "gru", "rnn"))
-        hidden = np.asarray(self.hidden)
+        hidden, symbols, offsets, outputs, h0 = (
+            _as_array(name, getattr(self, name)) for name in ("hidden", "symbols", "offsets", "outputs", "h0")
+        )
         if hidden.ndim != 2:
             raise ValidationError(f"hidden must have shape (n_steps, dim), got shape {hidden.shape}")
         if hidden.shape[1] < 1:
             raise ValidationError(f"hidden must have at least one feature column, got shape {hidden.shape}")
         n_steps, dim = hidden.shape
-        symbols = np.asarray(self.symbols)
-        offsets = np.asarray(self.offsets)
-        outputs = np.asarray(self.outputs)
-        h0 = np.asarray(self.h0)
         for name, arr, kinds in (("symbols", symbols, "iu"), ("offsets", offsets, "iu"), ("outputs", outputs, "fiu")):
             if arr.ndim != 1:
                 raise ValidationError(f"{name} must be 1-dimensional, got shape {arr.shape}")
@@ -86,6 +84,8 @@ class Trace:
                 f"symbols ({symbols.shape[0]}) and outputs ({outputs.shape[0]}) must have one entry per step "
                 f"of hidden ({n_steps})"
             )
+        if h0.dtype.kind not in "fiu":
+            raise ArgumentTypeError(f"h0 must hold numbers, got dtype {h0.dtype}")
         if h0.shape != (dim,):
             raise ValidationError(f"h0 must have shape ({dim},), got {h0.shape}")
         if offsets.shape[0] < 1 or offsets[0] != 0 or offsets[-1] != n_steps:
@@ -107,7 +107,7 @@ class Trace:
             raise ValidationError(f"hidden must be finite, but {bad} value(s) are NaN or infinite")
         if not np.isfinite(outputs).all() or (n_steps and (outputs.min() < 0 or outputs.max() > 1)):
             raise ValidationError("outputs must be acceptance probabilities in [0, 1]")
-        h0_output = float(self.h0_output)
+        h0_output = check_float("h0_output", self.h0_output)
         if not 0.0 <= h0_output <= 1.0:
             raise ValidationError(f"h0_output={h0_output} must be an acceptance probability in [0, 1]")
         frozen = {
@@ -170,6 +170,13 @@ class Trace:
             f"Trace(n_words={self.n_words}, n_steps={self.n_steps}, dim={self.dim}, state={self.state!r}, "
             f"cell={self.cell!r}, alphabet={self.alphabet})"
         )
+
+
+def _as_array(name: str, value: Any) -> np.ndarray:
+    try:
+        return np.asarray(value)
+    except (TypeError, ValueError) as exc:  # ragged nesting, objects numpy cannot hold
+        raise ArgumentTypeError(f"{name} must be array-like of numbers: {exc}") from None
 
 
 @contextlib.contextmanager
@@ -273,7 +280,9 @@ def collect_trace_encoded(
     check_choice("state", state, ("h", "hc"))
     if state == "hc" and model.cell != "lstm":
         raise ValidationError(f"state='hc' needs an LSTM, but the model's cell is {model.cell!r}; use state='h'")
+    progress = check_bool("progress", progress)
     if device is not None:
+        device = check_device("device", device)
         for part in (model.embedding, model.rnn, model.head):
             if isinstance(part, torch.nn.Module):
                 part.to(device)

@@ -15,7 +15,7 @@ import numpy as np
 
 from .errors import ArgumentTypeError, UnknownSymbolError, ValidationError
 
-__all__ = ["Word", "Alphabet", "check_alphabet", "encode_word", "encode_words", "decode_word", "format_word", "words_digest"]
+__all__ = ["Word", "Alphabet", "check_alphabet", "is_valid_text", "encode_word", "encode_words", "decode_word", "format_word", "word_keys", "words_digest"]
 
 Word = Union[str, Sequence[str]]
 Alphabet = tuple  # tuple[str, ...]
@@ -40,10 +40,21 @@ def check_alphabet(alphabet: Any, *, name: str = "alphabet") -> tuple[str, ...]:
     for s in symbols:
         if not isinstance(s, str) or not s:
             raise ArgumentTypeError(f"{name}={alphabet!r}: every symbol must be a non-empty string, got {s!r}")
+        if not is_valid_text(s):
+            raise ValidationError(f"{name}={alphabet!r}: every symbol must be valid Unicode text, but {s!r} holds a lone surrogate")
     if len(set(symbols)) != len(symbols):
         dup = sorted({s for s in symbols if symbols.count(s) > 1})
         raise ValidationError(f"{name}={alphabet!r} must have distinct symbols, repeated: {dup}")
     return symbols
+
+
+def is_valid_text(text: str) -> bool:
+    """Whether ``text`` can be written as UTF-8 (holds no lone surrogate such as ``"\\ud800"``)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _single_char(alphabet: tuple[str, ...]) -> bool:
@@ -92,7 +103,8 @@ def encode_words(words: Any, alphabet: tuple[str, ...], *, name: str = "words") 
     lengths: list[int] = []
     for k, w in enumerate(words):
         if lut is not None and isinstance(w, str):
-            cps = np.frombuffer(w.encode("utf-32-le"), dtype=np.uint32)
+            # surrogatepass: a lone surrogate becomes its code point, an unknown symbol below
+            cps = np.frombuffer(w.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
             if cps.size and int(cps.max()) >= lut.size:
                 enc = encode_word(w, alphabet, name=f"{name}[{k}]")
             else:
@@ -129,6 +141,22 @@ def format_word(word: Any) -> str:
     return " ".join(map(str, items)) if any(len(str(s)) != 1 for s in items) else "".join(map(str, items))
 
 
+def word_keys(words: Iterable[Any], name: str) -> list:
+    """Each word as a hashable key (a str, or a tuple of str symbols); ArgumentTypeError naming ``name``
+    for anything else."""
+    keys = []
+    for i, w in enumerate(words):
+        if not isinstance(w, str):
+            if not isinstance(w, Iterable) or isinstance(w, (bytes, dict)):
+                raise ArgumentTypeError(f"{name}[{i}]={w!r} must be a string or a sequence of symbols, got {type(w).__name__}")
+            w = tuple(w)
+            for s in w:
+                if not isinstance(s, str):
+                    raise ArgumentTypeError(f"{name}[{i}]={w!r} must hold string symbols, got {s!r} ({type(s).__name__})")
+        keys.append(w)
+    return keys
+
+
 def words_digest(words: Iterable[Any]) -> str:
     """An order-independent SHA-256 of a collection of words (a multiset fingerprint).
 
@@ -138,6 +166,6 @@ def words_digest(words: Iterable[Any]) -> str:
     keys = sorted("\x1e".join(w) if not isinstance(w, str) else w for w in words)
     h = hashlib.sha256()
     for k in keys:
-        h.update(k.encode("utf-8"))
+        h.update(k.encode("utf-8", "surrogatepass"))
         h.update(b"\x1f")
     return h.hexdigest()
