@@ -311,6 +311,7 @@ def _cmd_demo(args: argparse.Namespace) -> None:
     from . import datasets, languages
     from ._validation import check_choice, check_out_dir
     from .errors import GraphvizNotFoundError, ValidationError
+    from .fidelity import fidelity
     from .pipeline import extract
 
     check_choice("--language", args.language, datasets.bundled_names())
@@ -327,10 +328,7 @@ def _cmd_demo(args: argparse.Namespace) -> None:
         fsm = extract(model, train, n_states=args.states, seed=args.seed)
         steps.update()
         steps.set_postfix_str("checking on the test split")
-        net = model.predict(test.words)
-        agree = float((fsm.predict(test.words) == net).mean())
-        net_acc = float((net == test.labels).mean())
-        equivalent = fsm.equivalent(language)
+        report = fidelity(model, fsm, test, reference=language, fit_data=train)
         steps.update()
         steps.set_postfix_str("rendering")
         try:
@@ -345,12 +343,16 @@ def _cmd_demo(args: argparse.Namespace) -> None:
         steps.update()
     finally:
         steps.close()
+    refine = fsm.metadata["refine"]
+    last = refine["counterexample_rounds"][-1]
     print(f"{args.language}: bundled {model.cell.upper()} with {model.hidden_size} units, "
-          f"{net_acc:.2%} right on the test split ({len(test)} words, lengths up to {int(test.lengths.max())})")
-    print(f"extracted automaton: {fsm.n_states} states from {args.states} clusters, "
-          f"{int(fsm.completed.sum())} transitions completed from the net, {fsm.metadata.get('seconds', 0):.2f} s")
-    print(f"agreement with the net on the test split: {agree:.2%} of words")
-    print(f"language-equivalent to the reference {args.language} DFA ({language.n_states} states): {'yes' if equivalent else 'no'}")
+          f"{report.task['net_accuracy']:.2%} right on the test split ({len(test)} words, lengths up to {int(test.lengths.max())})")
+    print(f"extracted automaton: {fsm.n_states} states from {args.states} clusters and {len(refine['splits'])} splits "
+          f"in {fsm.metadata.get('seconds', 0):.1f} s; last counterexample check: {last['disagreements']} disagreements "
+          f"in {last['checked_words']} words")
+    print(f"fidelity on the test split: {report.headline}")
+    eq = report.reference["fsm_equivalent"]
+    print(f"language-equivalent to the reference {args.language} DFA ({language.n_states} states): {'yes' if eq else 'no'}")
     print(f"automaton: {out_dir / 'fsm.json'}; diagram: {drawing}")
 
 
