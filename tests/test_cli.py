@@ -149,9 +149,10 @@ def test_demo(capsys, tmp_path):
     rc, stdout, err = run(capsys, "demo", "--out", out_dir)
     assert rc == 0, err
     assert "extracted automaton: 4 states from " in stdout
-    assert "agreement with the net on the test split: " in stdout
-    agree = float(stdout.split("agreement with the net on the test split: ")[1].split("%")[0])
+    assert "fidelity on the test split: " in stdout
+    agree = float(stdout.split("fidelity on the test split: ")[1].split("%")[0])
     assert agree >= 99.0
+    assert "last counterexample check: 0 disagreements" in stdout
     assert "language-equivalent to the reference tomita4 DFA (4 states): yes" in stdout
     assert fx.load_fsm(out_dir / "fsm.json").n_states == 4
     assert "<svg" in (out_dir / "fsm.svg").read_text()
