@@ -367,11 +367,9 @@ class ExtractedFSM:
         c = self.cluster_centroids
         if x.shape[1] != c.shape[1]:
             raise ValidationError(f"hidden must have {c.shape[1]} columns (the dimension of the FSM's cluster centres), got shape {x.shape}")
-        c_sq = (c**2).sum(1)
-        out = np.empty(x.shape[0], dtype=np.int64)
-        for s in range(0, x.shape[0], chunk_size):
-            xs = x[s : s + chunk_size].astype(np.float64, copy=False)
-            out[s : s + chunk_size] = np.argmin(c_sq[None, :] - 2.0 * xs @ c.T, axis=1)
+        from .refine import nearest_centroid
+
+        out = nearest_centroid(x, c, chunk=chunk_size)
         return self.cluster_map[out]
 
     def minimize(self) -> ExtractedFSM:

@@ -304,8 +304,6 @@ def _cmd_render(args: argparse.Namespace) -> None:
 
 
 def _cmd_demo(args: argparse.Namespace) -> None:
-    from pathlib import Path
-
     from tqdm.auto import tqdm
 
     from . import datasets, languages

@@ -19,7 +19,7 @@ import numpy as np
 
 from ._validation import atomic_write, check_choice, check_existing_file, check_out_path
 from .errors import ArgumentTypeError, DataFormatError, MissingFileError, ValidationError
-from .words import check_alphabet, encode_words, format_word, is_valid_text
+from .words import check_alphabet, encode_words, is_valid_text
 
 __all__ = ["Dataset", "load", "load_jsonl", "bundled_names", "bundled_dir", "bundled_model", "SPLITS"]
 

@@ -21,7 +21,7 @@ from torch import nn
 
 from ._validation import atomic_write, check_choice, check_existing_file, check_int, check_out_path
 from .errors import ArgumentTypeError, DataFormatError, ValidationError
-from .words import check_alphabet, encode_words
+from .words import check_alphabet
 
 __all__ = ["RNNClassifier", "RecurrentAdapter", "as_recurrent", "load_model", "check_device", "CHECKPOINT_FORMAT"]
 

@@ -31,7 +31,7 @@ from .behaviour import FeatureKind, FeatureMap
 from .completion import complete_transitions
 from .counting import count_outputs, count_transitions, run_transitions
 from .refine import nearest_centroid, refine_partition
-from .trace import Trace, collect_trace_encoded
+from .trace import collect_trace_encoded
 from .words import decode_word, encode_words
 
 __all__ = ["extract_refined", "access_words", "check_words"]

@@ -290,7 +290,7 @@ def collect_trace_encoded(
     cell = model.cell
     symbols = np.ascontiguousarray(symbols, dtype=np.int32)
     offsets = np.ascontiguousarray(offsets, dtype=np.int64)
-    n_words, n_steps = offsets.size - 1, symbols.size
+    n_steps = symbols.size
     dim = _state_dim(model, state)
     hidden = np.empty((n_steps, dim), dtype=np.float32)
     outputs = np.empty(n_steps, dtype=np.float32)

@@ -13,20 +13,6 @@ from fsm_extract.errors import ArgumentTypeError, NotFittedError, ValidationErro
 from .conftest import random_words
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One thread for torch and for OpenMP/BLAS pools while these tests run: on a shared 2-core
-    machine, spinning worker threads make such small problems up to 10x slower."""
-    from threadpoolctl import threadpool_limits
-
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with threadpool_limits(limits=1):
-            yield
-    finally:
-        torch.set_num_threads(n)
-
 
 @pytest.fixture(scope="module")
 def trace():

@@ -14,20 +14,6 @@ import fsm_extract as fx
 from fsm_extract.cli import main
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One thread for torch and for OpenMP/BLAS pools while these tests run: on a shared 2-core
-    machine, spinning worker threads make such small problems up to 10x slower."""
-    from threadpoolctl import threadpool_limits
-
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with threadpool_limits(limits=1):
-            yield
-    finally:
-        torch.set_num_threads(n)
-
 
 def run(capsys, *argv):
     """(exit status, stdout, stderr) of ``fsm-extract argv``; argparse's SystemExit included."""

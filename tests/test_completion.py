@@ -18,20 +18,6 @@ from fsm_extract.counting import count_outputs, count_transitions
 from fsm_extract.errors import ValidationError
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One thread for torch and for OpenMP/BLAS pools while these tests run: on a shared 2-core
-    machine, spinning worker threads make such small problems up to 10x slower."""
-    from threadpoolctl import threadpool_limits
-
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with threadpool_limits(limits=1):
-            yield
-    finally:
-        torch.set_num_threads(n)
-
 
 ZEROS = ["0" * k for k in range(1, 25)]
 K = 5

@@ -15,20 +15,6 @@ import fsm_extract as fx
 from fsm_extract.errors import ArgumentTypeError, UnknownSymbolError, ValidationError
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One thread for torch and for OpenMP/BLAS pools while these tests run: on a shared 2-core
-    machine, spinning worker threads make such small problems up to 10x slower."""
-    from threadpoolctl import threadpool_limits
-
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with threadpool_limits(limits=1):
-            yield
-    finally:
-        torch.set_num_threads(n)
-
 
 # plain clustering of hidden states (no refinement), where extract offers the choice
 PLAIN = {"refine": False} if "refine" in inspect.signature(fx.extract).parameters else {}
