@@ -121,6 +121,7 @@ def refine_partition(
     min_mass: int = 2,
     max_iterations: int = 1000,
     iteration0: int = 0,
+    on_split: Any = None,
 ) -> tuple[np.ndarray, list[Split], dict]:
     """Split clusters until transitions and outputs are deterministic on the data.
 
@@ -141,6 +142,10 @@ def refine_partition(
         State budget: no split beyond this many clusters.
     min_mass : int
         Ignore (cluster, symbol) pairs seen fewer times, and successor groups smaller than this.
+    on_split : callable, optional
+        Called as ``on_split(points, groups)`` with the split members' points and their group
+        (-1: a group too small to keep) before each split; benchmarks use it to compare
+        classifiers on the same decisions.
 
     Returns
     -------
@@ -201,6 +206,8 @@ def refine_partition(
             continue
         order = big[np.argsort(-group_mass[big], kind="stable")]
         group_of = inverse.ravel()
+        if on_split is not None:
+            on_split(pts, np.where(np.isin(group_of, big), group_of, -1))
         new_centres = [pts[group_of == g].mean(0) for g in order]
         centroids[q] = new_centres[0]
         into = [q]
