@@ -184,7 +184,10 @@ def refine_partition(
         members = np.flatnonzero(labels == q)
         if a is None:  # mixed outputs: split by output class
             sig_idx, sig = members, out_cls[members]
-            extra_pts, extra_sig = (point0[None, :], np.array([out0])) if init == q else (None, None)
+            extra_pts, extra_sig = None, None
+            if init == q:  # h0 is visited once per word: give it that weight
+                n_words = offsets.size - 1
+                extra_pts, extra_sig = np.repeat(point0[None, :], n_words, axis=0), np.full(n_words, out0)
         else:  # split by the successor cluster on symbol a
             succ = nxt[members]
             ok = (succ >= 0)
