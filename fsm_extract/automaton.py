@@ -31,26 +31,6 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["ExtractedFSM", "load_fsm"]
 
 
-def _bfs_order(transitions: np.ndarray, initial: int) -> list[int]:
-    """States reachable from ``initial``, in breadth-first order over symbols in alphabet order."""
-    table = transitions.tolist()
-    seen = {initial}
-    order = [initial]
-    for q in order:
-        for t in table[q]:
-            if t not in seen:
-                seen.add(t)
-                order.append(t)
-    return order
-
-
-def _merge(arr: np.ndarray, labels: np.ndarray, axis: int) -> np.ndarray:
-    """Sum the slices of ``arr`` along ``axis`` that share a label (labels cover 0..max, all used)."""
-    perm = np.argsort(labels, kind="stable")
-    starts = np.searchsorted(labels[perm], np.arange(int(labels.max()) + 1))
-    return np.add.reduceat(np.take(arr, perm, axis=axis), starts, axis=axis)
-
-
 # ----------------------------------------------------------------------------- the automaton
 @dataclass(frozen=True, eq=False, repr=False)
 class ExtractedFSM:
@@ -385,49 +365,9 @@ class ExtractedFSM:
         number of outputs (equal weights when there are none); ``cluster_map`` entries of
         dropped states become -1. ``metadata["minimized_from"]`` records the old ``n_states``.
         """
-        reach = np.array(_bfs_order(self.transitions, self.initial), np.int64)
-        local = np.full(self.n_states, -1, np.int64)
-        local[reach] = np.arange(reach.size)
-        table = local[self.transitions[reach]]  # (r, k), reachable states only
-        block = np.unique(self.accepting[reach], return_inverse=True)[1].ravel()
-        while True:
-            _, refined = np.unique(np.column_stack([block, block[table]]), axis=0, return_inverse=True)
-            refined = refined.ravel()
-            done = refined.max() == block.max()
-            block = refined
-            if done:
-                break
-        rep = np.unique(block, return_index=True)[1]  # first member of each block
-        quotient = block[table[rep]]
-        order = np.array(_bfs_order(quotient, int(block[0])), np.int64)
-        relabel = np.empty_like(order)
-        relabel[order] = np.arange(order.size)
-        new_of_local = relabel[block]  # (r,)
-        transitions = relabel[quotient[order]]
-        accepting = self.accepting[reach[rep[order]]]
+        from ._minimize import minimize_fsm
 
-        counts = self.transition_counts[np.ix_(reach, np.arange(self.n_symbols), reach)]
-        counts = _merge(_merge(counts, new_of_local, 0), new_of_local, 2)
-        outputs = _merge(self.output_counts[reach], new_of_local, 0)
-        any_completed = _merge(self.completed[reach].astype(np.int64), new_of_local, 0) > 0
-        completed = any_completed & (counts.sum(-1) == 0)
-        centroids = None
-        if self.centroids is not None:
-            w = self.output_counts[reach].sum(1).astype(np.float64)
-            w = np.where(_merge(w, new_of_local, 0)[new_of_local] > 0, w, 1.0)
-            centroids = _merge(self.centroids[reach] * w[:, None], new_of_local, 0) / _merge(w, new_of_local, 0)[:, None]
-        state_map = np.full(self.n_states, -1, np.int64)
-        state_map[reach] = new_of_local
-        cluster_map = None
-        if self.cluster_map is not None:
-            cluster_map = np.where(self.cluster_map >= 0, state_map[self.cluster_map], -1)
-        meta = dict(self.metadata)
-        meta["minimized_from"] = self.n_states
-        meta["dropped_counts"] = int(self.transition_counts.sum() - counts.sum())
-        if "undecided_outputs" in meta:
-            meta["undecided_outputs"] = np.flatnonzero(outputs[:, 1] == outputs[:, 0]).tolist()
-        return type(self)(self.alphabet, transitions, accepting, 0, counts, outputs, completed,
-                          centroids, cluster_map, meta, self.cluster_centroids)
+        return minimize_fsm(self)
 
     # ------------------------------------------------------------------------- automata-lib
     def to_automata(self) -> DFA:
