@@ -6,7 +6,7 @@ the network they explain.
 >>> fsm = fx.extract(model, fx.datasets.load("tomita4", split="train"), n_states=16)
 """
 
-from . import datasets, languages
+from . import datasets, languages, networks
 from .abstraction import GaussianMixtureAbstraction, KMeansAbstraction, make_abstraction
 from .automaton import ExtractedFSM, load_fsm
 from .datasets import Dataset
@@ -34,6 +34,7 @@ __version__ = "0.1.0"
 __all__ = [
     "datasets",
     "languages",
+    "networks",
     "Dataset",
     "Language",
     "RNNClassifier",

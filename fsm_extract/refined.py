@@ -85,7 +85,7 @@ def _disagreements(model: Any, fsm: ExtractedFSM, words: list[list[int]]) -> tup
     trace = collect_trace_encoded(model, symbols, offsets, state="h")
     fsm_out = fsm.accepting[run_transitions(fsm.transitions, symbols, offsets, fsm.initial)]
     bad = fsm_out != (trace.outputs > 0.5)
-    found = []
+    found = [[]] if bool(fsm.accepting[fsm.initial]) != (trace.h0_output > 0.5) else []  # the empty word
     for i in range(len(words)):
         hit = np.flatnonzero(bad[offsets[i] : offsets[i + 1]])
         if hit.size:

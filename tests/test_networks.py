@@ -322,9 +322,10 @@ def test_property_random_dfas_slow(n_states, n_symbols, seed):
 
 
 def test_extract_keeps_the_initial_state_apart():
-    """Found with these networks: with fewer clusters than distinct hidden states, the refined
-    extraction merges h0 (the DFA's accepting initial state) with the rejecting state, and says
-    nothing: the impurity of mass n_words stays in ``metadata["refine"]["remaining"]``."""
+    """Regression, found with these networks: with fewer clusters than distinct hidden states,
+    the refined extraction used to leave h0 (the DFA's accepting initial state) in the rejecting
+    state's cluster: an output split counted h0 once (below ``min_mass``), though it is visited
+    once per word, so the impurity of mass n_words was never split."""
     lang = fx.languages.random_dfa(n_states=2, alphabet="abc", seed=583238)
     model = exact_lstm(lang, distractors=4, amplitude=0.1, seed=583238)
     fsm = fx.extract(model, lang.sample(n=2000, min_len=0, max_len=14, seed=0), n_states=2, seed=0)
