@@ -66,15 +66,6 @@ def _leftovers(directory) -> list[str]:
 
 
 # ============================================================================= shared inputs
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    """Thousands of tiny forward passes: with 2 intra-op threads on a busy machine each one waits
-    on thread hand-offs (~100x slower); one thread keeps the fuzzers fast."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 @pytest.fixture(scope="module")
 def ctx(tmp_path_factory):

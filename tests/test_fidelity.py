@@ -24,17 +24,6 @@ from fsm_extract.trace import Trace
 from fsm_extract.words import encode_words
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    """Tiny LSTMs: one thread. With 2 OpenMP threads on a busy 2-core machine, spin-waiting made
-    a 20-word forward pass take ~0.5 s instead of ~0.2 ms."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 # ----------------------------------------------------------------------------- helpers
 def make_trace(words, hidden, outputs, *, h0=(0.0,), h0_output=0.2, alphabet=("a", "b")):
@@ -444,7 +433,6 @@ def _reference_figures(fsm, trace):
     def abstract(h):
         return int(cmap[int(np.argmin(((cent - np.asarray(h, np.float64)) ** 2).sum(1)))])
 
-    n, k = fsm.n_states, len(fsm.alphabet)
     net_init = abstract(trace.h0)
     agree = state_same = 0
     counts: dict = {}
@@ -454,7 +442,6 @@ def _reference_figures(fsm, trace):
         q, qn = fsm.initial, net_init
         parted_before = q != qn
         first = None
-        charged = []
         for t in range(trace.offsets[w], trace.offsets[w + 1]):
             a = int(trace.symbols[t])
             prev = q

@@ -11,17 +11,6 @@ import fsm_extract as fx
 from fsm_extract.errors import ArgumentTypeError, FsmExtractError, ValidationError
 from fsm_extract.sweep import AUTO_GRID, SweepResult
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    """Tiny LSTMs: one thread. With 2 OpenMP threads on a busy 2-core machine, spin-waiting made
-    a 20-word forward pass take ~0.5 s instead of ~0.2 ms."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 ROW_KEYS = {"k", "n_states", "prefix_agreement", "word_agreement", "state_agreement",
             "variance_explained", "determinism", "equivalent", "seconds"}
