@@ -78,7 +78,12 @@ def _build_parser() -> argparse.ArgumentParser:
                    help="with --states auto: words to choose k on (default with --language: its validation split; "
                         "otherwise 20%% of the fitting words are held out for it)")
     e.add_argument("--method", choices=("kmeans", "gmm"), default="kmeans", help="clustering method (default: kmeans)")
-    e.add_argument("--state", choices=("h", "hc"), default="h", help="cluster hidden vectors (h) or LSTM hidden+cell (hc)")
+    e.add_argument("--state", choices=("h", "hc"), default="h",
+                   help="with --no-refine: cluster hidden vectors (h) or LSTM hidden+cell (hc); refinement always "
+                        "uses the full state")
+    e.add_argument("--no-refine", action="store_true",
+                   help="plain clustering of the hidden states: no behavioural features, splitting or "
+                        "counterexample checks (for comparison)")
     e.add_argument("--seed", type=int, default=0, help="seed of the clustering (default: 0)")
     e.add_argument("--out", required=True, metavar="FSM.json", help="where to write the automaton")
     e.set_defaults(func=_cmd_extract)
@@ -271,7 +276,7 @@ def _cmd_extract(args: argparse.Namespace) -> None:
     elif states == "auto" and args.language is not None:
         validation = datasets.load(args.language, split="validation")
     fsm = extract(model, data, n_states=states, method=args.method, state=args.state, seed=args.seed,
-                  progress=_interactive(), validation=validation)
+                  progress=_interactive(), validation=validation, refine=not args.no_refine)
     fsm.save(out)
     k = fsm.metadata["n_clusters"]
     print(f"{fsm.n_states} states ({k} clusters{' chosen automatically' if states == 'auto' else ''}, "
