@@ -25,6 +25,7 @@ from .models import RecurrentAdapter, RNNClassifier, load_model
 from .fidelity import FidelityReport, fidelity
 from .pipeline import extract
 from .residual import ResidualItem
+from .search import SearchResult, search_disagreements
 from .sweep import SweepResult, sweep
 from .trace import Trace, collect_trace
 from .training import train_classifier
@@ -53,6 +54,8 @@ __all__ = [
     "FidelityReport",
     "ResidualItem",
     "sweep",
+    "search_disagreements",
+    "SearchResult",
     "SweepResult",
     "FsmExtractError",
     "ValidationError",

@@ -1,0 +1,73 @@
+import json
+
+import numpy as np
+import pytest
+
+import fsm_extract as fx
+from fsm_extract.errors import ArgumentTypeError, ValidationError
+from fsm_extract.networks import exact_lstm, plant_trigger
+from fsm_extract.search import search_disagreements
+
+TRIGGER = "011010011100"
+
+
+@pytest.fixture(scope="module")
+def planted():
+    base = fx.languages.random_dfa(n_states=5, alphabet="01", seed=3)
+    lang = plant_trigger(base, TRIGGER)
+    net = exact_lstm(lang, distractors=4, amplitude=0.1, seed=1)
+    fsm = fx.extract(net, base.sample(n=2000, min_len=0, max_len=20, seed=0), n_states=16)
+    return lang, net, fsm
+
+
+def test_finds_the_planted_trigger_and_verifies_every_report(planted):
+    lang, net, fsm = planted
+    assert not fsm.equivalent(lang)  # sampling missed the rare behaviour
+    result = search_disagreements(net, fsm, budget=200_000, seed=0)
+    assert result.steps_spent <= result.budget == 200_000
+    assert result.disagreements, "search must find the planted behaviour"
+    words = [d.word for d in result.disagreements]
+    assert any(TRIGGER in w for w in words)
+    assert [len(w) for w in words] == sorted(len(w) for w in words)  # shortest first
+    net_says, fsm_says = net.predict(words), fsm.predict(words)
+    assert (net_says != fsm_says).all()  # no false alarms
+    for d, n_acc, f_acc in zip(result.disagreements, net_says, fsm_says):
+        assert d.net_accepts == bool(n_acc) and d.fsm_accepts == bool(f_acc)
+        assert d.net_accepts == lang.accepts(d.word)
+        if d.step is not None:
+            assert 0 <= d.step < len(d.word) and d.symbol == d.word[d.step]
+            assert d.state == fsm.run(d.word)[d.step]
+    assert sum(s["found"] for s in result.by_strategy.values()) >= len(result.disagreements)
+    json.dumps(result.to_dict())
+    assert "verified disagreement" in str(result)
+
+
+def test_no_disagreement_when_the_fsm_is_exact():
+    lang = fx.languages.tomita(4)
+    net = exact_lstm(lang, distractors=4, amplitude=0.1, seed=0)
+    fsm = fx.extract(net, lang.sample(n=1000, max_len=20, seed=0), n_states=12)
+    assert fsm.equivalent(lang)
+    result = search_disagreements(net, fsm, budget=50_000, seed=1)
+    assert result.disagreements == ()
+    assert 0 < result.steps_spent <= 50_000
+    assert set(result.by_strategy) == {"systematic", "explore", "random"}
+
+
+def test_same_seed_same_result(planted):
+    _, net, fsm = planted
+    a = search_disagreements(net, fsm, budget=30_000, seed=5)
+    b = search_disagreements(net, fsm, budget=30_000, seed=5)
+    assert a.to_dict() == b.to_dict()
+
+
+def test_bad_input(planted):
+    _, net, fsm = planted
+    with pytest.raises(ValidationError, match="budget=0 must be >= 1"):
+        search_disagreements(net, fsm, budget=0)
+    with pytest.raises(ArgumentTypeError, match="fsm must be an ExtractedFSM"):
+        search_disagreements(net, "fsm.json")
+    other = fx.ExtractedFSM(alphabet="ab", transitions=np.zeros((1, 2), int), accepting=[True], initial=0)
+    with pytest.raises(ValidationError, match="alphabet"):
+        search_disagreements(net, other)
+    with pytest.raises(ArgumentTypeError, match="max_len"):
+        search_disagreements(net, fsm, max_len=2.5)
