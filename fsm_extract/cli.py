@@ -119,6 +119,9 @@ def _build_parser() -> argparse.ArgumentParser:
     g.add_argument("--data", metavar="FILE.jsonl", help="held-out words to evaluate on")
     f.add_argument("--fit-data", metavar="FILE.jsonl", help="the fitting words, to report any overlap with the evaluated words")
     f.add_argument("--json", metavar="OUT.json", help="also write the whole report as JSON")
+    f.add_argument("--search", type=int, default=0, metavar="STEPS",
+                   help="also search the net for disagreements the data does not show, spending up to STEPS "
+                        "net steps (e.g. 1000000; default: no search)")
     f.set_defaults(func=_cmd_fidelity)
 
     w = sub.add_parser("sweep", help="agreement and size against the number of clusters",
@@ -168,7 +171,9 @@ def _cmd_fidelity(args: argparse.Namespace) -> None:
     if args.fit_data is not None:
         fit_data = datasets.load_jsonl(args.fit_data, alphabet=model.alphabet)
     fsm = load_fsm(args.fsm)
-    report = fidelity(model, fsm, data, reference=reference, fit_data=fit_data)
+    if args.search < 0:
+        raise ValidationError(f"--search={args.search} must be >= 0 (net steps; 0 means no search)")
+    report = fidelity(model, fsm, data, reference=reference, fit_data=fit_data, search=args.search or False)
     print(report.summary())
     if json_out is not None:
         _write_json(json_out, report.to_dict())
@@ -413,6 +418,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("fsm-extract: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. `fsm-extract fidelity ... | head`: stop quietly
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     return 0
 
 

@@ -7,6 +7,7 @@ not fitted on), by running the net and the FSM side by side over every prefix.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -59,6 +60,7 @@ class FidelityReport:
     residual_concentration: dict
     n_transitions: int
     notes: tuple = field(default=())
+    search: dict | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """All figures as JSON-serialisable values."""
@@ -87,6 +89,7 @@ class FidelityReport:
             "residual_concentration": self.residual_concentration,
             "n_transitions": self.n_transitions,
             "notes": list(self.notes),
+            "search": self.search,
         }
 
     def summary(self, *, max_items: int = 8) -> str:
@@ -133,6 +136,10 @@ class FidelityReport:
                 lines.append(f"  ... {len(self.residual) - max_items} more in report.residual")
         if self.shortest_disagreements:
             lines.append("shortest disagreeing words: " + ", ".join(repr(format_word(w)) for w in self.shortest_disagreements))
+        if self.search is not None:
+            found = self.search["disagreements"]
+            lines.append(f"found by search ({self.search['steps_spent']} net steps): {len(found)} verified disagreement(s)"
+                         + (": " + ", ".join(repr(d["word"]) for d in found[:5]) if found else ""))
         return "\n".join(lines)
 
     __str__ = summary
@@ -355,6 +362,8 @@ def fidelity(
     reference: Any = None,
     fit_data: Any = None,
     batch_size: int = 512,
+    search: bool | int = False,
+    seed: int = 0,
 ) -> FidelityReport:
     """Measure how much of ``model``'s computation ``fsm`` explains, on ``data``.
 
@@ -372,6 +381,13 @@ def fidelity(
     fit_data : Dataset or sequence of words, optional
         The words the FSM was fitted on; the report states how much of ``data`` overlaps them.
         Without it, the FSM's stored fingerprint recognises data identical to the fitting set.
+    search : bool or int, default False
+        Also search the net for disagreements the sampled data does not show
+        (:func:`fsm_extract.search.search_disagreements`; ``True`` spends 200,000 net steps, an
+        int that many). The report gets a "found by search" section and the headline names it,
+        so it never claims a figure that search has contradicted without saying so.
+    seed : int
+        Seed of the search.
 
     Returns
     -------
@@ -420,6 +436,18 @@ def fidelity(
             notes.append("the evaluated words are exactly the words the FSM was fitted on: this is not held-out fidelity")
         elif digest is not None:
             notes.append("not the fitting set (fingerprint differs); pass fit_data= to measure partial overlap")
-    return evaluate_trace(fsm, trace, labels=labels, reference=reference, held_out=held_out, overlap=overlap,
-                          max_fit_length=None if max_fit is None else int(max_fit), notes=tuple(notes),
-                          points=points, point0=point0)
+    report = evaluate_trace(fsm, trace, labels=labels, reference=reference, held_out=held_out, overlap=overlap,
+                            max_fit_length=None if max_fit is None else int(max_fit), notes=tuple(notes),
+                            points=points, point0=point0)
+    if search is False:
+        return report
+    from ._validation import check_int
+    from .search import search_disagreements
+
+    budget = 200_000 if search is True else check_int("search", search, min=1)
+    found = search_disagreements(model, fsm, budget=budget, seed=seed, max_len=max(int(trace.lengths.max()), 1))
+    headline = report.headline + (
+        f"; search found {len(found.disagreements)} disagreement(s) "
+        f"in {found.steps_spent} net steps (shortest {format_word(found.disagreements[0].word)!r})"
+        if found.disagreements else f"; search found no disagreement in {found.steps_spent} net steps")
+    return dataclasses.replace(report, headline=headline, search=found.to_dict())

@@ -71,3 +71,19 @@ def test_bad_input(planted):
         search_disagreements(net, other)
     with pytest.raises(ArgumentTypeError, match="max_len"):
         search_disagreements(net, fsm, max_len=2.5)
+
+
+def test_fidelity_reports_what_search_finds(planted):
+    lang, net, fsm = planted
+    base_test = fx.languages.random_dfa(n_states=5, alphabet="01", seed=3).sample(n=300, min_len=0, max_len=30, seed=2)
+    plain = fx.fidelity(net, fsm, base_test)
+    assert plain.search is None and "search" not in plain.headline
+    report = fx.fidelity(net, fsm, base_test, search=100_000)
+    assert report.prefix_agreement == plain.prefix_agreement  # the sampled figures are unchanged
+    found = report.search["disagreements"]
+    assert found and report.search["steps_spent"] <= 100_000
+    assert f"search found {len(found)} disagreement(s)" in report.headline
+    assert "found by search" in str(report)
+    assert json.loads(json.dumps(report.to_dict()))["search"]["budget"] == 100_000
+    with pytest.raises(ValidationError, match="search=0"):
+        fx.fidelity(net, fsm, base_test, search=0)
