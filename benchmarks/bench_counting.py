@@ -30,27 +30,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import time
 from collections.abc import Callable
 
 import numba
 import numpy as np
+from _machine import cpu_model  # benchmarks/_machine.py (the script's own folder is on sys.path)
 
 from fsm_extract.counting import _count_transitions_kernel, _transition_args, count_transitions
 
 N_SYMBOLS = 4
-
-
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def make_trace(n_steps: int, n_states: int, n_symbols: int, seed: int) -> tuple[np.ndarray, ...]:
@@ -148,7 +137,7 @@ def main(argv: list[str] | None = None) -> None:
     count_transitions(np.zeros(3, np.int32), np.zeros(3, np.int32), np.array([0, 3]), 0, 2, 2)
     warm = time.perf_counter() - t0
 
-    print(f"CPU: {_cpu_model()}, {os.cpu_count()} logical cores; numpy {np.__version__}, "
+    print(f"CPU: {cpu_model()}, {os.cpu_count()} logical cores; numpy {np.__version__}, "
           f"numba {numba.__version__}; n_symbols={N_SYMBOLS}; JIT warm-up {warm:.2f} s\n")
     print("| transitions | n_states | count_transitions | kernel only | np.add.at | np.add.at flat "
           "| np.bincount | copy | x add.at | x add.at flat | x bincount | % of copy |")

@@ -36,23 +36,13 @@ import time
 from collections.abc import Callable
 
 import numpy as np
+from _machine import cpu_model  # benchmarks/_machine.py (the script's own folder is on sys.path)
 import torch
 
 import fsm_extract as fx
 from fsm_extract.fidelity import evaluate_trace
 
 TARGET_S = 5.0
-
-
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def best_of(fn: Callable[[], object], repeats: int) -> tuple[float, object]:
@@ -86,7 +76,7 @@ def main() -> None:
     train = fx.datasets.load("tomita3", split="train")
     data = lang.sample(n=args.n_words, min_len=0, max_len=args.max_len, seed=0)
     n_prefixes = int(data.lengths.sum())
-    print(f"machine: {os.cpu_count()} cores, {_cpu_model()}; Python {platform.python_version()}, "
+    print(f"machine: {os.cpu_count()} cores, {cpu_model()}; Python {platform.python_version()}, "
           f"NumPy {np.__version__}, torch {torch.__version__} ({torch.get_num_threads()} threads)")
     print(f"data: {len(data)} tomita3 words, lengths 0-{args.max_len}, {n_prefixes} prefixes; best of {args.repeats}\n")
 

@@ -32,7 +32,7 @@ from .completion import complete_transitions
 from .counting import count_outputs, count_transitions, run_transitions
 from .refine import nearest_centroid, refine_partition
 from .trace import collect_trace_encoded
-from .words import decode_word, encode_words
+from .words import decode_word, encode_ids, encode_words
 
 __all__ = ["extract_refined", "access_words", "check_words"]
 
@@ -72,25 +72,24 @@ def check_words(fsm: ExtractedFSM, *, probe_length: int, n_random: int, min_len:
     return out
 
 
-def _encode_ids(words: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
-    offsets = np.zeros(len(words) + 1, dtype=np.int64)
-    np.cumsum([len(w) for w in words], out=offsets[1:])
-    symbols = np.fromiter((a for w in words for a in w), dtype=np.int32, count=int(offsets[-1]))
-    return symbols, offsets
+def first_disagreeing_prefixes(words: list[list[int]], bad: np.ndarray, offsets: np.ndarray) -> list[list[int]]:
+    """For each word with a disagreeing step (``bad``, per step), its prefix up to the first one."""
+    found = []
+    for i, w in enumerate(words):
+        hit = np.flatnonzero(bad[offsets[i] : offsets[i + 1]])
+        if hit.size:
+            found.append(w[: int(hit[0]) + 1])
+    return found
 
 
 def _disagreements(model: Any, fsm: ExtractedFSM, words: list[list[int]]) -> tuple[list[list[int]], int]:
     """Shortest disagreeing prefix of each word where the FSM and the net part (and steps run)."""
-    symbols, offsets = _encode_ids(words)
+    symbols, offsets = encode_ids(words)
     trace = collect_trace_encoded(model, symbols, offsets, state="h")
     fsm_out = fsm.accepting[run_transitions(fsm.transitions, symbols, offsets, fsm.initial)]
     bad = fsm_out != (trace.outputs > 0.5)
     found = [[]] if bool(fsm.accepting[fsm.initial]) != (trace.h0_output > 0.5) else []  # the empty word
-    for i in range(len(words)):
-        hit = np.flatnonzero(bad[offsets[i] : offsets[i + 1]])
-        if hit.size:
-            found.append(words[i][: int(hit[0]) + 1])
-    return found, int(symbols.size)
+    return found + first_disagreeing_prefixes(words, bad, offsets), int(symbols.size)
 
 
 def _fit(model: Any, symbols: np.ndarray, offsets: np.ndarray, alphabet: tuple, *, state: str, fmap_args: dict, method: str,
@@ -184,7 +183,7 @@ def extract_refined(
         if not found or round_ == max_rounds:
             break  # every automaton built is checked, so the record describes the one returned
         fit_words.extend(found)
-        symbols, offsets = _encode_ids(fit_words)
+        symbols, offsets = encode_ids(fit_words)
     meta = {
         **(metadata or {}),
         "method": f"{method}+refine", "n_clusters": int(centroids.shape[0]), "initial_clusters": n_states,

@@ -30,9 +30,9 @@ from .counting import run_transitions
 from .errors import ArgumentTypeError, ValidationError
 from .models import as_recurrent
 from .refine import nearest_centroid
-from .refined import access_words
+from .refined import access_words, first_disagreeing_prefixes
 from .trace import collect_trace_encoded
-from .words import decode_word, format_word
+from .words import decode_word, encode_ids, format_word
 
 __all__ = ["Disagreement", "SearchResult", "search_disagreements"]
 
@@ -80,13 +80,6 @@ class SearchResult:
         return "\n".join(lines)
 
 
-def _encode(words: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
-    offsets = np.zeros(len(words) + 1, dtype=np.int64)
-    np.cumsum([len(w) for w in words], out=offsets[1:])
-    symbols = np.fromiter((a for w in words for a in w), dtype=np.int32, count=int(offsets[-1]))
-    return symbols, offsets
-
-
 class _Runner:
     """Runs words through the net and the FSM, counts net steps, collects disagreements."""
 
@@ -107,19 +100,11 @@ class _Runner:
 
     def run(self, words: list[list[int]]):
         """(trace, per-step disagreement mask) of the words; spends their steps."""
-        symbols, offsets = _encode(words)
+        symbols, offsets = encode_ids(words)
         self.spent += int(symbols.size)
         trace = collect_trace_encoded(self.model, symbols, offsets, state=self.state)
         fsm_out = self.fsm.accepting[run_transitions(self.fsm.transitions, symbols, offsets, self.fsm.initial)]
         return trace, fsm_out != (trace.outputs > 0.5)
-
-    def disagreeing_prefixes(self, words: list[list[int]], bad: np.ndarray, offsets: np.ndarray) -> list[list[int]]:
-        out = []
-        for i, w in enumerate(words):
-            hit = np.flatnonzero(bad[offsets[i] : offsets[i + 1]])
-            if hit.size:
-                out.append(w[: int(hit[0]) + 1])
-        return out
 
 
 def _verify(runner: _Runner, found: dict[tuple, str]) -> list[Disagreement]:
@@ -127,7 +112,7 @@ def _verify(runner: _Runner, found: dict[tuple, str]) -> list[Disagreement]:
     if not found:
         return []
     words = [list(w) for w in found]
-    symbols, offsets = _encode(words)
+    symbols, offsets = encode_ids(words)
     trace = collect_trace_encoded(runner.model, symbols, offsets, state=runner.state)
     fsm = runner.fsm
     fsm_states = run_transitions(fsm.transitions, symbols, offsets, fsm.initial).astype(np.int64)
@@ -199,7 +184,7 @@ def search_disagreements(
 
     def record(name: str, words: list[list[int]], before: int) -> None:
         trace, bad = runner.run(words)
-        new = runner.disagreeing_prefixes(words, bad, trace.offsets)
+        new = first_disagreeing_prefixes(words, bad, trace.offsets)
         for w in new:
             found.setdefault(tuple(w), name)
         s = stats.setdefault(name, {"words": 0, "steps": 0, "found": 0})
@@ -225,15 +210,16 @@ def search_disagreements(
     share = runner.left() // 2  # half of what systematic left; random gets the rest
     known = np.asarray(fsm.cluster_centroids) if fsm.cluster_centroids is not None else None
     frontier: list[list[int]] = [a for a in acc] or [[]]
-    spent_here = 0
-    for depth in range(max_len):
+    spent_here = n_explored = 0
+    for _ in range(max_len):
         cand = [w + [a] for w in frontier for a in range(k)]
         cost = sum(len(w) for w in cand)
         if spent_here + cost > share or not cand:
             break
         trace, bad = runner.run(cand)
         spent_here += cost
-        for w in runner.disagreeing_prefixes(cand, bad, trace.offsets):
+        n_explored += len(cand)
+        for w in first_disagreeing_prefixes(cand, bad, trace.offsets):
             found.setdefault(tuple(w), "explore")
         last = trace.hidden[trace.offsets[1:] - 1]
         pts = runner.points(last)
@@ -246,7 +232,7 @@ def search_disagreements(
         frontier = [cand[i] for i in keep]
         if known is not None and pts.shape[1] == known.shape[1]:
             known = np.vstack([known, pts[keep[: max(1, beam // 8)]]])  # the explored set grows
-    stats["explore"] = {"words": 0, "steps": spent_here, "found": sum(1 for v in found.values() if v == "explore")}
+    stats["explore"] = {"words": n_explored, "steps": spent_here, "found": sum(1 for v in found.values() if v == "explore")}
 
     # 3. random words with what is left
     before = runner.spent

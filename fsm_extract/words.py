@@ -15,7 +15,7 @@ import numpy as np
 
 from .errors import ArgumentTypeError, UnknownSymbolError, ValidationError
 
-__all__ = ["Word", "Alphabet", "check_alphabet", "is_valid_text", "encode_word", "encode_words", "decode_word", "format_word", "word_keys", "words_digest"]
+__all__ = ["Word", "Alphabet", "check_alphabet", "is_valid_text", "encode_word", "encode_words", "decode_word", "format_word", "word_keys", "words_digest", "encode_ids"]
 
 Word = Union[str, Sequence[str]]
 Alphabet = tuple  # tuple[str, ...]
@@ -155,6 +155,14 @@ def word_keys(words: Iterable[Any], name: str) -> list:
                     raise ArgumentTypeError(f"{name}[{i}]={w!r} must hold string symbols, got {s!r} ({type(s).__name__})")
         keys.append(w)
     return keys
+
+
+def encode_ids(words: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
+    """CSR arrays of words already given as lists of symbol ids (no alphabet check)."""
+    offsets = np.zeros(len(words) + 1, dtype=np.int64)
+    np.cumsum([len(w) for w in words], out=offsets[1:])
+    symbols = np.fromiter((a for w in words for a in w), dtype=np.int32, count=int(offsets[-1]))
+    return symbols, offsets
 
 
 def words_digest(words: Iterable[Any]) -> str:
