@@ -84,6 +84,9 @@ def _build_parser() -> argparse.ArgumentParser:
     e.add_argument("--no-refine", action="store_true",
                    help="plain clustering of the hidden states: no behavioural features, splitting or "
                         "counterexample checks (for comparison)")
+    e.add_argument("--search", type=int, default=0, metavar="STEPS",
+                   help="when a counterexample round's check finds nothing, also search the net for disagreements "
+                        "(up to STEPS net steps per round, e.g. 200000) and refine on what it finds (default: no search)")
     e.add_argument("--seed", type=int, default=0, help="seed of the clustering (default: 0)")
     e.add_argument("--out", required=True, metavar="FSM.json", help="where to write the automaton")
     e.set_defaults(func=_cmd_extract)
@@ -270,18 +273,23 @@ def _load_source(args: argparse.Namespace):
 def _cmd_extract(args: argparse.Namespace) -> None:
     from . import datasets
     from ._validation import check_out_path
+    from .errors import ValidationError
     from .pipeline import extract
 
     out = check_out_path("--out", args.out, suffixes=(".json",))
     model, data, _ = _load_source(args)
     states = _parse_k(args.states)
+    if args.search < 0:
+        raise ValidationError(f"--search={args.search} must be >= 0 (net steps per round; 0 means no search)")
+    if args.search and (args.no_refine or states == "auto"):
+        raise ValidationError(f"--search={args.search} needs refinement: drop --no-refine and --states auto, or --search")
     validation = None
     if args.validation is not None:
         validation = datasets.load_jsonl(args.validation, alphabet=model.alphabet)
     elif states == "auto" and args.language is not None:
         validation = datasets.load(args.language, split="validation")
     fsm = extract(model, data, n_states=states, method=args.method, state=args.state, seed=args.seed,
-                  progress=_interactive(), validation=validation, refine=not args.no_refine)
+                  progress=_interactive(), validation=validation, refine=not args.no_refine, search=args.search)
     fsm.save(out)
     k = fsm.metadata["n_clusters"]
     print(f"{fsm.n_states} states ({k} clusters{' chosen automatically' if states == 'auto' else ''}, "

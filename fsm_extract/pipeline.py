@@ -96,6 +96,7 @@ def extract(
     depth: int = 2,
     threshold: float = 0.999,
     max_rounds: int = 5,
+    search: bool | int = False,
 ) -> ExtractedFSM:
     """Extract a finite-state machine from a recurrent classifier.
 
@@ -142,6 +143,11 @@ def extract(
     max_rounds : int, default 5
         With ``refine``: counterexample rounds. Refinement always traces the full recurrent
         state (``"hc"`` for an LSTM), since behavioural features run the cell from it.
+    search : bool or int, default False
+        With ``refine``: when a round's counterexample check finds nothing, also search the
+        net for disagreements (:func:`fsm_extract.search.search_disagreements`; ``True``
+        spends 200,000 net steps per round, an int that many) and refine on what it finds.
+        This is how a rare trigger the fitting data never shows gets into the automaton.
 
     Returns
     -------
@@ -161,6 +167,7 @@ def extract(
         depth = check_int("depth", depth, min=1, max=6)
         threshold = check_float("threshold", threshold, min=0.5, max=1.0)
         max_rounds = check_int("max_rounds", max_rounds, min=0, max=1000)
+        search = 200_000 if search is True else 0 if search is False else check_int("search", search, min=0)
     if not auto:
         n_states = check_int("n_states", n_states, min=1)
     max_states = check_int("max_states", max_states, min=1)
@@ -185,7 +192,7 @@ def extract(
         fsm = extract_refined(model, words, n_states=n_states, seed=seed, method=method, features=features, depth=depth,
                               threshold=threshold, max_states=max_states, max_rounds=max_rounds,
                               max_fit_points=max_fit_points, minimize=minimize, batch_size=batch_size,
-                              progress=progress, metadata={"seed": seed, "fit_digest": digest})
+                              progress=progress, metadata={"seed": seed, "fit_digest": digest}, search=search)
         return fsm.with_metadata(seconds=round(time.perf_counter() - t0, 3))
     val_trace = None
     if auto:

@@ -10,9 +10,11 @@
 5. check it against the net on words it was not fitted on: random words longer than any
    fitting word, and every state's shortest access word followed by every word up to
    ``probe_length``. Disagreeing prefixes join the fitting data and steps 1-4 run again, until
-   a check of the stated size finds nothing or ``max_rounds`` is reached. The automaton
+   a check of the stated size finds nothing or ``max_rounds`` is reached. With ``search``,
+   a round whose check finds nothing also runs :func:`fsm_extract.search.search_disagreements`
+   (that many net steps), and what it finds is a counterexample like any other. The automaton
    returned has always been checked: ``metadata["refine"]["check_passed"]`` says whether its
-   check found nothing.
+   check (and search) found nothing.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from .completion import complete_transitions
 from .counting import count_outputs, count_transitions, run_transitions
 from .refine import nearest_centroid, refine_partition
 from .trace import collect_trace_encoded
-from .words import decode_word, encode_ids, encode_words
+from .words import decode_word, encode_ids, encode_word, encode_words
 
 __all__ = ["extract_refined", "access_words", "check_words"]
 
@@ -92,6 +94,15 @@ def _disagreements(model: Any, fsm: ExtractedFSM, words: list[list[int]]) -> tup
     return found + first_disagreeing_prefixes(words, bad, offsets), int(symbols.size)
 
 
+def _searched(model: Any, fsm: ExtractedFSM, *, budget: int, seed: int, max_len: int) -> tuple[list[list[int]], int]:
+    """The verified disagreements :func:`~fsm_extract.search.search_disagreements` finds (symbol
+    ids) and the net steps it spent."""
+    from .search import search_disagreements
+
+    result = search_disagreements(model, fsm, budget=budget, seed=seed, max_len=max_len)
+    return [encode_word(d.word, fsm.alphabet).tolist() for d in result.disagreements], result.steps_spent
+
+
 def _fit(model: Any, symbols: np.ndarray, offsets: np.ndarray, alphabet: tuple, *, state: str, fmap_args: dict, method: str,
          batch_size: int, progress: bool,
          n_states: int, seed: int, max_fit_points: int, centroids: np.ndarray | None, threshold: float,
@@ -139,12 +150,14 @@ def extract_refined(
     batch_size: int = 512,
     progress: bool = False,
     metadata: dict | None = None,
+    search: int = 0,
 ) -> ExtractedFSM:
     """Extract with refinement and counterexamples; see the module docstring.
 
     ``metadata["refine"]`` records every split (which cluster, why, on which symbol, how much
     impure mass), the state of the last partition, and each counterexample round (words
-    checked, net steps, disagreements found and added).
+    checked, net steps, disagreements found and added; with ``search > 0``, the search's net
+    steps and finds).
     """
     from .pipeline import _state_centroids
 
@@ -178,8 +191,13 @@ def extract_refined(
         check = check_words(fsm, probe_length=probe_length, n_random=n_random, min_len=max_fit_len + 1,
                             max_len=max(2 * max_fit_len, max_fit_len + 10), rng=rng)
         found, steps = _disagreements(model, fsm, check)
-        rounds.append({"round": round_ + 1, "checked_words": len(check), "net_steps": steps,
-                       "disagreements": len(found), "shortest": [str(decode_word(w, alphabet)) for w in sorted(found, key=len)[:3]]})
+        record = {"round": round_ + 1, "checked_words": len(check), "net_steps": steps}
+        if search and not found:
+            found, record["search_steps"] = _searched(model, fsm.with_metadata(state=state, features=fmap.to_dict()),
+                                                      budget=search, seed=seed + round_,
+                                                      max_len=max(2 * max_fit_len, max_fit_len + 10))
+        record.update(disagreements=len(found), shortest=[str(decode_word(w, alphabet)) for w in sorted(found, key=len)[:3]])
+        rounds.append(record)
         if not found or round_ == max_rounds:
             break  # every automaton built is checked, so the record describes the one returned
         fit_words.extend(found)
@@ -192,7 +210,7 @@ def extract_refined(
                    "deterministic": status["deterministic"], "stopped": status["stopped"],
                    "remaining": status["remaining"], "counterexample_rounds": rounds,
                    "check_passed": bool(rounds) and rounds[-1]["disagreements"] == 0,
-                   "check": {"probe_length": probe_length, "random_words": n_random,
+                   "check": {"probe_length": probe_length, "random_words": n_random, "search": search,
                              "random_lengths": [max_fit_len + 1, max(2 * max_fit_len, max_fit_len + 10)]}},
         "n_fit_words": trace.n_words, "n_fit_steps": trace.n_steps, "max_fit_length": max_fit_len,
         "seconds": round(time.perf_counter() - t0, 3),

@@ -6,13 +6,18 @@ three strategies, all batched through the net:
 
 - ``systematic``: every FSM state's shortest access word followed by every word up to a small
   length (the length is the largest that fits a third of the budget);
-- ``explore``: breadth-first over continuations of the net's own reachable states, keeping at
-  each depth the words whose state lies farthest from every state already seen (the explored
-  set grows as it goes), so the search walks into regions the FSM's data never visited;
+- ``explore``: breadth-first over continuations of the net's own reachable states. It starts
+  from the FSM states' access words; at each depth it keeps up to ``beam`` words, picked
+  farthest-first (in the net's raw state space) from every state already known (the FSM
+  states' mean visited states, then everything explored so far) and from each other, and drops
+  words whose state is one already seen. So it walks into regions the FSM's data never
+  visited: a state that is half-way through a rare trigger is a new point in state space long
+  before its output differs. It stops early when no new state is reached;
 - ``random``: random words of lengths up to ``max_len``.
 
 Every reported disagreement is re-run through the net and the FSM before it is returned (no
-false alarms), with the step where the net's state leaves the FSM's and the (state, symbol)
+false alarms; 2% of the budget is kept for that, and candidates it cannot cover are counted in
+``unverified``, not reported), with the step where the net's state leaves the FSM's and the (state, symbol)
 there.
 """
 
@@ -29,9 +34,8 @@ from .automaton import ExtractedFSM
 from .counting import run_transitions
 from .errors import ArgumentTypeError, ValidationError
 from .models import as_recurrent
-from .refine import nearest_centroid
 from .refined import access_words, first_disagreeing_prefixes
-from .trace import collect_trace_encoded
+from .trace import _state_dim, collect_trace_encoded, padded_steps, step_from
 from .words import decode_word, encode_ids, format_word
 
 __all__ = ["Disagreement", "SearchResult", "search_disagreements"]
@@ -66,10 +70,11 @@ class SearchResult:
     steps_spent: int
     budget: int
     by_strategy: dict = field(default_factory=dict)
+    unverified: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {"disagreements": [d.to_dict() for d in self.disagreements], "steps_spent": self.steps_spent,
-                "budget": self.budget, "by_strategy": self.by_strategy}
+                "budget": self.budget, "by_strategy": self.by_strategy, "unverified": self.unverified}
 
     def __str__(self) -> str:
         head = (f"{len(self.disagreements)} verified disagreement(s) in {self.steps_spent} of {self.budget} net steps"
@@ -77,6 +82,8 @@ class SearchResult:
         lines = [head] + [f"  {format_word(d.word)!r}: net {'accepts' if d.net_accepts else 'rejects'}, FSM "
                           f"{'accepts' if d.fsm_accepts else 'rejects'}; parts at step {d.step} "
                           f"(q{d.state} --{d.symbol}-->) [{d.strategy}]" for d in self.disagreements[:10]]
+        if self.unverified:
+            lines.append(f"  ({self.unverified} longer candidate(s) left unverified: the budget ran out; not reported)")
         return "\n".join(lines)
 
 
@@ -86,6 +93,8 @@ class _Runner:
     def __init__(self, model: Any, fsm: ExtractedFSM, budget: int) -> None:
         self.model, self.fsm, self.budget, self.spent = model, fsm, budget, 0
         self.state = fsm.metadata.get("state", "h")
+        self.full = "hc" if model.cell == "lstm" else "h"  # what step_from needs
+        self.dim = _state_dim(model, self.state)
         self.fmap = None
         if fsm.metadata.get("features") is not None:
             from .behaviour import FeatureMap
@@ -96,25 +105,126 @@ class _Runner:
         return self.budget - self.spent
 
     def points(self, hidden: np.ndarray) -> np.ndarray:
-        return hidden if self.fmap is None else self.fmap.transform(self.model, hidden)
+        """The FSM's abstraction space; behavioural features cost net steps, which are counted."""
+        if self.fmap is None:
+            return hidden
+        if self.fmap.uses_net:
+            k = self.fsm.n_symbols
+            self.spent += hidden.shape[0] * sum(k**d for d in range(1, self.fmap.depth + 1))
+        return self.fmap.transform(self.model, hidden)
+
+    def start_states(self, words: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
+        """The net's full state and the FSM's state after each word (its steps are spent)."""
+        symbols, offsets = encode_ids(words)
+        self.spent += padded_steps(offsets, _BATCH)
+        trace = collect_trace_encoded(self.model, symbols, offsets, state=self.full, batch_size=_BATCH)
+        states = np.repeat(trace.h0[None, :], len(words), axis=0)
+        ends = offsets[1:] - 1
+        nonempty = np.diff(offsets) > 0
+        states[nonempty] = trace.hidden[ends[nonempty]]
+        fsm_q = np.full(len(words), self.fsm.initial, dtype=np.int64)
+        if symbols.size:
+            run = run_transitions(self.fsm.transitions, symbols, offsets, self.fsm.initial)
+            fsm_q[nonempty] = run[ends[nonempty]]
+        return states, fsm_q
+
+    def step(self, states: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """One net step from each full state (spent)."""
+        self.spent += int(ids.size)
+        return step_from(self.model, states, ids, state=self.full)
+
+    def novelty_space(self, full_states: np.ndarray) -> np.ndarray:
+        """Full states cut to the layout the FSM was traced in (``h`` of an LSTM's ``hc``)."""
+        return full_states[:, : self.dim].astype(np.float64)
+
+    def known_states(self) -> np.ndarray:
+        """The net states the FSM knows: each state's mean visited state (when it is in the
+        space the search traces), else none yet."""
+        c = np.asarray(self.fsm.centroids, dtype=np.float64)
+        return c if c.ndim == 2 and c.shape[1] == self.dim else np.zeros((0, self.dim))
 
     def run(self, words: list[list[int]]):
         """(trace, per-step disagreement mask) of the words; spends their steps."""
         symbols, offsets = encode_ids(words)
-        self.spent += int(symbols.size)
-        trace = collect_trace_encoded(self.model, symbols, offsets, state=self.state)
+        # small batches: words of mixed lengths are padded to the longest in their batch,
+        # and padding is spent like any other step
+        self.spent += padded_steps(offsets, _BATCH)
+        trace = collect_trace_encoded(self.model, symbols, offsets, state=self.state, batch_size=_BATCH)
         fsm_out = self.fsm.accepting[run_transitions(self.fsm.transitions, symbols, offsets, self.fsm.initial)]
         return trace, fsm_out != (trace.outputs > 0.5)
 
 
-def _verify(runner: _Runner, found: dict[tuple, str]) -> list[Disagreement]:
-    """Re-run every candidate through the net and the FSM; keep the true disagreements."""
+_BATCH = 128  # words per traced batch
+_MAX_KNOWN = 2048  # explored states remembered by ``explore`` (the most recent ones)
+
+
+def _same_state_tolerance(known: np.ndarray) -> float:
+    """Distance below which two net states count as one: 0.1% of the median distance from a
+    known state to its nearest other known state (1e-6 when there are fewer than two)."""
+    if known.shape[0] < 2:
+        return 1e-6
+    d = _sq_dist(known, known)
+    np.fill_diagonal(d, np.inf)
+    return max(1e-3 * float(np.median(np.sqrt(d.min(1)))), 1e-6)
+
+
+def _fitting(lengths: np.ndarray, left: int, *, extra_per_step: int = 0) -> int:
+    """How many of the words with these ``lengths`` (the first m) fit in ``left`` net steps,
+    padding included, plus ``extra_per_step`` for every real step."""
+
+    def cost(m: int) -> int:
+        offsets = np.concatenate([[0], np.cumsum(lengths[:m])])
+        return padded_steps(offsets, _BATCH) + extra_per_step * int(offsets[-1])
+
+    lo, hi = 0, lengths.size  # cost(lo) <= left; find the largest such m
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if cost(mid) <= left:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def _sq_dist(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.maximum((a**2).sum(1)[:, None] - 2.0 * a @ b.T + (b**2).sum(1)[None, :], 0.0)
+
+
+def _most_novel(points: np.ndarray, known: np.ndarray, beam: int, tol: float, rng: np.random.Generator) -> np.ndarray:
+    """Up to ``beam`` points picked farthest-first from ``known`` and from each other (greedy
+    farthest-point selection, ties broken at random); points within ``tol`` of a known or picked
+    point are never picked."""
+    order = rng.permutation(points.shape[0])
+    pts = points[order]
+    d = np.full(pts.shape[0], np.inf)
+    for s in range(0, known.shape[0], 2048):
+        d = np.minimum(d, _sq_dist(pts, known[s : s + 2048]).min(1))
+    picked = []
+    tol2 = tol * tol
+    while len(picked) < beam:
+        i = int(np.argmax(d))
+        if d[i] <= tol2:
+            break
+        picked.append(i)
+        d = np.minimum(d, _sq_dist(pts, pts[i : i + 1])[:, 0])
+    return order[np.array(picked, dtype=np.int64)]
+
+
+def _verify(runner: _Runner, found: dict[tuple, str]) -> tuple[list[Disagreement], int]:
+    """Re-run the candidates, shortest first, through the net and the FSM while the budget
+    lasts; keep the true disagreements. Returns them and how many candidates did not fit."""
     if not found:
-        return []
-    words = [list(w) for w in found]
-    symbols, offsets = encode_ids(words)
-    trace = collect_trace_encoded(runner.model, symbols, offsets, state=runner.state)
+        return [], 0
     fsm = runner.fsm
+    per_step = 1 + (sum(fsm.n_symbols**d for d in range(1, runner.fmap.depth + 1))
+                    if runner.fmap is not None and runner.fmap.uses_net and fsm.cluster_centroids is not None else 0)
+    ordered = [list(w) for w in sorted(found, key=lambda w: (len(w), w))]
+    lengths = np.array([len(w) for w in ordered], dtype=np.int64)
+    m = _fitting(lengths, runner.left(), extra_per_step=per_step - 1)
+    words = ordered[:m]
+    symbols, offsets = encode_ids(words)
+    runner.spent += padded_steps(offsets, _BATCH)
+    trace = collect_trace_encoded(runner.model, symbols, offsets, state=runner.state, batch_size=_BATCH)
     fsm_states = run_transitions(fsm.transitions, symbols, offsets, fsm.initial).astype(np.int64)
     net_states = fsm.abstract(runner.points(trace.hidden)) if fsm.cluster_centroids is not None else None
     out = []
@@ -135,7 +245,7 @@ def _verify(runner: _Runner, found: dict[tuple, str]) -> list[Disagreement]:
         out.append(Disagreement(word=decode_word(w, fsm.alphabet), net_accepts=net_acc, fsm_accepts=fsm_acc,
                                 step=step, state=state, symbol=symbol, strategy=found[tuple(w)]))
     out.sort(key=lambda d: (len(d.word), format_word(d.word)))
-    return out
+    return out, len(found) - len(words)
 
 
 def search_disagreements(
@@ -206,45 +316,48 @@ def search_disagreements(
     if words:
         record("systematic", words, before)
 
-    # 2. explore: breadth-first over continuations, keeping the most novel states
+    # 2. explore: breadth-first over continuations of the net's states, keeping the most novel;
+    # each depth steps the kept states once per symbol (no word is re-run from its start)
     share = runner.left() // 2  # half of what systematic left; random gets the rest
-    known = np.asarray(fsm.cluster_centroids) if fsm.cluster_centroids is not None else None
-    frontier: list[list[int]] = [a for a in acc] or [[]]
-    spent_here = n_explored = 0
+    n_explored, before = 0, runner.spent
+    frontier = [a for a in acc] or [[]]
+    states, fsm_q = runner.start_states(frontier)
+    known = runner.known_states()
+    tol = _same_state_tolerance(known)
+    ids = np.tile(np.arange(k), len(frontier))
     for _ in range(max_len):
-        cand = [w + [a] for w in frontier for a in range(k)]
-        cost = sum(len(w) for w in cand)
-        if spent_here + cost > share or not cand:
+        n = len(frontier) * k
+        if runner.spent - before + n > share or n == 0:
             break
-        trace, bad = runner.run(cand)
-        spent_here += cost
-        n_explored += len(cand)
-        for w in first_disagreeing_prefixes(cand, bad, trace.offsets):
-            found.setdefault(tuple(w), "explore")
-        last = trace.hidden[trace.offsets[1:] - 1]
-        pts = runner.points(last)
-        if known is None or pts.shape[1] != known.shape[1]:
-            order = rng.permutation(len(cand))
-        else:
-            near = known[nearest_centroid(pts, known)]
-            order = np.argsort(-((pts - near) ** 2).sum(1), kind="stable")
-        keep = order[:beam]
-        frontier = [cand[i] for i in keep]
-        if known is not None and pts.shape[1] == known.shape[1]:
-            known = np.vstack([known, pts[keep[: max(1, beam // 8)]]])  # the explored set grows
-    stats["explore"] = {"words": n_explored, "steps": spent_here, "found": sum(1 for v in found.values() if v == "explore")}
+        ids = np.tile(np.arange(k), len(frontier))
+        nxt, outs = runner.step(np.repeat(states, k, axis=0), ids)
+        q = fsm.transitions[np.repeat(fsm_q, k), ids]
+        cand = [w + [a] for w in frontier for a in range(k)]
+        n_explored += n
+        bad = (outs > 0.5) != fsm.accepting[q]
+        for i in np.flatnonzero(bad):
+            found.setdefault(tuple(cand[i]), "explore")
+        ok = np.flatnonzero(~bad)  # a word that already disagrees is found: do not extend it
+        pts = runner.novelty_space(nxt[ok])
+        keep = ok[_most_novel(pts, known, beam, tol, rng)]
+        if keep.size == 0:
+            break  # every state reached is one already seen: the reachable set is explored
+        frontier, states, fsm_q = [cand[i] for i in keep], nxt[keep], q[keep]
+        known = np.vstack([known, runner.novelty_space(states)])[-_MAX_KNOWN:]  # the explored set grows
+    stats["explore"] = {"words": n_explored, "steps": runner.spent - before,
+                        "found": sum(1 for v in found.values() if v == "explore")}
 
-    # 3. random words with what is left
+    # 3. random words with what is left, less a reserve for verifying what was found
     before = runner.spent
     words = []
-    left = runner.left()
-    while left > 0:
-        n = int(rng.integers(1, max_len + 1))
-        n = min(n, left)
-        words.append(rng.integers(0, k, size=n).tolist())
-        left -= n
+    left = runner.left() - budget // 50
+    if left > 0:
+        lengths = rng.integers(1, max_len + 1, size=left // max(1, (max_len + 1) // 2) + 1)
+        m = _fitting(lengths, left)
+        words = [rng.integers(0, k, size=int(n)).tolist() for n in lengths[:m]]
     if words:
         record("random", words, before)
 
-    verified = _verify(runner, found)
-    return SearchResult(disagreements=tuple(verified), steps_spent=runner.spent, budget=budget, by_strategy=stats)
+    verified, unverified = _verify(runner, found)
+    return SearchResult(disagreements=tuple(verified), steps_spent=runner.spent, budget=budget, by_strategy=stats,
+                        unverified=unverified)

@@ -263,6 +263,22 @@ def collect_trace(
     return collect_trace_encoded(model, symbols, offsets, batch_size=batch_size, state=state, device=device, progress=progress)
 
 
+def _batches(offsets: np.ndarray, batch_size: int) -> list[np.ndarray]:
+    """The word indices of each batch :func:`collect_trace_encoded` runs: non-empty words
+    sorted by length (stable), ``batch_size`` at a time, each padded to its longest word."""
+    lengths = np.diff(offsets)
+    order = np.argsort(lengths, kind="stable")
+    order = order[lengths[order] > 0]
+    return [order[b0 : b0 + batch_size] for b0 in range(0, order.size, batch_size)]
+
+
+def padded_steps(offsets: np.ndarray, batch_size: int = 512) -> int:
+    """Net steps :func:`collect_trace_encoded` runs on words with these CSR ``offsets``,
+    padding included (every word of a batch is run to the batch's longest)."""
+    lengths = np.diff(np.asarray(offsets, dtype=np.int64))
+    return int(sum(idx.size * int(lengths[idx].max()) for idx in _batches(offsets, batch_size)))
+
+
 @torch.no_grad()
 def collect_trace_encoded(
     model: Any,
@@ -294,18 +310,14 @@ def collect_trace_encoded(
     dim = _state_dim(model, state)
     hidden = np.empty((n_steps, dim), dtype=np.float32)
     outputs = np.empty(n_steps, dtype=np.float32)
-    lengths = np.diff(offsets)
-    order = np.argsort(lengths, kind="stable")
-    order = order[lengths[order] > 0]
     one_call = state == "h" and model.num_layers == 1
-    batches = range(0, order.size, batch_size)
+    batches: Any = _batches(offsets, batch_size)
     if progress:
         from tqdm.auto import tqdm
 
         batches = tqdm(batches, desc="trace", unit="batch", leave=False)
     with _eval_mode(model):
-        for b0 in batches:
-            idx = order[b0 : b0 + batch_size]
+        for idx in batches:
             ids_np, lens = _padded(symbols, offsets, idx)
             ids = torch.from_numpy(ids_np).to(dev)
             x = model.embedding(ids)

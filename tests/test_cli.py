@@ -285,3 +285,25 @@ def test_demo_out_is_a_file(capsys, tmp_path):
     rc, out, err = run(capsys, "demo", "--out", f)
     assert rc == 2 and len(err.splitlines()) == 1 and "must be a folder" in err
     assert f.read_text() == "x"
+
+
+def test_extract_with_search_records_it(capsys, tmp_path):
+    out = tmp_path / "t4.json"
+    rc, stdout, _ = run(capsys, "extract", "--language", "tomita4", "--search", 20000, "--out", out)
+    assert rc == 0 and "saved" in stdout
+    fsm = fx.load_fsm(out)
+    rounds = fsm.metadata["refine"]["counterexample_rounds"]
+    assert fsm.metadata["refine"]["check"]["search"] == 20000
+    assert rounds[-1]["disagreements"] == 0 and rounds[-1]["search_steps"] <= 20000
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--search", "-3"], "--search=-3 must be >= 0"),
+    (["--search", "5", "--no-refine"], "--search=5 needs refinement"),
+    (["--search", "5", "--states", "auto"], "--search=5 needs refinement"),
+])
+def test_extract_search_bad_input(capsys, tmp_path, argv, message):
+    out = tmp_path / "fsm.json"
+    rc, _, err = run(capsys, "extract", "--language", "tomita4", *argv, "--out", out)
+    assert rc == 2 and message in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()
