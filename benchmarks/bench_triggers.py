@@ -31,7 +31,7 @@ function says it spent. Per case, with a budget of ``--budget`` net steps (defau
   budget. Found = its last hypothesis equals the planted language, or one of its
   counterexamples contains the trigger.
 
-    pip install aalpy                                     # the L* baseline (not a dependency)
+    pip install -e ".[bench]"                             # AALpy, for the L* baseline (not a runtime dependency)
     python benchmarks/bench_triggers.py                   # 20 cases per length 4, 8, 12, 16
     python benchmarks/bench_triggers.py --cases 2 --lengths 4,8 --budget 200000   # smoke run
     python benchmarks/bench_triggers.py --no-lstar        # without the baseline

@@ -265,8 +265,11 @@ def search_disagreements(
     fsm : ExtractedFSM
         Extracted from ``model``.
     budget : int
-        Net steps to spend (one symbol read by the net is one step), shared by the strategies:
-        a third each, what one leaves goes to the next.
+        Net steps to spend, counted as the net computes them: every symbol read, padding of
+        batched words of mixed lengths, the behavioural features of an FSM fitted on them, and
+        re-running the finds. ``systematic`` gets a third, ``explore`` half of what is left,
+        ``random`` the rest less 2% kept for verification; what one strategy leaves goes to the
+        next.
     max_len : int
         Longest word tried by ``explore`` and ``random``.
     seed : int
@@ -308,11 +311,10 @@ def search_disagreements(
     before = runner.spent
     words: list[list[int]] = []
     for length in range(0, max_len + 1):
-        batch = [a + list(suf) for a in acc for suf in product(range(k), repeat=length)]
-        cost = sum(len(w) for w in batch)
-        if cost > share - sum(len(w) for w in words) or not batch:
+        batch = [w for w in (a + list(suf) for a in acc for suf in product(range(k), repeat=length)) if w]
+        if batch and padded_steps(encode_ids(words + batch)[1], _BATCH) > share:
             break
-        words.extend(w for w in batch if w)
+        words.extend(batch)
     if words:
         record("systematic", words, before)
 
@@ -321,11 +323,11 @@ def search_disagreements(
     share = runner.left() // 2  # half of what systematic left; random gets the rest
     n_explored, before = 0, runner.spent
     frontier = [a for a in acc] or [[]]
-    states, fsm_q = runner.start_states(frontier)
+    start_cost = padded_steps(encode_ids(frontier)[1], _BATCH)
+    states, fsm_q = runner.start_states(frontier) if start_cost < share else (None, None)
     known = runner.known_states()
     tol = _same_state_tolerance(known)
-    ids = np.tile(np.arange(k), len(frontier))
-    for _ in range(max_len):
+    for _ in range(max_len if states is not None else 0):
         n = len(frontier) * k
         if runner.spent - before + n > share or n == 0:
             break

@@ -107,14 +107,15 @@ def _counted(net):
     return model, counter
 
 
-@pytest.mark.parametrize("budget", [5_000, 60_000])
+@pytest.mark.parametrize("budget", [1, 40, 5_000, 60_000])
 def test_steps_spent_is_what_the_net_ran(planted, budget):
     """The budget counts every step the net computes: padding, features and verification too."""
     _, net, fsm = planted
     model, counter = _counted(net)
     result = search_disagreements(model, fsm, budget=budget, seed=3)
     assert counter.steps == result.steps_spent <= budget
-    assert result.steps_spent >= 0.9 * budget  # and the budget is used, not left idle
+    if budget >= 5_000:
+        assert result.steps_spent >= 0.9 * budget  # and the budget is used, not left idle
 
 
 def test_explore_steps_states_instead_of_rerunning_words(planted):
