@@ -194,7 +194,7 @@ def extract_refined(
         record = {"round": round_ + 1, "checked_words": len(check), "net_steps": steps}
         if search and not found:
             found, record["search_steps"] = _searched(model, fsm.with_metadata(state=state, features=fmap.to_dict()),
-                                                      budget=search, seed=seed + round_,
+                                                      budget=search, seed=(seed + round_) % 2**32,
                                                       max_len=max(2 * max_fit_len, max_fit_len + 10))
         record.update(disagreements=len(found), shortest=[str(decode_word(w, alphabet)) for w in sorted(found, key=len)[:3]])
         rounds.append(record)
