@@ -108,10 +108,14 @@ class _Runner:
         """The FSM's abstraction space; behavioural features cost net steps, which are counted."""
         if self.fmap is None:
             return hidden
-        if self.fmap.uses_net:
-            k = self.fsm.n_symbols
-            self.spent += hidden.shape[0] * sum(k**d for d in range(1, self.fmap.depth + 1))
+        self.spent += hidden.shape[0] * self.feature_steps()
         return self.fmap.transform(self.model, hidden)
+
+    def feature_steps(self) -> int:
+        """Net steps the FSM's features cost per state (its continuations up to ``depth``)."""
+        if self.fmap is None or not self.fmap.uses_net:
+            return 0
+        return sum(self.fsm.n_symbols**d for d in range(1, self.fmap.depth + 1))
 
     def start_states(self, words: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
         """The net's full state and the FSM's state after each word (its steps are spent)."""
@@ -216,8 +220,7 @@ def _verify(runner: _Runner, found: dict[tuple, str]) -> tuple[list[Disagreement
     if not found:
         return [], 0
     fsm = runner.fsm
-    per_step = 1 + (sum(fsm.n_symbols**d for d in range(1, runner.fmap.depth + 1))
-                    if runner.fmap is not None and runner.fmap.uses_net and fsm.cluster_centroids is not None else 0)
+    per_step = 1 + (runner.feature_steps() if fsm.cluster_centroids is not None else 0)
     ordered = [list(w) for w in sorted(found, key=lambda w: (len(w), w))]
     lengths = np.array([len(w) for w in ordered], dtype=np.int64)
     m = _fitting(lengths, runner.left(), extra_per_step=per_step - 1)
