@@ -13,7 +13,9 @@ from .datasets import Dataset
 from .errors import (
     ArgumentTypeError,
     DataFormatError,
+    FewerClustersWarning,
     FsmExtractError,
+    FsmExtractWarning,
     GraphvizNotFoundError,
     MissingFileError,
     NotFittedError,
@@ -65,4 +67,6 @@ __all__ = [
     "MissingFileError",
     "NotFittedError",
     "GraphvizNotFoundError",
+    "FsmExtractWarning",
+    "FewerClustersWarning",
 ]

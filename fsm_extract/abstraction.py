@@ -7,12 +7,13 @@ fitted with a weight of one visit per word, and ``initial_label_`` is its cluste
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Literal
 
 import numpy as np
 
 from ._validation import check_choice, check_finite_array, check_int, check_seed
-from .errors import ArgumentTypeError, NotFittedError, ValidationError
+from .errors import ArgumentTypeError, FewerClustersWarning, NotFittedError, ValidationError
 from .trace import Trace
 
 __all__ = ["KMeansAbstraction", "GaussianMixtureAbstraction", "make_abstraction", "Method", "count_distinct_rows"]
@@ -44,7 +45,7 @@ class _Abstraction:
         return f"{type(self).__name__}({params})"
 
     # --- to implement -----------------------------------------------------------------
-    def _fit_estimator(self, x: np.ndarray, weights: np.ndarray) -> None:  # pragma: no cover
+    def _fit_estimator(self, x: np.ndarray, weights: np.ndarray, n_clusters: int) -> None:  # pragma: no cover
         raise NotImplementedError
 
     def _predict_chunk(self, x: np.ndarray) -> np.ndarray:  # pragma: no cover
@@ -62,10 +63,14 @@ class _Abstraction:
 
         At most ``max_fit_points`` steps, drawn uniformly with ``seed``, are used for fitting.
 
+        When the points hold fewer distinct states than ``n_states`` (an exactly-built net, a
+        tiny dataset), every distinct state becomes a cluster of its own: ``n_states_`` is then
+        below ``n_states``, and a :class:`~fsm_extract.errors.FewerClustersWarning` says so.
+
         Raises
         ------
         ValidationError
-            If ``n_states`` is above the number of distinct hidden states, or states are not finite.
+            If states are not finite.
         """
         if not isinstance(trace, Trace):
             raise ArgumentTypeError(f"trace must be an fsm_extract Trace, got {type(trace).__name__}")
@@ -84,15 +89,17 @@ class _Abstraction:
         weights = np.ones(x.shape[0], dtype=np.float64)
         weights[0] = h0_weight
         distinct = count_distinct_rows(x)
-        if self.n_states > distinct:
-            raise ValidationError(
-                f"n_states={self.n_states} must be <= {distinct}, the number of distinct hidden states "
-                f"(h0 and {sample.shape[0]} fitted steps)"
+        n_clusters = min(int(self.n_states), distinct)
+        if n_clusters < self.n_states:
+            warnings.warn(
+                f"n_states={self.n_states} is more than the {distinct} distinct hidden states (h0 and "
+                f"{sample.shape[0]} fitted steps): using {distinct} clusters, one per distinct state",
+                FewerClustersWarning, stacklevel=2,
             )
-        self._fit_estimator(x, weights)
+        self._fit_estimator(x, weights, n_clusters)
         self.n_features_in_ = x.shape[1]
         self.n_fit_points_ = int(x.shape[0])
-        self.n_states_ = int(self.n_states)
+        self.n_states_ = n_clusters
         self.initial_label_ = int(self.predict(np.asarray(trace.h0)[None, :])[0])
         return self
 
@@ -171,15 +178,13 @@ class KMeansAbstraction(_Abstraction):
         check_int("minibatch_threshold", self.minibatch_threshold, min=1)
         check_int("n_init", self.n_init, min=1)
 
-    def _fit_estimator(self, x: np.ndarray, weights: np.ndarray) -> None:
+    def _fit_estimator(self, x: np.ndarray, weights: np.ndarray, n_clusters: int) -> None:
         from sklearn.cluster import KMeans, MiniBatchKMeans
 
         if x.shape[0] > self.minibatch_threshold:
-            est = MiniBatchKMeans(n_clusters=self.n_states, random_state=self.seed, n_init=self.n_init, batch_size=4096)
+            est = MiniBatchKMeans(n_clusters=n_clusters, random_state=self.seed, n_init=self.n_init, batch_size=4096)
         else:
-            est = KMeans(n_clusters=self.n_states, random_state=self.seed, n_init=self.n_init)
-        import warnings
-
+            est = KMeans(n_clusters=n_clusters, random_state=self.seed, n_init=self.n_init)
         with warnings.catch_warnings():
             # duplicate points can make sklearn warn that fewer clusters were found; n_states was
             # already checked against the number of distinct points
@@ -218,14 +223,14 @@ class GaussianMixtureAbstraction(_Abstraction):
         super()._validate_params()
         check_choice("covariance_type", self.covariance_type, ("full", "tied", "diag", "spherical"))
 
-    def _fit_estimator(self, x: np.ndarray, weights: np.ndarray) -> None:
+    def _fit_estimator(self, x: np.ndarray, weights: np.ndarray, n_clusters: int) -> None:
         from sklearn.mixture import GaussianMixture
 
         copies = int(min(weights[0], max(1, 0.1 * x.shape[0])))
         copies = max(copies, 2 - (x.shape[0] - 1))  # GaussianMixture needs two rows, even for a trace of empty words
         x = np.concatenate([np.repeat(x[:1], copies, axis=0), x[1:]])
         est = GaussianMixture(
-            n_components=self.n_states, covariance_type=self.covariance_type, random_state=self.seed, reg_covar=1e-5
+            n_components=n_clusters, covariance_type=self.covariance_type, random_state=self.seed, reg_covar=1e-5
         )
         est.fit(x)
         self.estimator_ = est

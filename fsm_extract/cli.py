@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from .errors import FsmExtractError
+from .errors import FsmExtractError, FsmExtractWarning
 
 __all__ = ["main"]
 
@@ -115,7 +116,14 @@ def _build_parser() -> argparse.ArgumentParser:
                                    "state and variance agreement, determinism, coverage, task accuracy, the reference "
                                    "check and the residual (where they part).")
     f.add_argument("--model", metavar="PATH", help="the net's checkpoint (default with --language: the bundled model)")
-    f.add_argument("--fsm", required=True, metavar="FSM.json", help="an automaton written by `fsm-extract extract`")
+    a = f.add_mutually_exclusive_group(required=True)
+    a.add_argument("--fsm", metavar="FSM.json", help="an automaton written by `fsm-extract extract` (or any saved FSM)")
+    a.add_argument("--spec", metavar="REGEX",
+                   help="check the net against a specification: a regular expression over the net's alphabet "
+                        "(automata-lib syntax, the whole word must match), e.g. '(ab|ba)*'")
+    a.add_argument("--dfa", metavar="DFA.json",
+                   help="check the net against a DFA in JSON: {states, input_symbols, transitions, initial_state, "
+                        "final_states}, automata-lib's keywords")
     g = f.add_mutually_exclusive_group(required=True)
     g.add_argument("--language", metavar="NAME",
                    help="tomita1..tomita7: evaluate on its test split, with its reference DFA and its train split as fitting data")
@@ -171,9 +179,16 @@ def _cmd_fidelity(args: argparse.Namespace) -> None:
             raise ValidationError("--model is required with --data: name the net's checkpoint")
         model = load_model(args.model)
         data = datasets.load_jsonl(args.data, alphabet=model.alphabet)
+    if args.fsm is None:
+        fit_data = None  # a specification was not fitted on the language's train split
     if args.fit_data is not None:
         fit_data = datasets.load_jsonl(args.fit_data, alphabet=model.alphabet)
-    fsm = load_fsm(args.fsm)
+    if args.fsm is not None:
+        fsm = load_fsm(args.fsm)
+    elif args.spec is not None:
+        fsm = languages.from_regex(args.spec, alphabet=model.alphabet)
+    else:
+        fsm = languages.load_dfa(args.dfa)
     if args.search < 0:
         raise ValidationError(f"--search={args.search} must be >= 0 (net steps; 0 means no search)")
     report = fidelity(model, fsm, data, reference=reference, fit_data=fit_data, search=args.search or False)
@@ -408,9 +423,9 @@ def _cmd_train(args: argparse.Namespace) -> None:
     model.save(out)
     meta = model.metadata
     acc = meta.get("validation_accuracy", meta.get("train_accuracy"))
-    which = "validation" if "validation_accuracy" in meta else "training"
-    print(f"trained {args.cell} ({args.hidden_size} units) in {meta['seconds']:.1f} s, {meta['epochs_run']} epochs; "
-          f"{which} accuracy {acc:.4f}; saved {out}")
+    which = {"held-out": f"held-out ({meta['held_out_words']} words)", None: "training"}.get(meta["watched"], meta["watched"])
+    print(f"trained {args.cell} ({args.hidden_size} units) in {meta['seconds']:.1f} s, {meta['epochs_run']} epochs "
+          f"({meta['stopped']}); {which} accuracy {acc:.4f}; saved {out}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -418,7 +433,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _build_parser()
     args = parser.parse_args(argv)
     try:
-        args.func(args)
+        with warnings.catch_warnings():
+            default_show = warnings.showwarning
+
+            def show(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001
+                if issubclass(category, FsmExtractWarning):  # one line, like the errors
+                    print(f"fsm-extract {args.command}: warning: {' '.join(str(message).split())}", file=sys.stderr)
+                else:
+                    default_show(message, category, filename, lineno, file, line)
+
+            warnings.showwarning = show
+            args.func(args)
     except FsmExtractError as exc:
         message = " ".join(str(exc).split())  # always one line
         print(f"fsm-extract {args.command}: error: {message}", file=sys.stderr)

@@ -17,6 +17,8 @@ __all__ = [
     "MissingFileError",
     "NotFittedError",
     "GraphvizNotFoundError",
+    "FsmExtractWarning",
+    "FewerClustersWarning",
 ]
 
 
@@ -51,3 +53,12 @@ class NotFittedError(FsmExtractError, AttributeError):
 
 class GraphvizNotFoundError(FsmExtractError, RuntimeError):
     """The Graphviz ``dot`` binary is needed but not installed."""
+
+
+class FsmExtractWarning(UserWarning):
+    """Base class of every warning this package issues: something was adjusted, not refused."""
+
+
+class FewerClustersWarning(FsmExtractWarning):
+    """Fewer distinct hidden states than requested clusters: every distinct state became a
+    cluster of its own (as scikit-learn's k-means does with ``ConvergenceWarning``)."""

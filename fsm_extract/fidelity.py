@@ -7,23 +7,23 @@ not fitted on), by running the net and the FSM side by side over every prefix.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from .alignment import align_to_net, needs_alignment
 from .automaton import ExtractedFSM
 from .counting import run_transitions
 from .datasets import Dataset
 from .errors import ArgumentTypeError, ValidationError
 from .models import as_recurrent
-from .residual import attribute_residual, previous_per_step, shortest_difference
+from .residual import add_search_finds, attribute_residual, previous_per_step, shortest_difference
 from .trace import Trace, collect_trace
 from .words import decode_word, format_word, word_keys, words_digest
 
-__all__ = ["FidelityReport", "fidelity", "evaluate_trace", "reference_table"]
+__all__ = ["FidelityReport", "fidelity", "evaluate_trace", "reference_table", "as_specification"]
 
 _BUCKET = 10  # width of the length buckets
 
@@ -61,6 +61,7 @@ class FidelityReport:
     n_transitions: int
     notes: tuple = field(default=())
     search: dict | None = None
+    aligned: dict | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """All figures as JSON-serialisable values."""
@@ -90,6 +91,7 @@ class FidelityReport:
             "n_transitions": self.n_transitions,
             "notes": list(self.notes),
             "search": self.search,
+            "aligned": self.aligned,
         }
 
     def summary(self, *, max_items: int = 8) -> str:
@@ -97,7 +99,9 @@ class FidelityReport:
         pct = lambda x: "n/a" if x is None else f"{x:.2%}"  # noqa: E731
         lines = [self.headline, ""]
         lines.extend(f"note: {n}" for n in self.notes)
-        if self.held_out:
+        if self.aligned is not None:
+            data = "data (a specification: nothing was fitted; its states were aligned to the net on these words)"
+        elif self.held_out:
             data = "held-out data"
         elif self.overlap is not None:
             data = f"data of which {self.overlap:.1%} of words are also in the fitting data"
@@ -189,11 +193,13 @@ def evaluate_trace(
     notes: tuple = (),
     points: np.ndarray | None = None,
     point0: np.ndarray | None = None,
+    search: Any = None,
 ) -> FidelityReport:
     """The report for a trace that was already collected (see :func:`fidelity`).
 
     ``points``/``point0``: what the FSM's abstraction clusters for each step and for ``h0``,
-    when that is not the hidden state itself (behavioural features)."""
+    when that is not the hidden state itself (behavioural features). ``search``: a
+    :class:`~fsm_extract.search.SearchResult` on the same FSM, whose finds join the residual."""
     if trace.alphabet != fsm.alphabet:
         raise ValidationError(f"the trace's alphabet {list(trace.alphabet)} must equal the FSM's alphabet {list(fsm.alphabet)}")
     if fsm.centroids is not None and fsm.centroids.shape[1] != trace.dim:
@@ -322,6 +328,31 @@ def evaluate_trace(
                "net_shortest_difference": net_short}
 
     prefix_agreement = float(agree_p.mean()) if n_steps else 1.0
+    empty_disagrees = bool(fsm.accepting[fsm.initial]) != (trace.h0_output > 0.5)
+    if empty_disagrees:
+        notes = (*notes, f"the FSM and the net disagree on the empty word: the initial state q{fsm.initial}'s output "
+                         f"({'accept' if fsm.accepting[fsm.initial] else 'reject'}) is not the net's")
+    head = _headline(prefix_agreement, variance, held_out=held_out, overlap=overlap, empty_disagrees=empty_disagrees,
+                     residual=(covered, m, n, k) if residual_total else None, search=search)
+    if search is not None:
+        items = add_search_finds(items, search.disagreements, transitions=fsm.transitions, initial=fsm.initial,
+                                 alphabet=fsm.alphabet, completed=fsm.completed)
+    return FidelityReport(
+        headline=head, n_words=n_words, n_prefixes=n_steps, held_out=held_out, overlap=overlap,
+        word_agreement=float(agree_w.mean()) if n_words else 1.0, prefix_agreement=prefix_agreement,
+        by_length=by_length, beyond_fit=beyond, max_fit_length=max_fit_length, state_agreement=state_agree,
+        initial_state_agrees=net_initial == fsm.initial, first_parting=first_parting, variance_explained=variance,
+        determinism=determinism, determinism_table=det_rows, coverage=coverage, task=task, reference=ref,
+        residual=tuple(items), shortest_disagreements=tuple(shortest), residual_concentration=concentration,
+        n_transitions=n * k, notes=tuple(notes), search=None if search is None else search.to_dict(),
+        aligned=fsm.metadata.get("aligned"),
+    )
+
+
+def _headline(prefix_agreement: float, variance: float | None, *, held_out: bool | None, overlap: float | None,
+              empty_disagrees: bool, residual: tuple | None, search: Any) -> str:
+    """The report's first line: agreement on the sampled prefixes, the residual, and what a
+    search found (never "agree on every prefix" when a search found a disagreement)."""
     if held_out:
         what = "held-out prefixes"
     elif overlap is not None and overlap >= 1.0:
@@ -333,30 +364,56 @@ def evaluate_trace(
     head = f"{prefix_agreement:.1%} of {what}"
     if variance is not None:
         head += f", {variance:.0%} of hidden variance"
-    empty_disagrees = bool(fsm.accepting[fsm.initial]) != (trace.h0_output > 0.5)
-    if empty_disagrees:
-        notes = (*notes, f"the FSM and the net disagree on the empty word: the initial state q{fsm.initial}'s output "
-                         f"({'accept' if fsm.accepting[fsm.initial] else 'reject'}) is not the net's")
-    if residual_total:
+    found = () if search is None else search.disagreements
+    if residual is not None:
+        covered, m, n, k = residual
         head += f"; {covered:.0%} of the residual is in {m} of {n * k + n} places ({n * k} transitions, {n} state outputs)"
     elif empty_disagrees:
         head += "; the only disagreement is on the empty word (the initial state's output)"
+    elif found:
+        head += "; no disagreement on the sampled prefixes"
     else:
-        head += "; no residual: FSM and net agree on every prefix"
-    return FidelityReport(
-        headline=head, n_words=n_words, n_prefixes=n_steps, held_out=held_out, overlap=overlap,
-        word_agreement=float(agree_w.mean()) if n_words else 1.0, prefix_agreement=prefix_agreement,
-        by_length=by_length, beyond_fit=beyond, max_fit_length=max_fit_length, state_agreement=state_agree,
-        initial_state_agrees=net_initial == fsm.initial, first_parting=first_parting, variance_explained=variance,
-        determinism=determinism, determinism_table=det_rows, coverage=coverage, task=task, reference=ref,
-        residual=tuple(items), shortest_disagreements=tuple(shortest), residual_concentration=concentration,
-        n_transitions=n * k, notes=tuple(notes),
-    )
+        head += "; no residual: FSM and net agree on every sampled prefix"
+    if search is not None:
+        if found:
+            but = "but " if residual is None and not empty_disagrees else ""
+            head += (f"; {but}search found {len(found)} disagreement(s) in {search.steps_spent} net steps"
+                     f" (shortest {format_word(found[0].word)!r}; see the residual)")
+        else:
+            head += f"; search found no disagreement in {search.steps_spent} net steps"
+    return head
+
+
+def as_specification(spec: Any, alphabet: tuple) -> ExtractedFSM:
+    """An automaton to check a net against: an ``ExtractedFSM`` as it is; a ``Language`` or an
+    automata-lib ``DFA`` over the same alphabet (as a set) converted, with its columns in the
+    order of ``alphabet``."""
+    from automata.fa.dfa import DFA
+
+    from .languages import Language
+
+    if isinstance(spec, ExtractedFSM):
+        return spec
+    if isinstance(spec, str):
+        raise ArgumentTypeError(
+            f"fsm={spec!r} must be an ExtractedFSM, a Language or an automata-lib DFA, got a str; for a regex "
+            f"pass fx.languages.from_regex({spec!r}, alphabet=...)")
+    if isinstance(spec, Language):
+        dfa, name = spec.dfa, "the Language"
+    elif isinstance(spec, DFA):
+        dfa, name = spec, "the DFA"
+    else:
+        raise ArgumentTypeError(f"fsm must be an ExtractedFSM, a Language or an automata-lib DFA, got {type(spec).__name__}")
+    symbols = set(dfa.input_symbols)
+    if symbols != set(alphabet):
+        raise ValidationError(f"fsm: {name}'s alphabet {sorted(map(str, symbols))} must equal the model's alphabet "
+                              f"{sorted(alphabet)}")
+    return ExtractedFSM.from_automata(dfa, alphabet=alphabet)
 
 
 def fidelity(
     model: Any,
-    fsm: ExtractedFSM,
+    fsm: Any,
     data: Any,
     *,
     reference: Any = None,
@@ -370,8 +427,15 @@ def fidelity(
     Parameters
     ----------
     model : RNNClassifier or RecurrentAdapter
-    fsm : ExtractedFSM
-        Extracted from ``model`` (it must carry its cluster centroids).
+    fsm : ExtractedFSM, Language or automata-lib DFA
+        An automaton extracted from ``model``, or a specification to check the net against: a
+        ``Language`` (``fx.languages.from_regex(...)``, ``tomita(n)``, ...), a ``DFA``, or an
+        ``ExtractedFSM`` without cluster centres (``ExtractedFSM.from_automata``). A
+        specification is first aligned to the net on ``data``: each of its states gets as
+        centre the mean net state over the steps it puts in that state
+        (:func:`fsm_extract.alignment.align_to_net`); the net's state is then mapped to the
+        nearest centre, so the residual names the transition of the *specification* where
+        the net leaves it.
     data : Dataset or sequence of words
         Should be held out: words the FSM was not fitted on. With a Dataset, task accuracy
         is reported too.
@@ -384,8 +448,9 @@ def fidelity(
     search : bool or int, default False
         Also search the net for disagreements the sampled data does not show
         (:func:`fsm_extract.search.search_disagreements`; ``True`` spends 200,000 net steps, an
-        int that many). The report gets a "found by search" section and the headline names it,
-        so it never claims a figure that search has contradicted without saying so.
+        int that many). Its verified finds join the residual, charged to the transition where
+        the net's state leaves the automaton's, and the headline names them: it never claims
+        agreement on every prefix when search found a disagreement.
     seed : int
         Seed of the search.
 
@@ -394,8 +459,7 @@ def fidelity(
     FidelityReport
     """
     model = as_recurrent(model)
-    if not isinstance(fsm, ExtractedFSM):
-        raise ArgumentTypeError(f"fsm must be an ExtractedFSM, got {type(fsm).__name__}")
+    fsm = as_specification(fsm, model.alphabet)
     if fsm.alphabet != model.alphabet:
         raise ValidationError(f"fsm.alphabet={list(fsm.alphabet)} must equal the model's alphabet {list(model.alphabet)}")
     if isinstance(data, Dataset):
@@ -408,10 +472,22 @@ def fidelity(
         labels, words = None, list(data)
     if fit_data is not None and (isinstance(fit_data, (str, bytes)) or not isinstance(fit_data, (Dataset, Iterable))):
         raise ArgumentTypeError(f"fit_data must be a Dataset or a sequence of words, got {type(fit_data).__name__}")
+    if search is not False:
+        from ._validation import check_int
+
+        search = 200_000 if search is True else check_int("search", search, min=1)
     fit_words = None if fit_data is None else set(word_keys(fit_data.words if isinstance(fit_data, Dataset) else fit_data, "fit_data"))
-    trace = collect_trace(model, words, state=fsm.metadata.get("state", "h"), batch_size=batch_size)
+    aligned = needs_alignment(fsm)
+    trace = collect_trace(model, words, state="h" if aligned else fsm.metadata.get("state", "h"), batch_size=batch_size)
     if trace.n_words == 0:
         raise ValidationError("data must hold at least one word, got none")
+    notes = []
+    if aligned:
+        fsm = align_to_net(fsm, trace)
+        unvisited = fsm.metadata["aligned"]["unvisited_states"]
+        notes.append(f"a specification: each of its {fsm.n_states} states has as centre the mean net state over the "
+                     f"steps it is in, on these {trace.n_words} words"
+                     + (f"; {len(unvisited)} state(s) never visited: {unvisited[:8]}" if unvisited else ""))
     points = point0 = None
     if fsm.metadata.get("features") is not None:
         from .behaviour import FeatureMap
@@ -419,7 +495,6 @@ def fidelity(
         fmap = FeatureMap.from_dict(fsm.metadata["features"])
         points = fmap.transform(model, trace.hidden)
         point0 = fmap.transform(model, trace.h0[None, :])[0]
-    notes = []
     held_out, overlap = None, None
     if fit_words is not None:
         inside = np.fromiter((w in fit_words for w in word_keys(words, "data")), bool, count=len(words))
@@ -436,18 +511,11 @@ def fidelity(
             notes.append("the evaluated words are exactly the words the FSM was fitted on: this is not held-out fidelity")
         elif digest is not None:
             notes.append("not the fitting set (fingerprint differs); pass fit_data= to measure partial overlap")
-    report = evaluate_trace(fsm, trace, labels=labels, reference=reference, held_out=held_out, overlap=overlap,
-                            max_fit_length=None if max_fit is None else int(max_fit), notes=tuple(notes),
-                            points=points, point0=point0)
-    if search is False:
-        return report
-    from ._validation import check_int
-    from .search import search_disagreements
+    found = None
+    if search is not False:
+        from .search import search_disagreements
 
-    budget = 200_000 if search is True else check_int("search", search, min=1)
-    found = search_disagreements(model, fsm, budget=budget, seed=seed, max_len=max(int(trace.lengths.max()), 1))
-    headline = report.headline + (
-        f"; search found {len(found.disagreements)} disagreement(s) "
-        f"in {found.steps_spent} net steps (shortest {format_word(found.disagreements[0].word)!r})"
-        if found.disagreements else f"; search found no disagreement in {found.steps_spent} net steps")
-    return dataclasses.replace(report, headline=headline, search=found.to_dict())
+        found = search_disagreements(model, fsm, budget=search, seed=seed, max_len=max(int(trace.lengths.max()), 1))
+    return evaluate_trace(fsm, trace, labels=labels, reference=reference, held_out=held_out, overlap=overlap,
+                          max_fit_length=None if max_fit is None else int(max_fit), notes=tuple(notes),
+                          points=points, point0=point0, search=found)

@@ -12,7 +12,9 @@ is the reference that extracted machines are compared against.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,12 +23,13 @@ from automata.fa.dfa import DFA
 from automata.fa.nfa import NFA
 
 from . import _sampling
+from ._fsm_io import read_json
 from ._validation import check_int, check_seed
 from .datasets import Dataset
-from .errors import ArgumentTypeError, ValidationError
+from .errors import ArgumentTypeError, DataFormatError, ValidationError
 from .words import check_alphabet, encode_word, encode_words
 
-__all__ = ["Language", "tomita", "from_regex", "from_dfa", "random_dfa", "dyck"]
+__all__ = ["Language", "tomita", "from_regex", "from_dfa", "load_dfa", "random_dfa", "dyck"]
 
 _MAX_LEN = 10_000
 
@@ -322,6 +325,33 @@ def from_dfa(dfa: DFA, *, name: str = "") -> Language:
     if not all(isinstance(s, str) for s in symbols):
         raise ArgumentTypeError(f"dfa.input_symbols={symbols!r} must all be strings (the alphabet's symbols)")
     return Language(tuple(sorted(symbols)), dfa, name)
+
+
+def load_dfa(path: str | os.PathLike) -> Language:
+    """The language of a DFA written as JSON with automata-lib's constructor keywords::
+
+        {"states": ["q0", "q1"], "input_symbols": ["a", "b"], "initial_state": "q0",
+         "final_states": ["q1"], "transitions": {"q0": {"a": "q1", "b": "q0"}, "q1": {"a": "q1"}}}
+
+    States are strings; a missing transition goes to a rejecting trap (the DFA may be partial).
+
+    Raises
+    ------
+    MissingFileError, DataFormatError
+    """
+    data = read_json(path)
+    keys = {"states", "input_symbols", "transitions", "initial_state", "final_states"}
+    if not isinstance(data, dict) or set(data) != keys:
+        got = sorted(data) if isinstance(data, dict) else type(data).__name__
+        raise DataFormatError(f"path={str(path)!r} must hold a JSON object with exactly the keys {sorted(keys)}, got {got}")
+    try:
+        trans = data["transitions"]
+        dfa = DFA(states=set(data["states"]), input_symbols=set(data["input_symbols"]), initial_state=data["initial_state"],
+                  final_states=set(data["final_states"]), allow_partial=True,
+                  transitions={q: dict(trans.get(q, {})) for q in data["states"]} if isinstance(trans, dict) else trans)
+        return from_dfa(dfa, name=Path(path).stem)
+    except (AutomatonException, TypeError, ValueError, AttributeError, ArgumentTypeError) as exc:
+        raise DataFormatError(f"path={str(path)!r} does not describe a valid DFA: {' '.join(str(exc).split())[:300]}") from None
 
 
 def random_dfa(*, n_states: int, alphabet: Any = "01", seed: int = 0) -> Language:

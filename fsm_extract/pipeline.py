@@ -24,7 +24,16 @@ from .models import as_recurrent
 from .trace import StateKind, Trace, collect_trace
 from .words import encode_words, words_digest
 
-__all__ = ["extract", "fit_fsm"]
+__all__ = ["extract", "fit_fsm", "fewer_clusters_record"]
+
+
+def fewer_clusters_record(requested: int, used: int) -> dict[str, Any]:
+    """Metadata for an abstraction that used fewer clusters than requested (none otherwise):
+    ``n_clusters`` is what was used, ``fewer_clusters`` says why."""
+    if used >= requested:
+        return {}
+    return {"n_clusters": used, "fewer_clusters": {"requested": requested, "used": used,
+                                                   "reason": "fewer distinct hidden states than requested clusters"}}
 
 
 def fit_fsm(model: Any, trace: Trace, abstraction: Any, *, minimize: bool = True, metadata: dict | None = None) -> ExtractedFSM:
@@ -41,7 +50,7 @@ def fit_fsm(model: Any, trace: Trace, abstraction: Any, *, minimize: bool = True
         labels, (trace.outputs > 0.5).astype(np.int32), init, trace.offsets, k, 2, initial_output=int(trace.h0_output > 0.5)
     )
     completion, how = complete_transitions(model, abstraction, trace, labels, counts.sum(-1))
-    meta = {"completion": how, **(metadata or {})}
+    meta = {"completion": how, **(metadata or {}), **fewer_clusters_record(abstraction.n_states, k)}
     fsm = ExtractedFSM.from_counts(
         counts,
         out_counts,

@@ -117,10 +117,14 @@ def _fit(model: Any, symbols: np.ndarray, offsets: np.ndarray, alphabet: tuple, 
         extra = {"n_init": 1} if method == "kmeans" else {}
         centroids = make_abstraction(method, n_states=n_states, seed=seed, max_fit_points=max_fit_points,
                                      **extra).fit(feat_trace).centroids_
+        initial_clusters = int(centroids.shape[0])
+    else:
+        initial_clusters = None
     out_cls = (trace.outputs > 0.5).astype(np.int32)
     out0 = int(trace.h0_output > 0.5)
     centroids, splits, status = refine_partition(points, point0, centroids, trace.symbols, trace.offsets, out_cls, out0,
                                                  alphabet, threshold=threshold, max_states=max_states, iteration0=iteration0)
+    status["initial_clusters"] = initial_clusters
     labels = nearest_centroid(points, centroids)
     init = int(nearest_centroid(point0[None, :], centroids)[0])
     n, k = centroids.shape[0], len(alphabet)
@@ -159,7 +163,7 @@ def extract_refined(
     checked, net steps, disagreements found and added; with ``search > 0``, the search's net
     steps and finds).
     """
-    from .pipeline import _state_centroids
+    from .pipeline import _state_centroids, fewer_clusters_record
 
     t0 = time.perf_counter()
     alphabet = model.alphabet
@@ -169,7 +173,7 @@ def extract_refined(
     max_fit_len = int(np.diff(offsets).max()) if offsets.size > 1 else 0
     fmap_args = {"features": features, "depth": depth}
     rng = np.random.default_rng(seed)
-    centroids, splits, rounds = None, [], []
+    centroids, splits, rounds, initial_clusters = None, [], [], n_states
     for round_ in range(max_rounds + 1):
         trace, fmap, centroids, labels, _initial, counts, outs, completion, how, new_splits, status = _fit(
             model, symbols, offsets, alphabet, state=state, fmap_args=fmap_args, method=method, batch_size=batch_size,
@@ -177,6 +181,8 @@ def extract_refined(
             max_fit_points=max_fit_points, centroids=centroids, threshold=threshold, max_states=max_states,
             iteration0=len(splits))
         splits.extend(new_splits)
+        if status["initial_clusters"] is not None:
+            initial_clusters = status["initial_clusters"]
         n = centroids.shape[0]
         hidden_means = np.repeat(trace.h0[None, :].astype(np.float64), n, axis=0)  # clusters holding only h0
         sizes = np.bincount(labels, minlength=n)
@@ -204,7 +210,7 @@ def extract_refined(
         symbols, offsets = encode_ids(fit_words)
     meta = {
         **(metadata or {}),
-        "method": f"{method}+refine", "n_clusters": int(centroids.shape[0]), "initial_clusters": n_states,
+        "method": f"{method}+refine", "n_clusters": int(centroids.shape[0]), "initial_clusters": initial_clusters,
         "state": state, "features": fmap.to_dict(), "completion": how,
         "refine": {"threshold": threshold, "max_states": max_states, "splits": [s.to_dict() for s in splits],
                    "deterministic": status["deterministic"], "stopped": status["stopped"],
@@ -215,4 +221,6 @@ def extract_refined(
         "n_fit_words": trace.n_words, "n_fit_steps": trace.n_steps, "max_fit_length": max_fit_len,
         "seconds": round(time.perf_counter() - t0, 3),
     }
+    if initial_clusters < n_states:
+        meta["fewer_clusters"] = fewer_clusters_record(n_states, initial_clusters)["fewer_clusters"]
     return fsm.with_metadata(**meta)

@@ -14,6 +14,7 @@ next disagreement will come from.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import deque
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -22,7 +23,7 @@ import numpy as np
 
 from .words import decode_word, format_word
 
-__all__ = ["ResidualItem", "attribute_residual", "shortest_difference", "previous_per_step", "first_per_word"]
+__all__ = ["ResidualItem", "attribute_residual", "add_search_finds", "shortest_difference", "previous_per_step", "first_per_word"]
 
 Kind = Literal["transition", "output", "conflict"]
 
@@ -51,6 +52,11 @@ class ResidualItem:
     witnesses : tuple of words
         The shortest prefixes that show it (disagreeing prefixes; for a conflict, prefixes
         that end where the states part).
+    found_by_search : int
+        Verified disagreements a search (:func:`fsm_extract.search.search_disagreements`)
+        found and charged here: words the sampled data does not hold, so they have no share.
+    search_witnesses : tuple of words
+        The shortest of them.
     """
 
     state: int
@@ -61,6 +67,8 @@ class ResidualItem:
     parting_share: float
     completed: bool
     witnesses: tuple
+    found_by_search: int = 0
+    search_witnesses: tuple = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -72,13 +80,73 @@ class ResidualItem:
             "parting_share": self.parting_share,
             "completed": self.completed,
             "witnesses": [format_word(w) for w in self.witnesses],
+            "found_by_search": self.found_by_search,
+            "search_witnesses": [format_word(w) for w in self.search_witnesses],
         }
 
     def describe(self) -> str:
         where = f"q{self.state} --{self.symbol}-->" if self.symbol is not None else f"output of q{self.state}"
         extra = " (completed from the net)" if self.completed else ""
-        wit = ", ".join(repr(format_word(w)) for w in self.witnesses)
-        return f"{where}{extra}: {self.kind}, {self.share:.3%} of prefixes; e.g. {wit}"
+        parts = []
+        if self.count or not self.found_by_search:
+            wit = ", ".join(repr(format_word(w)) for w in self.witnesses)
+            parts.append(f"{self.share:.3%} of prefixes; e.g. {wit}")
+        if self.found_by_search:
+            wit = ", ".join(repr(format_word(w)) for w in self.search_witnesses)
+            parts.append(f"{self.found_by_search} found by search, e.g. {wit}")
+        return f"{where}{extra}: {self.kind}, " + "; ".join(parts)
+
+
+def add_search_finds(items: list[ResidualItem], finds: Any, *, transitions: np.ndarray, initial: int,
+                     alphabet: tuple, completed: np.ndarray, n_witnesses: int = 3) -> list[ResidualItem]:
+    """The residual with a search's verified disagreements charged to their places.
+
+    A find whose net state leaves the FSM's state is charged to the transition where it first
+    does (``Disagreement.state``, ``.symbol``); one whose states never part, to the output of
+    the state the FSM ends in. A place already in ``items`` gets the count; a conflict that a
+    find shows becomes a transition; places only the search saw are added with share 0.
+
+    Parameters
+    ----------
+    items : list of ResidualItem
+    finds : sequence of Disagreement, shortest first
+    transitions, initial, alphabet, completed : the FSM's table, initial state, alphabet and
+        completed-transition mask
+
+    Returns
+    -------
+    list of ResidualItem, sampled disagreements first (largest count), then search finds
+    """
+    index = {s: i for i, s in enumerate(alphabet)}
+    found: dict[tuple, list] = {}
+    for d in finds:
+        if d.symbol is not None and d.state is not None:
+            key = (int(d.state), d.symbol)
+        else:
+            q = initial
+            for s in d.word:  # a str of one-character symbols, or a tuple of symbols
+                q = int(transitions[q, index[s]])
+            key = (q, None)
+        found.setdefault(key, []).append(d.word)
+    out = list(items)
+    where = {(it.state, it.symbol, it.kind == "output"): i for i, it in enumerate(out)}
+    for (q, a), words in found.items():
+        extra = {"found_by_search": len(words), "search_witnesses": tuple(words[:n_witnesses])}
+        i = where.get((q, a, a is None))
+        if i is not None:
+            kind = "transition" if out[i].kind == "conflict" else out[i].kind
+            out[i] = dataclasses.replace(out[i], kind=kind, **extra)
+        else:
+            out.append(ResidualItem(state=q, symbol=a, kind="output" if a is None else "transition", share=0.0,
+                                    count=0, parting_share=0.0,
+                                    completed=bool(completed[q, index[a]]) if a is not None else False,
+                                    witnesses=(), **extra))
+    out.sort(key=_order)
+    return out
+
+
+def _order(it: ResidualItem) -> tuple:
+    return (-it.count, -it.found_by_search, -it.parting_share, it.state, it.symbol or "")
 
 
 def previous_per_step(values: np.ndarray, offsets: np.ndarray, first: Any) -> np.ndarray:
@@ -209,7 +277,7 @@ def attribute_residual(
                 state=q, symbol=None, kind="output", share=counts[key] / denom_p, count=int(counts[key]),
                 parting_share=0.0, completed=False, witnesses=wit.get(key, ()),
             ))
-    items.sort(key=lambda it: (-it.count, -it.parting_share, it.state, it.symbol or ""))
+    items.sort(key=_order)
     return items, first_parting
 
 

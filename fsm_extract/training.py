@@ -20,7 +20,7 @@ from .datasets import Dataset
 from .errors import ArgumentTypeError, ValidationError
 from .models import RNNClassifier, _padded, _seed_everything
 
-__all__ = ["train_classifier", "prefix_labels"]
+__all__ = ["train_classifier", "prefix_labels", "hold_out"]
 
 
 def prefix_labels(language: Any, ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
@@ -50,6 +50,52 @@ def _word_accuracy(model: RNNClassifier, data: Dataset) -> float:
     return float((model.predict(data.words) == data.labels).mean())
 
 
+def _targets(dataset: Dataset, language: Any, ids: np.ndarray, lengths: np.ndarray) -> tuple:
+    """(targets, train_mask, empty_target) for training on every prefix (with a ``language``)
+    or on each whole word's label."""
+    T = ids.shape[1]
+    mask = np.arange(T)[None, :] < lengths[:, None]
+    if language is not None:
+        targets = prefix_labels(language, ids, lengths)
+        final = targets[np.arange(len(dataset)), np.maximum(lengths - 1, 0)]
+        final = np.where(lengths > 0, final, bool(language.accepts(())))
+        bad = np.flatnonzero(final != dataset.labels)
+        if bad.size:
+            w = dataset.words[int(bad[0])]
+            raise ValidationError(
+                f"dataset labels must agree with language: word {w!r} is labelled {bool(dataset.labels[bad[0]])} "
+                f"but the language says {bool(final[bad[0]])} ({bad.size} such words)"
+            )
+        return targets, mask, float(language.accepts(()))
+    targets = np.zeros(ids.shape, dtype=bool)
+    train_mask = np.zeros(ids.shape, dtype=bool)
+    nonempty = lengths > 0
+    targets[np.flatnonzero(nonempty), lengths[nonempty] - 1] = dataset.labels[nonempty]
+    train_mask[np.flatnonzero(nonempty), lengths[nonempty] - 1] = True
+    empties = dataset.labels[~nonempty]
+    return targets, train_mask, (float(empties.mean()) if empties.size else None)
+
+
+_MIN_HELD_OUT_WORDS = 20  # below this many training words, nothing is held out
+
+
+def hold_out(dataset: Dataset, fraction: float, seed: int) -> tuple[Dataset, Dataset | None]:
+    """Split a seeded ``fraction`` of ``dataset`` off for early stopping: (train, held out).
+
+    Nothing is held out (``None``) when the dataset has fewer than 20 words, or when either
+    part would lack a class the whole dataset has (the training part must keep both)."""
+    n = len(dataset)
+    n_val = int(round(fraction * n))
+    if n < _MIN_HELD_OUT_WORDS or n_val < 1:
+        return dataset, None
+    perm = np.random.default_rng(seed).permutation(n)
+    val_idx, train_idx = np.sort(perm[:n_val]), np.sort(perm[n_val:])
+    train = dataset.subset(train_idx)
+    if train.labels.all() or not train.labels.any():
+        return dataset, None
+    return train, dataset.subset(val_idx)
+
+
 def train_classifier(
     dataset: Dataset,
     *,
@@ -65,6 +111,9 @@ def train_classifier(
     language: Any = None,
     max_seconds: float | None = None,
     progress: bool = True,
+    early_stopping: bool = True,
+    validation_fraction: float = 0.1,
+    patience: int = 10,
 ) -> RNNClassifier:
     """Train a recurrent classifier that gives an acceptance logit after every symbol.
 
@@ -81,23 +130,34 @@ def train_classifier(
         Adam learning rate.
     batch_size : int
     seed : int
-        Seeds initialisation and shuffling: the same seed gives the same weights (on CPU).
+        Seeds initialisation, shuffling and the held-out split: the same seed gives the same
+        weights (on CPU).
     validation : Dataset, optional
-        Checked after every epoch; training stops early once it is classified 100% right, and
-        the weights with the best validation accuracy are kept.
+        Checked after every epoch; the weights with the best validation accuracy are kept.
     language : Language, optional
         Reference language: when given, every prefix is trained on its label (and the
         dataset's labels must agree with it).
     max_seconds : float, optional
         Stop after this much wall time (the best weights so far are kept).
     progress : bool
-        Show a progress bar with loss and validation accuracy.
+        Show a progress bar with loss, validation accuracy and, at the end, why training stopped.
+    early_stopping : bool, default True
+        Stop once the validation words are classified 100% right, or when their accuracy has
+        not improved for ``patience`` epochs. Without ``validation``, a seeded
+        ``validation_fraction`` of ``dataset`` is held out for it (as scikit-learn's
+        ``early_stopping=True`` does) and not trained on; a dataset under 20 words holds out
+        nothing and its training accuracy is watched instead. ``False``: run all ``epochs``
+        (keeping the best weights on ``validation`` if given).
+    validation_fraction : float, default 0.1
+        Share of ``dataset`` held out when ``validation`` is None and ``early_stopping``.
+    patience : int, default 10
+        Epochs without improvement before stopping.
 
     Returns
     -------
     RNNClassifier
         In eval mode, with ``model.metadata`` holding the training record (epochs run,
-        seconds, final accuracies).
+        seconds, final accuracies, what was watched and why training stopped: ``stopped``).
     """
     if not isinstance(dataset, Dataset):
         raise ArgumentTypeError(f"dataset must be an fsm_extract Dataset, got {type(dataset).__name__}")
@@ -108,6 +168,9 @@ def train_classifier(
     batch_size = check_int("batch_size", batch_size, min=1)
     seed = check_seed("seed", seed)
     progress = check_bool("progress", progress)
+    early_stopping = check_bool("early_stopping", early_stopping)
+    validation_fraction = check_float("validation_fraction", validation_fraction, min=0.0, max=0.5, min_inclusive=False)
+    patience = check_int("patience", patience, min=1)
     if max_seconds is not None:
         max_seconds = check_float("max_seconds", max_seconds, min=0.0, min_inclusive=False)
     if validation is not None:
@@ -125,81 +188,48 @@ def train_classifier(
             raise ValidationError(
                 f"language.alphabet={list(language.alphabet)} must equal dataset.alphabet={list(dataset.alphabet)}"
             )
+    watched = "validation" if validation is not None else None
+    if validation is None and early_stopping:
+        dataset, validation = hold_out(dataset, validation_fraction, seed)
+        watched = "held-out" if validation is not None else "training"
 
     gen = _seed_everything(seed)
     model = RNNClassifier(dataset.alphabet, cell=cell, hidden_size=hidden_size, num_layers=num_layers, embedding_dim=embedding_dim)
     symbols, offsets = dataset.encode()
     ids, lengths = _padded(symbols, offsets, np.arange(len(dataset)))
-    T = ids.shape[1]
-    mask = np.arange(T)[None, :] < lengths[:, None]
-    if language is not None:
-        targets = prefix_labels(language, ids, lengths)
-        final = targets[np.arange(len(dataset)), np.maximum(lengths - 1, 0)]
-        final = np.where(lengths > 0, final, bool(language.accepts(())))
-        bad = np.flatnonzero(final != dataset.labels)
-        if bad.size:
-            w = dataset.words[int(bad[0])]
-            raise ValidationError(
-                f"dataset labels must agree with language: word {w!r} is labelled {bool(dataset.labels[bad[0]])} "
-                f"but the language says {bool(final[bad[0]])} ({bad.size} such words)"
-            )
-        train_mask = mask
-        empty_target = float(language.accepts(()))
-    else:
-        targets = np.zeros(ids.shape, dtype=bool)
-        train_mask = np.zeros(ids.shape, dtype=bool)
-        nonempty = lengths > 0
-        targets[np.flatnonzero(nonempty), lengths[nonempty] - 1] = dataset.labels[nonempty]
-        train_mask[np.flatnonzero(nonempty), lengths[nonempty] - 1] = True
-        empties = dataset.labels[~nonempty]
-        empty_target = float(empties.mean()) if empties.size else None
-
-    ids_t = torch.from_numpy(ids)
-    targets_t = torch.from_numpy(targets.astype(np.float32))
-    mask_t = torch.from_numpy(train_mask)
+    targets, train_mask, empty_target = _targets(dataset, language, ids, lengths)
+    tensors = (torch.from_numpy(ids), torch.from_numpy(targets.astype(np.float32)), torch.from_numpy(train_mask))
     opt = torch.optim.Adam(model.parameters(), lr=lr)
-    loss_fn = nn.BCEWithLogitsLoss(reduction="sum")
-    best_acc, best_state, epochs_run = -1.0, None, 0
     start = time.perf_counter()
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=epochs, desc="train", unit="epoch", leave=False)
+    best_acc, best_state, best_epoch, epochs_run, stopped = -1.0, None, 0, 0, f"all {epochs} epochs run"
     try:
         for epoch in range(epochs):
-            model.train()
-            perm = torch.randperm(len(dataset), generator=gen)
-            total, count = 0.0, 0
-            for b0 in range(0, len(dataset), batch_size):
-                idx = perm[b0 : b0 + batch_size]
-                m = mask_t[idx]
-                t_max = int(m.any(0).nonzero().max()) + 1 if m.any() else 1
-                logits = model(ids_t[idx, :t_max])
-                loss = loss_fn(logits[m[:, :t_max]], targets_t[idx, :t_max][m[:, :t_max]])
-                n = int(m.sum())
-                if empty_target is not None:
-                    loss = loss + loss_fn(model.empty_logit()[None], torch.tensor([empty_target]))
-                    n += 1
-                opt.zero_grad()
-                (loss / max(n, 1)).backward()
-                nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-                opt.step()
-                total, count = total + loss.item(), count + n
+            loss = _epoch(model, opt, tensors, empty_target, batch_size, gen)
             epochs_run = epoch + 1
             model.eval()
-            acc = _word_accuracy(model, validation) if validation is not None else _word_accuracy(model, dataset)
+            acc = _word_accuracy(model, validation if validation is not None else dataset)
             if acc > best_acc:
-                best_acc, best_state = acc, copy.deepcopy(model.state_dict())
+                best_acc, best_state, best_epoch = acc, copy.deepcopy(model.state_dict()), epochs_run
             if bar is not None:
                 bar.update(1)
-                bar.set_postfix(loss=f"{total / max(count, 1):.4f}", acc=f"{acc:.4f}")
-            if acc >= 1.0 and validation is not None:
+                bar.set_postfix(loss=f"{loss:.4f}", acc=f"{acc:.4f}")
+            if early_stopping and acc >= 1.0:
+                stopped = f"{watched} accuracy reached 100%"
+                break
+            if early_stopping and epochs_run - best_epoch >= patience:
+                stopped = f"{watched} accuracy did not improve for {patience} epochs"
                 break
             if max_seconds is not None and time.perf_counter() - start > max_seconds:
+                stopped = f"max_seconds={max_seconds} reached"
                 break
     finally:
         if bar is not None:
+            bar.set_postfix_str(f"stopped: {stopped}")
             bar.close()
     model.load_state_dict(best_state)
     model.eval()
@@ -212,6 +242,36 @@ def train_classifier(
         "trained_on": dataset.name or "dataset",
         "n_train_words": len(dataset),
         "prefix_labels": language is not None,
+        "watched": watched,  # "validation", "held-out", "training" or None: whose accuracy stopped training
+        "held_out_words": len(validation) if watched == "held-out" else 0,
+        "stopped": stopped,
+        "best_epoch": best_epoch,
         ("validation_accuracy" if validation is not None else "train_accuracy"): best_acc,
     }
     return model
+
+
+def _epoch(model: RNNClassifier, opt: torch.optim.Optimizer, tensors: tuple, empty_target: float | None,
+           batch_size: int, gen: torch.Generator) -> float:
+    """One pass over the data in shuffled batches; returns the mean loss per target."""
+    ids_t, targets_t, mask_t = tensors
+    loss_fn = nn.BCEWithLogitsLoss(reduction="sum")
+    model.train()
+    perm = torch.randperm(ids_t.shape[0], generator=gen)
+    total, count = 0.0, 0
+    for b0 in range(0, ids_t.shape[0], batch_size):
+        idx = perm[b0 : b0 + batch_size]
+        m = mask_t[idx]
+        t_max = int(m.any(0).nonzero().max()) + 1 if m.any() else 1
+        logits = model(ids_t[idx, :t_max])
+        loss = loss_fn(logits[m[:, :t_max]], targets_t[idx, :t_max][m[:, :t_max]])
+        n = int(m.sum())
+        if empty_target is not None:
+            loss = loss + loss_fn(model.empty_logit()[None], torch.tensor([empty_target]))
+            n += 1
+        opt.zero_grad()
+        (loss / max(n, 1)).backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        total, count = total + loss.item(), count + n
+    return total / max(count, 1)

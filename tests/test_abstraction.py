@@ -1,5 +1,6 @@
 """State abstraction: KMeansAbstraction, GaussianMixtureAbstraction, make_abstraction."""
 
+import warnings
 import numpy as np
 import pytest
 import torch
@@ -8,7 +9,7 @@ from hypothesis import strategies as st
 
 import fsm_extract as fx
 from fsm_extract.abstraction import GaussianMixtureAbstraction, KMeansAbstraction, make_abstraction
-from fsm_extract.errors import ArgumentTypeError, NotFittedError, ValidationError
+from fsm_extract.errors import FewerClustersWarning, ArgumentTypeError, NotFittedError, ValidationError
 
 from .conftest import random_words
 
@@ -190,9 +191,13 @@ def test_bad_seed(trace):
 def test_n_states_above_distinct_states(cls):
     # three distinct rows and h0 (zeros): four distinct hidden states
     tr = _hand_trace([[1, 0], [0, 1], [1, 0], [1, 1]])
-    with pytest.raises(ValidationError, match=r"n_states=5 must be <= 4, the number of distinct hidden states"):
-        cls(n_states=5).fit(tr)
-    a = cls(n_states=4, seed=0).fit(tr)  # exactly the number of distinct states is fine
+    with pytest.warns(FewerClustersWarning, match=r"n_states=5 is more than the 4 distinct hidden states .*using 4 clusters"):
+        a = cls(n_states=5).fit(tr)  # every distinct state becomes a cluster, with a warning
+    assert a.n_states_ == 4 and a.n_states == 5 and a.centroids_.shape == (4, 2)
+    assert len(set(a.predict(np.array([[1, 0], [0, 1], [1, 1], [0, 0]], np.float32)).tolist())) == 4
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        a = cls(n_states=4, seed=0).fit(tr)  # exactly the number of distinct states: no warning
     assert a.n_states_ == 4
 
 
@@ -204,10 +209,11 @@ def test_n_states_equal_distinct_separates_every_point():
     assert len({int(labels[0]), int(labels[1]), int(labels[3]), a.initial_label_}) == 4
 
 
-def test_n_states_above_distinct_is_a_value_error():
+def test_n_states_above_distinct_uses_every_distinct_state():
     tr = _hand_trace([[1, 0], [1, 0]], h0=[1, 0])  # one distinct state in all
-    with pytest.raises(ValueError, match=r"must be <= 1, the number of distinct"):
-        KMeansAbstraction(n_states=2).fit(tr)
+    with pytest.warns(FewerClustersWarning, match=r"using 1 clusters"):
+        a = KMeansAbstraction(n_states=2).fit(tr)
+    assert a.n_states_ == 1 and a.predict(tr.hidden).tolist() == [0, 0] and a.initial_label_ == 0
 
 
 @pytest.mark.parametrize("bad_value", [np.nan, np.inf, -np.inf])

@@ -318,7 +318,7 @@ def test_no_residual_headline_and_empty_residual():
     assert r.variance_explained == 1.0  # every h is exactly its state's centroid
     assert r.residual == () and r.shortest_disagreements == ()
     assert r.residual_concentration == {"share": 0.0, "places": 0, "transitions": 0}
-    assert r.headline == "100.0% of held-out prefixes, 100% of hidden variance; no residual: FSM and net agree on every prefix"
+    assert r.headline == "100.0% of held-out prefixes, 100% of hidden variance; no residual: FSM and net agree on every sampled prefix"
     assert r.first_parting.tolist() == [-1] * 5
 
 

@@ -2,6 +2,7 @@
 
 import itertools
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -306,6 +307,33 @@ def check_random_dfa(n_states, n_symbols, seed, *, n_fit_words, n_long):
     for refine in (True, False):  # the default (refined) extraction, and plain k-means on hidden states
         fsm = fx.extract(model, data, n_states=n_units + 1, seed=0, refine=refine)
         assert fsm.equivalent(lang), (n_states, n_symbols, seed, refine, fsm)
+    check_defaults(lang, model, data)
+
+
+def check_defaults(lang, disguised, data):
+    """``fx.extract`` with every option at its default works on exactly-built nets: on the
+    disguised one, and on the plain one, whose few distinct states (often fewer than the 16
+    default clusters) each become a cluster, with a warning and a metadata record."""
+    fsm = fx.extract(disguised, data)
+    assert fsm.equivalent(lang), ("defaults, disguised", lang, fsm)
+    plain = exact_lstm(lang)
+    # refinement clusters features of the full state: at most as many distinct points as states
+    distinct_states = np.unique(np.round(fx.collect_trace(plain, data.words, state="hc").hidden, 6), axis=0).shape[0] + 1
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fsm = fx.extract(plain, data)
+    assert fsm.equivalent(lang), ("defaults, plain", lang, fsm)
+    fewer = [str(w.message) for w in caught if issubclass(w.category, fx.FewerClustersWarning)]
+    if distinct_states < 16:
+        assert len(fewer) == 1, (distinct_states, fewer)
+    if fewer:
+        used = int(fewer[0].split("using ")[1].split(" clusters")[0])
+        assert used <= min(distinct_states, 15), (used, distinct_states)
+        assert fsm.metadata["fewer_clusters"] == {"requested": 16, "used": used,
+                                                  "reason": "fewer distinct hidden states than requested clusters"}
+        assert fsm.metadata["initial_clusters"] == used
+    else:
+        assert "fewer_clusters" not in fsm.metadata and fsm.metadata["initial_clusters"] == 16
 
 
 @settings(max_examples=50, deadline=None)

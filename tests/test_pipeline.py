@@ -233,7 +233,6 @@ def test_not_a_model(train):
         ({"n_states": -2}, ValidationError, r"n_states=-2"),
         ({"n_states": 2.0}, ArgumentTypeError, r"n_states"),
         ({"n_states": "16"}, ArgumentTypeError, r"n_states"),
-        ({"n_states": 10**7}, ValidationError, r"n_states=10000000 must be <= \d+, the number of distinct hidden states"),
         ({"method": "dbscan"}, ValidationError, r"method='dbscan'"),
         ({"method": None}, ValidationError, r"method=None"),
         ({"state": "c"}, ValidationError, r"state='c'"),
@@ -253,3 +252,11 @@ def test_bad_arguments(model, kwargs, error, pattern, options):
 def test_plain_bad_batch_size(model):
     with pytest.raises(ValidationError, match="batch_size=0"):
         fx.extract(model, ["0101", "1100", "000"], n_states=2, batch_size=0, **PLAIN)
+
+
+@pytest.mark.parametrize("options", [{}, PLAIN], ids=["default", "plain"])
+def test_n_states_above_distinct_states_warns_and_uses_them_all(model, train, options):
+    with pytest.warns(fx.FewerClustersWarning, match=r"n_states=10000000 is more than the \d+ distinct hidden states"):
+        fsm = fx.extract(model, train, n_states=10**7, **options)
+    record = fsm.metadata["fewer_clusters"]
+    assert record["requested"] == 10**7 and 1 <= record["used"] < 10**7

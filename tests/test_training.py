@@ -76,10 +76,10 @@ def test_same_seed_same_weights(tiny):
 
 def test_word_level_labels_only(tiny):
     data = fx.Dataset(tiny.words + ("",), np.append(tiny.labels, True), tiny.alphabet)  # an empty word too
-    model = fx.train_classifier(data, hidden_size=8, epochs=3, progress=False)
+    model = fx.train_classifier(data, hidden_size=8, epochs=3, progress=False, early_stopping=False)
     meta = model.metadata
     assert meta["prefix_labels"] is False
-    assert meta["epochs_run"] == 3  # no validation: no early stop
+    assert meta["epochs_run"] == 3  # no validation, early_stopping=False: no early stop
     assert "train_accuracy" in meta and "validation_accuracy" not in meta
     assert 0.0 <= meta["train_accuracy"] <= 1.0
     assert meta["train_accuracy"] == pytest.approx(_accuracy(model, data))
@@ -179,3 +179,59 @@ def test_empty_validation(tiny):
 def test_unknown_symbol_in_dataset_is_caught_on_construction():
     with pytest.raises(UnknownSymbolError, match="'2'"):
         fx.Dataset(("012",), [True], "01")
+
+
+# ----------------------------------------------------------------------------- early stopping
+def test_default_holds_out_words_and_stops_early():
+    """With no validation, a seeded 10% of the words is held out, and training stops well
+    before the 200-epoch bound once they are all right (on (ab|ba)*, within a few epochs)."""
+    lang = fx.languages.from_regex("(ab|ba)*", alphabet="ab")
+    train = lang.sample(n=400, max_len=12, seed=0)
+    t0 = time.perf_counter()
+    model = fx.train_classifier(train, hidden_size=8, seed=0, progress=False)
+    seconds = time.perf_counter() - t0
+    meta = model.metadata
+    assert meta["watched"] == "held-out" and meta["held_out_words"] == 40
+    assert meta["n_train_words"] == 360  # 40 held out, not trained on
+    assert meta["stopped"] in ("held-out accuracy reached 100%", "held-out accuracy did not improve for 10 epochs")
+    assert meta["epochs_run"] < 60, meta
+    assert "validation_accuracy" in meta
+    print(f"(ab|ba)*: {meta['epochs_run']} epochs, {seconds:.1f} s, stopped: {meta['stopped']}")
+
+
+def test_hold_out_is_seeded_and_keeps_both_classes(tiny):
+    from fsm_extract.training import hold_out
+
+    a_train, a_val = hold_out(tiny, 0.1, seed=3)
+    b_train, b_val = hold_out(tiny, 0.1, seed=3)
+    c_train, c_val = hold_out(tiny, 0.1, seed=4)
+    assert a_val.words == b_val.words and a_val.words != c_val.words
+    assert len(a_val) == 12 and len(a_train) == 108
+    assert sorted(a_train.words + a_val.words) == sorted(tiny.words)  # a split: every word once
+    assert a_train.labels.any() and not a_train.labels.all()
+    small = tiny.subset(np.arange(15))
+    assert hold_out(small, 0.1, seed=0) == (small, None)  # too small: nothing held out
+
+
+def test_patience_stops_a_plateau(tiny):
+    """A net that cannot learn (lr tiny) stops after `patience` epochs without improvement."""
+    model = fx.train_classifier(tiny, hidden_size=4, lr=1e-6, epochs=500, patience=3, seed=0, progress=False)
+    meta = model.metadata
+    assert meta["stopped"].endswith("did not improve for 3 epochs")
+    assert meta["epochs_run"] == meta["best_epoch"] + 3
+
+
+def test_early_stopping_off_runs_every_epoch(tiny):
+    model = fx.train_classifier(tiny, hidden_size=4, epochs=4, early_stopping=False, seed=0, progress=False)
+    assert model.metadata["epochs_run"] == 4 and model.metadata["stopped"] == "all 4 epochs run"
+    assert model.metadata["watched"] is None and model.metadata["n_train_words"] == len(tiny)
+
+
+@pytest.mark.parametrize("kwargs,pattern", [
+    ({"validation_fraction": 0.0}, "validation_fraction=0.0 must be > 0"),
+    ({"validation_fraction": 0.9}, "validation_fraction=0.9 must be <= 0.5"),
+    ({"patience": 0}, "patience=0 must be >= 1"),
+])
+def test_early_stopping_options_are_checked(tiny, kwargs, pattern):
+    with pytest.raises(ValidationError, match=pattern):
+        fx.train_classifier(tiny, progress=False, **kwargs)
