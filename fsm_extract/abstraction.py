@@ -70,7 +70,8 @@ class _Abstraction:
         Raises
         ------
         ValidationError
-            If states are not finite.
+            If ``n_states`` is above the number of fitted points (as in scikit-learn), or
+            states are not finite.
         """
         if not isinstance(trace, Trace):
             raise ArgumentTypeError(f"trace must be an fsm_extract Trace, got {type(trace).__name__}")
@@ -88,6 +89,11 @@ class _Abstraction:
         x = np.concatenate([np.asarray(trace.h0, dtype=np.float32)[None, :], sample]).astype(np.float32, copy=False)
         weights = np.ones(x.shape[0], dtype=np.float64)
         weights[0] = h0_weight
+        if self.n_states > x.shape[0]:  # as scikit-learn: no more clusters than points
+            raise ValidationError(
+                f"n_states={self.n_states} must be <= {x.shape[0]}, the number of fitted points "
+                f"(h0 and {sample.shape[0]} steps)"
+            )
         distinct = count_distinct_rows(x)
         n_clusters = min(int(self.n_states), distinct)
         if n_clusters < self.n_states:

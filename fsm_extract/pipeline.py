@@ -136,7 +136,8 @@ def extract(
         ``data`` is held out for choosing, and the automaton is fitted on the other 80%.
     target : float, default 0.999
     max_states : int, default 64
-        The state budget of refinement and of ``n_states="auto"``.
+        The largest automaton built: the state budget of refinement and of ``n_states="auto"``,
+        and an upper bound on ``n_states``.
     refine : bool, default True
         Refine the clustering until the automaton explains the net (see
         :mod:`fsm_extract.refined`): behavioural features, splitting of clusters whose
@@ -177,9 +178,12 @@ def extract(
         threshold = check_float("threshold", threshold, min=0.5, max=1.0)
         max_rounds = check_int("max_rounds", max_rounds, min=0, max=1000)
         search = 200_000 if search is True else 0 if search is False else check_int("search", search, min=0)
+    max_states = check_int("max_states", max_states, min=1)
     if not auto:
         n_states = check_int("n_states", n_states, min=1)
-    max_states = check_int("max_states", max_states, min=1)
+        if n_states > max_states:
+            raise ValidationError(f"n_states={n_states} must be <= max_states={max_states}, the largest automaton "
+                                  f"extract builds (raise max_states to fit more clusters)")
     check_choice("method", method, ("kmeans", "gmm"))
     check_choice("state", state, ("h", "hc"))
     seed = check_seed("seed", seed)

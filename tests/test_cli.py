@@ -213,6 +213,8 @@ BAD = [
     ("unknown-symbol", lambda d, f: (["extract", "--model", f["model"], "--data", _unknown_symbol_jsonl(d), "--out", d / "o.json"], d / "o.json"), "'2'"),
     ("one-class-train", lambda d, f: (["train", "--data", _one_class_jsonl(d), "--out", d / "o.pt", "--quiet"], d / "o.pt"), "both accepted and rejected"),
     ("states-0", lambda d, f: (["extract", "--language", "tomita4", "--states", "0", "--out", d / "o.json"], d / "o.json"), "n_states=0 must be >= 1"),
+    ("states-above-max-states", lambda d, f: (["extract", "--language", "tomita4", "--states", "100000", "--out", d / "o.json"], d / "o.json"), "n_states=100000 must be <= max_states=64"),
+    ("demo-states-above-max-states", lambda d, f: (["demo", "--states", "100000", "--out", d / "demo"], d / "demo"), "n_states=100000 must be <= max_states=64"),
     ("states-negative", lambda d, f: (["extract", "--model", f["model"], "--data", f["data"], "--states", "-3", "--out", d / "o.json"], d / "o.json"), "n_states=-3"),
     ("seed-negative", lambda d, f: (["extract", "--model", f["model"], "--data", f["data"], "--seed", "-1", "--out", d / "o.json"], d / "o.json"), "seed=-1"),
     ("epochs-0", lambda d, f: (["train", "--data", f["data"], "--epochs", "0", "--out", d / "o.pt", "--quiet"], d / "o.pt"), "epochs=0"),
@@ -308,8 +310,8 @@ def test_extract_search_bad_input(capsys, tmp_path, argv, message):
 
 
 @pytest.mark.parametrize("argv", [
-    ["extract", "--language", "tomita4", "--states", "100000", "--no-refine"],
-    ["extract", "--model", "{model}", "--data", "{data}", "--states", "1000"],
+    ["extract", "--model", "{model}", "--data", "{data}", "--states", "60", "--no-refine"],
+    ["extract", "--model", "{model}", "--data", "{data}", "--states", "60"],
 ])
 def test_more_clusters_than_distinct_states_warns_in_one_line_and_works(capsys, tmp_path, files, argv):
     """Defaults and large --states work: every distinct hidden state becomes a cluster, the

@@ -857,6 +857,21 @@ def test_fuzz_cli_slow_with_bundled_languages(ctx, capsys, tmp_path, monkeypatch
     assert len(_fuzz_cli(ctx, capsys, tmp_path, _cli_argv(spec, command), config)) >= 40
 
 
+def test_fidelity_of_an_fsm_without_centroids_is_a_specification_check(ctx):
+    report = fx.fidelity(ctx.model, ctx.fsm_dfa, WORDS)  # used to raise "centroids"; now aligned (issue 11)
+    assert report.aligned is not None and 0.0 <= report.prefix_agreement <= 1.0
+
+
+def test_cli_fidelity_of_an_fsm_without_centroids_is_a_specification_check(ctx, capsys):
+    """An FSM built from a DFA has no centroids: it used to be refused; it is checked against
+    the net as a specification (issue 11)."""
+    argv = ["fidelity", "--fsm", f"{ctx.files.dir}/fsm_dfa.json", "--model", f"{ctx.files.dir}/m.pt",
+            "--data", f"{ctx.files.dir}/d.jsonl"]
+    rc, out, err = _run_cli(capsys, argv)
+    assert rc == 0, err
+    assert "a specification: each of its" in out
+
+
 @pytest.mark.parametrize("argv, needle", [
     (["extract", "--model", "{IN}/missing.pt", "--data", "{IN}/d.jsonl", "--out", "{OUT}/e.json"], "path="),
     (["extract", "--model", "{IN}/m.pt", "--data", "{IN}/d.jsonl", "--out", "{OUT}/e.json", "--states", "0"],
@@ -868,7 +883,6 @@ def test_fuzz_cli_slow_with_bundled_languages(ctx, capsys, tmp_path, monkeypatch
     (["train", "--data", "{IN}/d.jsonl", "--out", "{OUT}/t.pt", "--hidden-size", "0", "--quiet"], "hidden_size=0"),
     (["render", "{IN}/m.pt", "--out", "{OUT}/r.svg"], "must be UTF-8 JSON"),
     (["render", "{IN}/fsm.json", "--out", "{OUT}/r.svg", "--min-confidence", "2"], "min_confidence=2"),
-    (["fidelity", "--fsm", "{IN}/fsm_dfa.json", "--model", "{IN}/m.pt", "--data", "{IN}/d.jsonl"], "centroids"),
     (["fidelity", "--fsm", "{IN}/foreign.json", "--model", "{IN}/m.pt", "--data", "{IN}/d.jsonl"], "format="),
     (["sweep", "--model", "{IN}/m.pt", "--fit-data", "{IN}/d.jsonl", "--test-data", "{IN}/d.jsonl",
       "--states", "3:2"], "--states="),
@@ -1206,7 +1220,6 @@ CASES = [
     _case("fidelity-fsm", lambda c: fx.fidelity(c.model, c.valid_fsm_dict, WORDS), T, "fsm"),
     _case("fidelity-alphabet", lambda c: fx.fidelity(c.model, fx.ExtractedFSM("ab", [[0, 0]], [True], 0), WORDS), V,
           "alphabet"),
-    _case("fidelity-no-centroids", lambda c: fx.fidelity(c.model, c.fsm_dfa, WORDS), V, "centroids"),
     _case("fidelity-data-empty", lambda c: fx.fidelity(c.model, c.fsm, []), V, "data"),
     _case("fidelity-data-str", lambda c: fx.fidelity(c.model, c.fsm, "0101"), T, "words"),
     _case("fidelity-unknown", lambda c: fx.fidelity(c.model, c.fsm, ["01", "2"]), U, "words[1]="),

@@ -221,11 +221,11 @@ def test_hand_residual(hand_report):
     items = [it.to_dict() for it in r.residual]
     assert items == [
         {"state": 1, "symbol": "b", "kind": "transition", "share": pytest.approx(3 / 24), "count": 3,
-         "parting_share": pytest.approx(2 / 24), "completed": True, "witnesses": ["ab", "abb"]},
+         "parting_share": pytest.approx(2 / 24), "completed": True, "witnesses": ["ab", "abb"], "found_by_search": 0, "search_witnesses": []},
         {"state": 0, "symbol": None, "kind": "output", "share": pytest.approx(1 / 24), "count": 1,
-         "parting_share": 0.0, "completed": False, "witnesses": ["aab"]},
+         "parting_share": 0.0, "completed": False, "witnesses": ["aab"], "found_by_search": 0, "search_witnesses": []},
         {"state": 0, "symbol": "a", "kind": "conflict", "share": 0.0, "count": 0,
-         "parting_share": pytest.approx(1 / 24), "completed": False, "witnesses": ["ba"]},
+         "parting_share": pytest.approx(1 / 24), "completed": False, "witnesses": ["ba"], "found_by_search": 0, "search_witnesses": []},
     ]
     assert sum(it.share for it in r.residual) == pytest.approx(1 - r.prefix_agreement)
     # disagreeing prefixes by length, then data order: "ab" (step 2), "ab" (11), "aab" (7), "abb" (12)

@@ -233,6 +233,7 @@ def test_not_a_model(train):
         ({"n_states": -2}, ValidationError, r"n_states=-2"),
         ({"n_states": 2.0}, ArgumentTypeError, r"n_states"),
         ({"n_states": "16"}, ArgumentTypeError, r"n_states"),
+        ({"n_states": 10**7}, ValidationError, r"n_states=10000000 must be <= max_states=64"),
         ({"method": "dbscan"}, ValidationError, r"method='dbscan'"),
         ({"method": None}, ValidationError, r"method=None"),
         ({"state": "c"}, ValidationError, r"state='c'"),
@@ -255,8 +256,13 @@ def test_plain_bad_batch_size(model):
 
 
 @pytest.mark.parametrize("options", [{}, PLAIN], ids=["default", "plain"])
-def test_n_states_above_distinct_states_warns_and_uses_them_all(model, train, options):
-    with pytest.warns(fx.FewerClustersWarning, match=r"n_states=10000000 is more than the \d+ distinct hidden states"):
-        fsm = fx.extract(model, train, n_states=10**7, **options)
+def test_n_states_above_distinct_states_warns_and_uses_them_all(options):
+    from fsm_extract.networks import exact_lstm
+
+    lang = fx.languages.tomita(2)  # an exactly-built net has few distinct hidden states
+    words = lang.sample(n=300, max_len=12, seed=0)
+    with pytest.warns(fx.FewerClustersWarning, match=r"n_states=60 is more than the \d+ distinct hidden states"):
+        fsm = fx.extract(exact_lstm(lang), words, n_states=60, **options)
     record = fsm.metadata["fewer_clusters"]
-    assert record["requested"] == 10**7 and 1 <= record["used"] < 10**7
+    assert record["requested"] == 60 and 1 <= record["used"] < 60
+    assert fsm.equivalent(lang)
