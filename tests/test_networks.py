@@ -304,9 +304,13 @@ def check_random_dfa(n_states, n_symbols, seed, *, n_fit_words, n_long):
     assert_exact(model, lang, random_words(rng, alphabet, long_lengths(n_long, seed=seed)))
     n_units = state_columns(model).size  # distinct (state, last symbol) pairs: the net's distinct states, less h0
     data = lang.sample(n=n_fit_words, min_len=0, max_len=2 * n_states + 10, seed=0)
-    for refine in (True, False):  # the default (refined) extraction, and plain k-means on hidden states
-        fsm = fx.extract(model, data, n_states=n_units + 1, seed=0, refine=refine)
-        assert fsm.equivalent(lang), (n_states, n_symbols, seed, refine, fsm)
+    fsm = fx.extract(model, data, n_states=n_units + 1, seed=0)  # the default (refined) extraction
+    assert fsm.equivalent(lang), (n_states, n_symbols, seed, "refined", fsm)
+    # plain k-means on hidden states is exact when every net state is one point (amplitude 0);
+    # with moving distractors it is not always (see test_plain_kmeans_is_not_always_exact_...)
+    still = exact_lstm(lang, distractors=4, amplitude=0.0, seed=seed)
+    fsm = fx.extract(still, data, n_states=n_units + 1, seed=0, refine=False)
+    assert fsm.equivalent(lang), (n_states, n_symbols, seed, "plain", fsm)
     check_defaults(lang, model, data)
 
 
@@ -347,6 +351,23 @@ def test_property_random_dfas(n_states, n_symbols, seed):
 @given(n_states=st.integers(2, 10), n_symbols=st.integers(2, 4), seed=st.integers(0, 2**32 - 1))
 def test_property_random_dfas_slow(n_states, n_symbols, seed):
     check_random_dfa(n_states, n_symbols, seed, n_fit_words=2000, n_long=1000)
+
+
+def test_plain_kmeans_is_not_always_exact_with_moving_distractors():
+    """Found by the property test: at distractor amplitude 0.1, plain k-means with one cluster
+    per net state returns a 10-state automaton that is not the DFA (it agrees on 99.6% of
+    held-out prefixes); refined extraction recovers it, and the fidelity report shows plain
+    k-means' residual. The property test asserts plain k-means only where it must be exact."""
+    seed = 1232045723
+    lang = fx.languages.random_dfa(n_states=10, alphabet="abcd", seed=seed)
+    model = exact_lstm(lang, distractors=4, amplitude=0.1, seed=seed)
+    n_clusters = state_columns(model).size + 1
+    data = lang.sample(n=1000, min_len=0, max_len=30, seed=0)
+    plain = fx.extract(model, data, n_states=n_clusters, seed=0, refine=False)
+    assert not plain.equivalent(lang)
+    report = fx.fidelity(model, plain, lang.sample(n=1000, max_len=30, seed=5))
+    assert 0.99 < report.prefix_agreement < 1.0 and report.residual
+    assert fx.extract(model, data, n_states=n_clusters, seed=0).equivalent(lang)
 
 
 def test_extract_keeps_the_initial_state_apart():
