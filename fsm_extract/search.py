@@ -113,9 +113,7 @@ class _Runner:
 
     def feature_steps(self) -> int:
         """Net steps the FSM's features cost per state (its continuations up to ``depth``)."""
-        if self.fmap is None or not self.fmap.uses_net:
-            return 0
-        return sum(self.fsm.n_symbols**d for d in range(1, self.fmap.depth + 1))
+        return 0 if self.fmap is None else self.fmap.steps_per_state(self.fsm.n_symbols)
 
     def start_states(self, words: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
         """The net's full state and the FSM's state after each word (its steps are spent)."""
