@@ -152,15 +152,16 @@ def iter_steps(model: _RecurrentParts, symbols: np.ndarray, offsets: np.ndarray,
 
 @torch.no_grad()
 def net_outputs(model: _RecurrentParts, symbols: np.ndarray, offsets: np.ndarray, *,
-                batch_size: int = 512) -> tuple[np.ndarray, float]:
+                batch_size: int = 512, state: str = "h") -> tuple[np.ndarray, float]:
     """The net's acceptance probability after every step (ndarray of shape (n_steps,),
     float32) and of the empty prefix, without keeping any state: memory is 4 bytes a step
-    plus one chunk."""
+    plus one chunk. ``state`` picks the same computation as a trace of that layout (the
+    outputs are those :func:`~fsm_extract.trace.collect_trace_encoded` gives)."""
     symbols = np.ascontiguousarray(symbols, dtype=np.int32)
     offsets = np.ascontiguousarray(offsets, dtype=np.int64)
     outputs = np.empty(symbols.size, dtype=np.float32)
     with eval_mode(model):
-        for rows, _, probs in iter_steps(model, symbols, offsets, batch_size=batch_size, state="h",
+        for rows, _, probs in iter_steps(model, symbols, offsets, batch_size=batch_size, state=state,
                                          with_states=False):
             outputs[rows] = probs
         h0 = float(torch.sigmoid(model.accept_logit(torch.zeros(1, model.hidden_size, device=model._device())))[0])

@@ -40,6 +40,21 @@ def _interactive() -> bool:
     return bool(getattr(sys.stderr, "isatty", lambda: False)())
 
 
+def _search_steps(text: str) -> int:
+    """``--search STEPS``: an integer from 0 (no search) to the search's documented ceiling."""
+    from .search import MAX_BUDGET
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--search={text!r} must be an integer number of net steps") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"--search={value} must be >= 0 (net steps; 0 means no search)")
+    if value > MAX_BUDGET:
+        raise argparse.ArgumentTypeError(f"--search={value} must be <= {MAX_BUDGET} net steps (the search's max_budget)")
+    return value
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="fsm-extract",
@@ -84,9 +99,9 @@ def _build_parser() -> argparse.ArgumentParser:
     e.add_argument("--no-refine", action="store_true",
                    help="plain clustering of the hidden states: no behavioural features, splitting or "
                         "counterexample checks (for comparison)")
-    e.add_argument("--search", type=int, default=0, metavar="STEPS",
+    e.add_argument("--search", type=_search_steps, default=0, metavar="STEPS",
                    help="when a counterexample round's check finds nothing, also search the net for disagreements "
-                        "(up to STEPS net steps per round, e.g. 200000) and refine on what it finds (default: no search)")
+                        "(up to STEPS net steps per round, e.g. 200000, at most 10^9) and refine on what it finds (default: no search)")
     e.add_argument("--seed", type=int, default=0, help="seed of the clustering (default: 0)")
     e.add_argument("--out", required=True, metavar="FSM.json", help="where to write the automaton")
     e.set_defaults(func=_cmd_extract)
@@ -122,9 +137,9 @@ def _build_parser() -> argparse.ArgumentParser:
     g.add_argument("--data", metavar="FILE.jsonl", help="held-out words to evaluate on")
     f.add_argument("--fit-data", metavar="FILE.jsonl", help="the fitting words, to report any overlap with the evaluated words")
     f.add_argument("--json", metavar="OUT.json", help="also write the whole report as JSON")
-    f.add_argument("--search", type=int, default=0, metavar="STEPS",
+    f.add_argument("--search", type=_search_steps, default=0, metavar="STEPS",
                    help="also search the net for disagreements the data does not show, spending up to STEPS "
-                        "net steps (e.g. 1000000; default: no search)")
+                        "net steps (e.g. 1000000, at most 10^9; default: no search)")
     f.set_defaults(func=_cmd_fidelity)
 
     w = sub.add_parser("sweep", help="agreement and size against the number of clusters",

@@ -384,8 +384,9 @@ def fidelity(
     search : bool or int, default False
         Also search the net for disagreements the sampled data does not show
         (:func:`fsm_extract.search.search_disagreements`; ``True`` spends 200,000 net steps, an
-        int that many). The report gets a "found by search" section and the headline names it,
-        so it never claims a figure that search has contradicted without saying so.
+        int that many, at most ``search.MAX_BUDGET``, 10^9). The report gets a "found by search"
+        section and the headline names it, so it never claims a figure that search has
+        contradicted without saying so.
     seed : int
         Seed of the search.
 
@@ -398,6 +399,11 @@ def fidelity(
         raise ArgumentTypeError(f"fsm must be an ExtractedFSM, got {type(fsm).__name__}")
     if fsm.alphabet != model.alphabet:
         raise ValidationError(f"fsm.alphabet={list(fsm.alphabet)} must equal the model's alphabet {list(model.alphabet)}")
+    if search is not False:  # checked before any work
+        from ._validation import check_int
+        from .search import MAX_BUDGET
+
+        budget = 200_000 if search is True else check_int("search", search, min=1, max=MAX_BUDGET)
     if isinstance(data, Dataset):
         if data.alphabet != model.alphabet:
             raise ValidationError(f"data.alphabet={list(data.alphabet)} must equal the model's alphabet {list(model.alphabet)}")
@@ -441,10 +447,8 @@ def fidelity(
                             points=points, point0=point0)
     if search is False:
         return report
-    from ._validation import check_int
     from .search import search_disagreements
 
-    budget = 200_000 if search is True else check_int("search", search, min=1)
     found = search_disagreements(model, fsm, budget=budget, seed=seed, max_len=max(int(trace.lengths.max()), 1))
     headline = report.headline + (
         f"; search found {len(found.disagreements)} disagreement(s) "

@@ -146,7 +146,8 @@ def extract(
     search : bool or int, default False
         With ``refine``: when a round's counterexample check finds nothing, also search the
         net for disagreements (:func:`fsm_extract.search.search_disagreements`; ``True``
-        spends 200,000 net steps per round, an int that many) and refine on what it finds.
+        spends 200,000 net steps per round, an int that many, at most
+        ``search.MAX_BUDGET``, 10^9) and refine on what it finds.
         This is how a rare trigger the fitting data never shows gets into the automaton.
 
     Returns
@@ -167,7 +168,9 @@ def extract(
         depth = check_int("depth", depth, min=1, max=6)
         threshold = check_float("threshold", threshold, min=0.5, max=1.0)
         max_rounds = check_int("max_rounds", max_rounds, min=0, max=1000)
-        search = 200_000 if search is True else 0 if search is False else check_int("search", search, min=0)
+        from .search import MAX_BUDGET
+
+        search = 200_000 if search is True else 0 if search is False else check_int("search", search, min=0, max=MAX_BUDGET)
     if not auto:
         n_states = check_int("n_states", n_states, min=1)
     max_states = check_int("max_states", max_states, min=1)

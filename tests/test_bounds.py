@@ -189,3 +189,103 @@ def test_refined_extraction_with_a_large_alphabet(k):
     """)
     assert res["equivalent"] and res["depth"] == 1
     assert rss < 1500, f"peak RSS {rss:.0f} MiB"
+
+
+# --- 2: search budget --------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def planted():
+    from fsm_extract.networks import exact_lstm, plant_trigger
+
+    base = fx.languages.random_dfa(n_states=5, alphabet="01", seed=3)
+    lang = plant_trigger(base, "011010011100")
+    net = exact_lstm(lang, distractors=4, amplitude=0.1, seed=1)
+    fsm = fx.extract(net, base.sample(n=2000, min_len=0, max_len=20, seed=0), n_states=16)
+    return lang, net, fsm
+
+
+def test_search_budget_is_capped_and_the_cap_can_be_raised(planted):
+    from fsm_extract.errors import ArgumentTypeError, ValidationError
+    from fsm_extract.search import MAX_BUDGET, search_disagreements
+
+    _, net, fsm = planted
+    assert MAX_BUDGET == 10**9
+    with pytest.raises(ValidationError, match=r"budget=1000000001 must be <= 1000000000 \(max_budget"):
+        search_disagreements(net, fsm, budget=10**9 + 1)
+    with pytest.raises(ValidationError, match=r"budget=5000 must be <= 1000 \(max_budget"):
+        search_disagreements(net, fsm, budget=5000, max_budget=1000)
+    with pytest.raises(ArgumentTypeError, match="max_budget"):
+        search_disagreements(net, fsm, budget=5000, max_budget=1e9)
+    assert search_disagreements(net, fsm, budget=1000, max_budget=1000).steps_spent <= 1000
+    with pytest.raises(ValidationError, match=r"search=1000000001 must be <= 1000000000"):
+        fx.extract(net, ["0", "1"], search=10**9 + 1)
+    with pytest.raises(ValidationError, match=r"search=1000000001 must be <= 1000000000"):
+        fx.fidelity(net, fsm, ["0", "1"], search=10**9 + 1)
+
+
+def test_search_runs_in_chunks_and_keeps_few_candidates(planted, monkeypatch):
+    """Memory is bounded by a chunk of words, whatever the budget: words are drawn, run and
+    dropped a chunk at a time, and only the shortest candidates are kept for verification."""
+    from fsm_extract import search_strategies as search
+    from fsm_extract.search import search_disagreements
+
+    lang, net, fsm = planted
+    sizes = []
+    real = search.net_outputs
+
+    def spy(model, symbols, offsets, **kw):
+        sizes.append(int(symbols.size))
+        return real(model, symbols, offsets, **kw)
+
+    monkeypatch.setattr(search, "net_outputs", spy)
+    monkeypatch.setattr(search, "CHUNK_STEPS", 4000)
+    monkeypatch.setattr(search, "MAX_CANDIDATES", 5)
+    result = search_disagreements(net, fsm, budget=120_000, seed=0, max_len=40)
+    assert result.steps_spent <= 120_000
+    assert sizes and max(sizes) <= 4000
+    assert sum(sizes) > 60_000  # the budget was spent, chunk by chunk
+    assert result.by_strategy["random"]["words"] > 1000
+    assert len(result.disagreements) + result.unverified <= 2 * 5 or result.unverified > 0
+    assert all(lang.accepts(d.word) == d.net_accepts != d.fsm_accepts for d in result.disagreements)
+
+
+@pytest.mark.slow
+def test_search_with_a_large_budget_runs_in_bounded_memory():
+    res, rss = _peak_rss_mb("""
+        import time, torch
+        torch.set_num_threads(1)
+        import fsm_extract as fx
+        from fsm_extract.networks import exact_lstm, plant_trigger
+        from fsm_extract.search import search_disagreements
+        base = fx.languages.random_dfa(n_states=5, alphabet="01", seed=3)
+        net = exact_lstm(plant_trigger(base, "011010011100"), distractors=4, amplitude=0.1, seed=1)
+        fsm = fx.extract(net, base.sample(n=2000, min_len=0, max_len=20, seed=0), n_states=16)
+        t = time.perf_counter()
+        r = search_disagreements(net, fsm, budget=3 * 10**7, seed=0)
+        RESULT = {"found": len(r.disagreements), "spent": r.steps_spent, "seconds": time.perf_counter() - t}
+    """, timeout=600)
+    assert res["found"] > 0 and res["spent"] <= 3 * 10**7
+    assert rss < 1000, f"peak RSS {rss:.0f} MiB"
+
+
+@pytest.mark.parametrize("value, rule", [("1000000000000000", "must be <= 1000000000"), ("-5", "must be >= 0"),
+                                         ("1e15", "must be an integer"), ("2.5", "must be an integer")])
+@pytest.mark.parametrize("command", ["extract", "fidelity"])
+def test_cli_validates_the_search_budget_before_any_work(tmp_path, capsys, command, value, rule, monkeypatch):
+    from fsm_extract import search
+    from fsm_extract.cli import main
+
+    monkeypatch.setattr(search, "search_disagreements", lambda *a, **k: pytest.fail("no search may start"))
+    fsm = tmp_path / "fsm.json"
+    fx.ExtractedFSM(alphabet="01", transitions=np.zeros((1, 2), int), accepting=[True], initial=0).save(fsm)
+    argv = (["extract", "--language", "tomita4", "--out", str(tmp_path / "o.json")] if command == "extract"
+            else ["fidelity", "--language", "tomita4", "--fsm", str(fsm)])
+    try:
+        rc = main(argv + ["--search", value])
+    except SystemExit as exc:
+        rc = exc.code
+    out, err = capsys.readouterr()
+    assert rc == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1, err
+    assert "--search" in err and rule in err
+    assert not (tmp_path / "o.json").exists()
