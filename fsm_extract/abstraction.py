@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from ._validation import check_choice, check_finite_array, check_int, check_seed
 from .errors import ArgumentTypeError, NotFittedError, ValidationError
@@ -89,7 +90,10 @@ class _Abstraction:
                 f"n_states={self.n_states} must be <= {distinct}, the number of distinct hidden states "
                 f"(h0 and {sample.shape[0]} fitted steps)"
             )
-        self._fit_estimator(x, weights)
+        # one BLAS/OpenMP thread while fitting: scikit-learn's k-means sums its centres per
+        # thread, so another thread count gives other float centres (same seed, other bytes)
+        with threadpool_limits(limits=1):
+            self._fit_estimator(x, weights)
         self.n_features_in_ = x.shape[1]
         self.n_fit_points_ = int(x.shape[0])
         self.n_states_ = int(self.n_states)

@@ -14,13 +14,13 @@ acceptance probabilities (4 bytes a step) for checks that never need the states.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import torch
 
+from .determinism import eval_mode
 from .models import _padded, _RecurrentParts
 
 __all__ = ["CHUNK_VALUES", "MAX_BATCH_STEPS", "iter_steps", "net_outputs", "padded_steps", "eval_mode"]
@@ -30,23 +30,6 @@ CHUNK_VALUES = 2**24
 #: Padded steps (words x longest word) one batch holds at most; a batch of long words is cut
 #: to fewer words (at least one).
 MAX_BATCH_STEPS = 2**20
-
-
-@contextlib.contextmanager
-def eval_mode(model: _RecurrentParts) -> Iterator[None]:
-    """Put every torch part in eval mode and restore the previous modes afterwards."""
-    parts = [p for p in (getattr(model, "embedding", None), model.rnn, getattr(model, "head", None))
-             if isinstance(p, torch.nn.Module)]
-    if isinstance(model, torch.nn.Module):
-        parts.append(model)
-    modes = [p.training for p in parts]
-    try:
-        for p in parts:
-            p.eval()
-        yield
-    finally:
-        for p, m in zip(parts, modes):
-            p.train(m)
 
 
 def layout(state: Any, cell: str, kind: str) -> torch.Tensor:

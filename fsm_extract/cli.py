@@ -379,7 +379,7 @@ def _cmd_demo(args: argparse.Namespace) -> None:
     print(f"{args.language}: bundled {model.cell.upper()} with {model.hidden_size} units, "
           f"{report.task['net_accuracy']:.2%} right on the test split ({len(test)} words, lengths up to {int(test.lengths.max())})")
     print(f"extracted automaton: {fsm.n_states} states from {args.states} clusters and {len(refine['splits'])} splits "
-          f"in {fsm.metadata.get('seconds', 0):.1f} s; last counterexample check: {last['disagreements']} disagreements "
+          f"in {fsm.metadata.get('timing', {}).get('seconds', 0):.1f} s; last counterexample check: {last['disagreements']} disagreements "
           f"in {last['checked_words']} words")
     print(f"fidelity on the test split: {report.headline}")
     eq = report.reference["fsm_equivalent"]

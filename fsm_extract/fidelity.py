@@ -21,7 +21,7 @@ from .errors import ArgumentTypeError, ValidationError
 from .models import as_recurrent
 from .residual import attribute_residual, previous_per_step, shortest_difference
 from .trace import Trace, collect_trace
-from .words import decode_word, format_word, word_keys, words_digest
+from .words import check_ordered_words, decode_word, format_word, word_keys, words_digest
 
 __all__ = ["FidelityReport", "fidelity", "evaluate_trace", "reference_table"]
 
@@ -394,7 +394,7 @@ def fidelity(
     -------
     FidelityReport
     """
-    model = as_recurrent(model)
+    model = as_recurrent(model, check=True)
     if not isinstance(fsm, ExtractedFSM):
         raise ArgumentTypeError(f"fsm must be an ExtractedFSM, got {type(fsm).__name__}")
     if fsm.alphabet != model.alphabet:
@@ -404,6 +404,7 @@ def fidelity(
         from .search import MAX_BUDGET
 
         budget = 200_000 if search is True else check_int("search", search, min=1, max=MAX_BUDGET)
+    check_ordered_words(data, "data")  # fit_data may be a set: only membership counts
     if isinstance(data, Dataset):
         if data.alphabet != model.alphabet:
             raise ValidationError(f"data.alphabet={list(data.alphabet)} must equal the model's alphabet {list(model.alphabet)}")

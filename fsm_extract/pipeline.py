@@ -22,7 +22,7 @@ from .datasets import Dataset
 from .errors import ValidationError
 from .models import as_recurrent
 from .trace import StateKind, Trace, collect_trace
-from .words import encode_words, words_digest
+from .words import check_ordered_words, encode_words, words_digest
 
 __all__ = ["extract", "fit_fsm"]
 
@@ -105,7 +105,8 @@ def extract(
     model : RNNClassifier or RecurrentAdapter
     data : Dataset or sequence of words
         The words whose hidden states are clustered (the fitting data). Labels are not used:
-        the automaton describes the net, not the task.
+        the automaton describes the net, not the task. A ``set`` is refused (its order
+        changes with ``PYTHONHASHSEED``): pass ``sorted(words)``.
     n_states : int or "auto", default 16
         Clusters in the abstraction (the minimised automaton may be smaller). ``"auto"``
         tries k = 2, 3, 4, 5, 6, 8, 10, 12, 16, ... up to ``max_states`` and keeps the smallest
@@ -153,9 +154,11 @@ def extract(
     Returns
     -------
     ExtractedFSM
-        ``metadata`` records the method, parameters, fitting size and timing.
+        ``metadata`` records the method, parameters and fitting size; wall-clock time, the only
+        part that differs between two runs with the same seed, is in ``metadata["timing"]``
+        (``to_dict(timing=False)`` and ``save(path, timing=False)`` leave it out).
     """
-    model = as_recurrent(model)
+    model = as_recurrent(model, check=True)
     auto = isinstance(n_states, str) and n_states == "auto"
     refine = check_bool("refine", refine) and not auto
     batch_size = check_int("batch_size", batch_size, min=1)
@@ -179,6 +182,8 @@ def extract(
     seed = check_seed("seed", seed)
     minimize = check_bool("minimize", minimize)
     progress = check_bool("progress", progress)
+    check_ordered_words(data, "data")
+    check_ordered_words(validation, "validation")
     if isinstance(data, Dataset):
         data.check_nonempty("data")
     elif not isinstance(data, (str, bytes)) and isinstance(data, Iterable):
@@ -196,7 +201,7 @@ def extract(
                               threshold=threshold, max_states=max_states, max_rounds=max_rounds,
                               max_fit_points=max_fit_points, minimize=minimize, batch_size=batch_size,
                               progress=progress, metadata={"seed": seed, "fit_digest": digest}, search=search)
-        return fsm.with_metadata(seconds=round(time.perf_counter() - t0, 3))
+        return fsm.with_metadata(timing={"seconds": round(time.perf_counter() - t0, 3)})
     val_trace = None
     if auto:
         if validation is None:
@@ -231,4 +236,4 @@ def extract(
     else:
         abstraction = make_abstraction(method, n_states=n_states, seed=seed, max_fit_points=max_fit_points).fit(trace)
         fsm = fit_fsm(model, trace, abstraction, minimize=minimize, metadata=meta)
-    return fsm.with_metadata(seconds=round(time.perf_counter() - t0, 3))
+    return fsm.with_metadata(timing={"seconds": round(time.perf_counter() - t0, 3)})

@@ -289,6 +289,6 @@ def extract_refined(
                              "max_added_steps": max_added_steps,
                              "random_lengths": [max_fit_len + 1, max(2 * max_fit_len, max_fit_len + 10)]}},
         "n_fit_words": trace.n_words, "n_fit_steps": trace.n_steps, "max_fit_length": max_fit_len,
-        "seconds": round(time.perf_counter() - t0, 3),
+        "timing": {"seconds": round(time.perf_counter() - t0, 3)},
     }
     return fsm.with_metadata(**meta)

@@ -198,7 +198,7 @@ def search_disagreements(
     -------
     SearchResult
     """
-    model = as_recurrent(model)
+    model = as_recurrent(model)  # no probe: every net step here is counted in the budget
     if not isinstance(fsm, ExtractedFSM):
         raise ArgumentTypeError(f"fsm must be an ExtractedFSM, got {type(fsm).__name__}")
     if fsm.alphabet != model.alphabet:

@@ -19,6 +19,7 @@ from .abstraction import count_distinct_rows, make_abstraction
 from .errors import ArgumentTypeError, ValidationError
 from .fidelity import evaluate_trace
 from .trace import Trace
+from .words import check_ordered_words
 
 __all__ = ["SweepResult", "sweep", "sweep_traces", "AUTO_GRID"]
 
@@ -197,6 +198,8 @@ def sweep(
     except TypeError:
         raise ArgumentTypeError(f"n_states={n_states!r} must be an iterable of ints, e.g. range(2, 65)") from None
     ks = _check_ks(ks)
+    check_ordered_words(fit_data, "fit_data")
+    check_ordered_words(test_data, "test_data")
     fit_trace = collect_trace(model, fit_data, state=state)
     test_trace = collect_trace(model, test_data, state=state)
     if fit_trace.n_steps == 0:

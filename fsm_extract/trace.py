@@ -227,7 +227,7 @@ def collect_trace(
     -------
     Trace
     """
-    model = as_recurrent(model)
+    model = as_recurrent(model, check=True)
     if isinstance(words, Dataset):
         if tuple(words.alphabet) != tuple(model.alphabet):
             raise ValidationError(
