@@ -76,6 +76,21 @@ def _state_centroids(fsm: ExtractedFSM, trace: Trace, labels: np.ndarray) -> Ext
     return dataclasses.replace(fsm, centroids=centroids)
 
 
+#: The refine-only options of :func:`extract` and their defaults (``search=0`` is no search too).
+_REFINE_DEFAULTS = {"features": "both", "depth": 2, "threshold": 0.999, "max_rounds": 5, "search": False}
+
+
+def _refuse_refine_only(auto: bool, **given: Any) -> None:
+    """ValidationError naming the first refine-only option given a non-default value when
+    extraction does not refine (it would be ignored silently)."""
+    for option, value in given.items():
+        default = _REFINE_DEFAULTS[option]
+        if isinstance(value, str) != isinstance(default, str) or value != default:
+            why = ("n_states='auto' extracts without refinement: drop it, or give n_states a number" if auto
+                   else "refine=False: drop it, or extract with refine=True")
+            raise ValidationError(f"{option}={value!r} applies only to refined extraction, but {why}")
+
+
 def extract(
     model: Any,
     data: Any,
@@ -109,7 +124,7 @@ def extract(
         changes with ``PYTHONHASHSEED``): pass ``sorted(words)``.
     n_states : int or "auto", default 16
         Clusters in the abstraction (the minimised automaton may be smaller). ``"auto"``
-        tries k = 2, 3, 4, 5, 6, 8, 10, 12, 16, ... up to ``max_states`` and keeps the smallest
+        tries every k = 2, 3, ..., 16, then 20, 24, 32, ... up to ``max_states`` and keeps the smallest
         k whose prefix agreement with the net on ``validation`` reaches ``target``, else the most
         faithful k; ``metadata["auto"]`` records every k tried.
     method : {"kmeans", "gmm"}
@@ -136,7 +151,9 @@ def extract(
         clustering of the hidden states (``state``, ``method``), for comparison.
         ``n_states="auto"`` always uses plain clustering.
     features : {"both", "hidden", "behaviour"}
-        With ``refine``: what is clustered (see :mod:`fsm_extract.behaviour`).
+        With ``refine``: what is clustered (see :mod:`fsm_extract.behaviour`). This and the
+        next four options are refused (ValidationError) with a non-default value when
+        extraction does not refine (``refine=False`` or ``n_states="auto"``).
     depth : int, default 2
         With ``refine``: longest continuation whose output is a feature.
     threshold : float, default 0.999
@@ -160,7 +177,11 @@ def extract(
     """
     model = as_recurrent(model, check=True)
     auto = isinstance(n_states, str) and n_states == "auto"
-    refine = check_bool("refine", refine) and not auto
+    asked_refine = check_bool("refine", refine)
+    refine = asked_refine and not auto
+    if not refine:
+        _refuse_refine_only(auto, features=features, depth=depth, threshold=threshold, max_rounds=max_rounds,
+                            search=search)
     batch_size = check_int("batch_size", batch_size, min=1)
     if state == "hc" and model.cell != "lstm":
         raise ValidationError(f"state='hc' needs an LSTM, but the model's cell is {model.cell!r}; use state='h'")

@@ -289,3 +289,38 @@ def test_cli_validates_the_search_budget_before_any_work(tmp_path, capsys, comma
     assert len(err.strip().splitlines()) == 1, err
     assert "--search" in err and rule in err
     assert not (tmp_path / "o.json").exists()
+
+
+# --- 4: refine-only options, n_states="auto" -----------------------------------------------------
+
+@pytest.mark.parametrize("option, value", [("features", "hidden"), ("depth", 3), ("threshold", 0.99),
+                                           ("max_rounds", 2), ("search", 1000), ("search", True)])
+def test_refine_only_options_are_refused_without_refinement(option, value):
+    from fsm_extract.errors import ValidationError
+
+    model = fx.datasets.bundled_model("tomita4")
+    words = ["0101", "11", "000", "1", "0110"]
+    with pytest.raises(ValidationError, match=rf"{option}={value!r} applies only to refined extraction.*refine=False"):
+        fx.extract(model, words, n_states=3, refine=False, **{option: value})
+    with pytest.raises(ValidationError, match=rf"{option}={value!r} applies only to refined extraction.*n_states='auto'"):
+        fx.extract(model, words, n_states="auto", **{option: value})
+
+
+def test_refine_only_options_at_their_defaults_are_accepted_without_refinement():
+    model = fx.datasets.bundled_model("tomita4")
+    fsm = fx.extract(model, ["0101", "11", "000", "1", "0110"], n_states=3, refine=False, features="both", depth=2,
+                     threshold=0.999, max_rounds=5, search=False)
+    assert fsm.metadata["method"] == "kmeans"
+    fx.extract(model, ["0101", "11", "000", "1", "0110"], n_states=3, refine=False, search=0)
+
+
+@pytest.mark.parametrize("n", range(1, 8))
+def test_auto_finds_the_exact_automaton_of_an_exactly_built_net(n):
+    from fsm_extract.networks import exact_lstm
+
+    lang = fx.languages.tomita(n)
+    net = exact_lstm(lang)
+    fsm = fx.extract(net, lang.sample(n=1000, max_len=20, seed=0), n_states="auto", seed=0)
+    rec = fsm.metadata["auto"]
+    assert rec["reached_target"], rec
+    assert fsm.equivalent(lang)
