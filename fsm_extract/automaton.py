@@ -409,11 +409,8 @@ class ExtractedFSM:
 
     # ------------------------------------------------------------------------- files
     def to_dict(self, *, timing: bool = True) -> dict[str, Any]:
-        """A JSON-ready dict in the versioned ``fsm-extract/fsm`` schema (see :meth:`from_dict`).
-
-        ``timing=False`` leaves out ``metadata["timing"]`` (wall-clock seconds), the one part
-        of an extraction that differs between runs with the same seed and data: what is left
-        is byte-identical across processes, ``PYTHONHASHSEED`` and thread counts."""
+        """A JSON-ready dict in the versioned ``fsm-extract/fsm`` schema (see :meth:`from_dict`);
+        ``timing=False`` leaves out ``metadata["timing"]``, the only run-dependent part."""
         out = _fsm_io.fsm_to_dict(self)
         if not timing:
             out["metadata"].pop("timing", None)

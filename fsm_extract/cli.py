@@ -41,17 +41,14 @@ def _interactive() -> bool:
 
 
 def _search_steps(text: str) -> int:
-    """``--search STEPS``: an integer from 0 (no search) to the search's documented ceiling."""
+    """``--search STEPS``: an integer from 0 (no search) to the search's ceiling, else one line."""
     from .search import MAX_BUDGET
 
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--search={text!r} must be an integer number of net steps") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"--search={value} must be >= 0 (net steps; 0 means no search)")
-    if value > MAX_BUDGET:
-        raise argparse.ArgumentTypeError(f"--search={value} must be <= {MAX_BUDGET} net steps (the search's max_budget)")
+    value = int(text) if text.strip().lstrip("+-").isdigit() else None
+    if value is None or not 0 <= value <= MAX_BUDGET:
+        rule = "an integer number of net steps" if value is None else ">= 0" if value < 0 else f"<= {MAX_BUDGET} net steps"
+        shown = repr(text.strip()) if value is None else value
+        raise argparse.ArgumentTypeError(f"--search={shown} must be {rule} (0 means no search; max_budget={MAX_BUDGET})")
     return value
 
 

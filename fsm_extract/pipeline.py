@@ -91,6 +91,19 @@ def _refuse_refine_only(auto: bool, **given: Any) -> None:
             raise ValidationError(f"{option}={value!r} applies only to refined extraction, but {why}")
 
 
+def _refine_options(*, features: Any, depth: Any, threshold: Any, max_rounds: Any, search: Any) -> tuple:
+    """The refine-only options of :func:`extract`, checked (``search`` as net steps)."""
+    from ._validation import check_float
+    from .search import MAX_BUDGET
+
+    check_choice("features", features, ("both", "hidden", "behaviour"))
+    depth = check_int("depth", depth, min=1, max=6)
+    threshold = check_float("threshold", threshold, min=0.5, max=1.0)
+    max_rounds = check_int("max_rounds", max_rounds, min=0, max=1000)
+    search = 200_000 if search is True else 0 if search is False else check_int("search", search, min=0, max=MAX_BUDGET)
+    return features, depth, threshold, max_rounds, search
+
+
 def extract(
     model: Any,
     data: Any,
@@ -179,22 +192,14 @@ def extract(
     auto = isinstance(n_states, str) and n_states == "auto"
     asked_refine = check_bool("refine", refine)
     refine = asked_refine and not auto
+    options = {"features": features, "depth": depth, "threshold": threshold, "max_rounds": max_rounds, "search": search}
     if not refine:
-        _refuse_refine_only(auto, features=features, depth=depth, threshold=threshold, max_rounds=max_rounds,
-                            search=search)
+        _refuse_refine_only(auto, **options)
     batch_size = check_int("batch_size", batch_size, min=1)
     if state == "hc" and model.cell != "lstm":
         raise ValidationError(f"state='hc' needs an LSTM, but the model's cell is {model.cell!r}; use state='h'")
     if refine:
-        from ._validation import check_float
-
-        check_choice("features", features, ("both", "hidden", "behaviour"))
-        depth = check_int("depth", depth, min=1, max=6)
-        threshold = check_float("threshold", threshold, min=0.5, max=1.0)
-        max_rounds = check_int("max_rounds", max_rounds, min=0, max=1000)
-        from .search import MAX_BUDGET
-
-        search = 200_000 if search is True else 0 if search is False else check_int("search", search, min=0, max=MAX_BUDGET)
+        features, depth, threshold, max_rounds, search = _refine_options(**options)
     if not auto:
         n_states = check_int("n_states", n_states, min=1)
     max_states = check_int("max_states", max_states, min=1)
