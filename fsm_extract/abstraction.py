@@ -11,6 +11,7 @@ import warnings
 from typing import Any, Literal
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from ._validation import check_choice, check_finite_array, check_int, check_seed
 from .errors import ArgumentTypeError, FewerClustersWarning, NotFittedError, ValidationError
@@ -102,7 +103,10 @@ class _Abstraction:
                 f"{sample.shape[0]} fitted steps): using {distinct} clusters, one per distinct state",
                 FewerClustersWarning, stacklevel=2,
             )
-        self._fit_estimator(x, weights, n_clusters)
+        # one BLAS/OpenMP thread while fitting: scikit-learn's k-means sums its centres per
+        # thread, so another thread count gives other float centres (same seed, other bytes)
+        with threadpool_limits(limits=1):
+            self._fit_estimator(x, weights, n_clusters)
         self.n_features_in_ = x.shape[1]
         self.n_fit_points_ = int(x.shape[0])
         self.n_states_ = n_clusters

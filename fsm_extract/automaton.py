@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import _fsm_io
-from ._validation import atomic_write_text, check_int, check_out_path
+from ._validation import atomic_write_text, check_bool, check_int, check_out_path
 from .errors import ArgumentTypeError, ValidationError
 from .words import Word, check_alphabet, encode_word, encode_words
 
@@ -408,19 +408,24 @@ class ExtractedFSM:
         return bool(self.to_automata() == other_fsm.to_automata())
 
     # ------------------------------------------------------------------------- files
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict in the versioned ``fsm-extract/fsm`` schema (see :meth:`from_dict`)."""
-        return _fsm_io.fsm_to_dict(self)
+    def to_dict(self, *, timing: bool = True) -> dict[str, Any]:
+        """A JSON-ready dict in the versioned ``fsm-extract/fsm`` schema (see :meth:`from_dict`);
+        ``timing=False`` leaves out ``metadata["timing"]``, the only run-dependent part."""
+        out = _fsm_io.fsm_to_dict(self)
+        if not timing:
+            out["metadata"].pop("timing", None)
+        return out
 
     @classmethod
     def from_dict(cls, data: Any) -> ExtractedFSM:
         """Rebuild from :meth:`to_dict`'s output; anything invalid raises DataFormatError."""
         return _fsm_io.fsm_from_dict(cls, data)
 
-    def save(self, path: str | os.PathLike) -> Path:
-        """Write the automaton as JSON, atomically. Returns the path."""
+    def save(self, path: str | os.PathLike, *, timing: bool = True) -> Path:
+        """Write the automaton as JSON, atomically (``timing=False``: without
+        ``metadata["timing"]``, see :meth:`to_dict`). Returns the path."""
         p = check_out_path("path", path)
-        return atomic_write_text(p, _fsm_io.dumps(self.to_dict()))
+        return atomic_write_text(p, _fsm_io.dumps(self.to_dict(timing=check_bool("timing", timing))))
 
     # ------------------------------------------------------------------------- drawing
     def to_dot(self, **options: Any) -> str:

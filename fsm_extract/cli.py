@@ -41,6 +41,18 @@ def _interactive() -> bool:
     return bool(getattr(sys.stderr, "isatty", lambda: False)())
 
 
+def _search_steps(text: str) -> int:
+    """``--search STEPS``: an integer from 0 (no search) to the search's ceiling, else one line."""
+    from .search import MAX_BUDGET
+
+    value = int(text) if text.strip().lstrip("+-").isdigit() else None
+    if value is None or not 0 <= value <= MAX_BUDGET:
+        rule = "an integer number of net steps" if value is None else ">= 0" if value < 0 else f"<= {MAX_BUDGET} net steps"
+        shown = repr(text.strip()) if value is None else value
+        raise argparse.ArgumentTypeError(f"--search={shown} must be {rule} (0 means no search; max_budget={MAX_BUDGET})")
+    return value
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="fsm-extract",
@@ -85,9 +97,9 @@ def _build_parser() -> argparse.ArgumentParser:
     e.add_argument("--no-refine", action="store_true",
                    help="plain clustering of the hidden states: no behavioural features, splitting or "
                         "counterexample checks (for comparison)")
-    e.add_argument("--search", type=int, default=0, metavar="STEPS",
+    e.add_argument("--search", type=_search_steps, default=0, metavar="STEPS",
                    help="when a counterexample round's check finds nothing, also search the net for disagreements "
-                        "(up to STEPS net steps per round, e.g. 200000) and refine on what it finds (default: no search)")
+                        "(up to STEPS net steps per round, e.g. 200000, at most 10^9) and refine on what it finds (default: no search)")
     e.add_argument("--seed", type=int, default=0, help="seed of the clustering (default: 0)")
     e.add_argument("--out", required=True, metavar="FSM.json", help="where to write the automaton")
     e.set_defaults(func=_cmd_extract)
@@ -130,9 +142,9 @@ def _build_parser() -> argparse.ArgumentParser:
     g.add_argument("--data", metavar="FILE.jsonl", help="held-out words to evaluate on")
     f.add_argument("--fit-data", metavar="FILE.jsonl", help="the fitting words, to report any overlap with the evaluated words")
     f.add_argument("--json", metavar="OUT.json", help="also write the whole report as JSON")
-    f.add_argument("--search", type=int, default=0, metavar="STEPS",
+    f.add_argument("--search", type=_search_steps, default=0, metavar="STEPS",
                    help="also search the net for disagreements the data does not show, spending up to STEPS "
-                        "net steps (e.g. 1000000; default: no search)")
+                        "net steps (e.g. 1000000, at most 10^9; default: no search)")
     f.set_defaults(func=_cmd_fidelity)
 
     w = sub.add_parser("sweep", help="agreement and size against the number of clusters",
@@ -379,7 +391,7 @@ def _cmd_demo(args: argparse.Namespace) -> None:
     print(f"{args.language}: bundled {model.cell.upper()} with {model.hidden_size} units, "
           f"{report.task['net_accuracy']:.2%} right on the test split ({len(test)} words, lengths up to {int(test.lengths.max())})")
     print(f"extracted automaton: {fsm.n_states} states from {args.states} clusters and {len(refine['splits'])} splits "
-          f"in {fsm.metadata.get('seconds', 0):.1f} s; last counterexample check: {last['disagreements']} disagreements "
+          f"in {fsm.metadata.get('timing', {}).get('seconds', 0):.1f} s; last counterexample check: {last['disagreements']} disagreements "
           f"in {last['checked_words']} words")
     print(f"fidelity on the test split: {report.headline}")
     eq = report.reference["fsm_equivalent"]

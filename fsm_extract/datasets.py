@@ -19,7 +19,7 @@ import numpy as np
 
 from ._validation import atomic_write, check_choice, check_existing_file, check_out_path
 from .errors import ArgumentTypeError, DataFormatError, MissingFileError, ValidationError
-from .words import check_alphabet, encode_words, is_valid_text
+from .words import check_alphabet, check_ordered_words, encode_words, is_valid_text
 
 __all__ = ["Dataset", "load", "load_jsonl", "bundled_names", "bundled_dir", "bundled_model", "SPLITS"]
 
@@ -121,6 +121,7 @@ def _as_words(words: Any) -> tuple:
     """``words`` as a tuple of words (``str`` or tuple of symbols), or ArgumentTypeError naming it."""
     if isinstance(words, (str, bytes, dict)) or not isinstance(words, Iterable):
         raise ArgumentTypeError(f"words={words!r} must be a sequence of words (e.g. a list of strings), got {type(words).__name__}")
+    check_ordered_words(words, "words")
     out = []
     for i, w in enumerate(words):
         if isinstance(w, str):

@@ -21,7 +21,7 @@ from .errors import ArgumentTypeError, ValidationError
 from .models import as_recurrent
 from .residual import add_search_finds, attribute_residual, previous_per_step, shortest_difference
 from .trace import Trace, collect_trace
-from .words import decode_word, format_word, word_keys, words_digest
+from .words import check_ordered_words, decode_word, format_word, word_keys, words_digest
 
 __all__ = ["FidelityReport", "fidelity", "evaluate_trace", "reference_table", "as_specification"]
 
@@ -448,9 +448,9 @@ def fidelity(
     search : bool or int, default False
         Also search the net for disagreements the sampled data does not show
         (:func:`fsm_extract.search.search_disagreements`; ``True`` spends 200,000 net steps, an
-        int that many). Its verified finds join the residual, charged to the transition where
-        the net's state leaves the automaton's, and the headline names them: it never claims
-        agreement on every prefix when search found a disagreement.
+        int that many, at most ``search.MAX_BUDGET``, 10^9). Its verified finds join the residual,
+        charged to the transition where the net's state leaves the automaton's, and the headline
+        names them: it never claims agreement on every prefix when search found a disagreement.
     seed : int
         Seed of the search.
 
@@ -458,10 +458,16 @@ def fidelity(
     -------
     FidelityReport
     """
-    model = as_recurrent(model)
+    model = as_recurrent(model, check=True)
     fsm = as_specification(fsm, model.alphabet)
     if fsm.alphabet != model.alphabet:
         raise ValidationError(f"fsm.alphabet={list(fsm.alphabet)} must equal the model's alphabet {list(model.alphabet)}")
+    if search is not False:  # checked before any work
+        from ._validation import check_int
+        from .search import MAX_BUDGET
+
+        budget = 200_000 if search is True else check_int("search", search, min=1, max=MAX_BUDGET)
+    check_ordered_words(data, "data")  # fit_data may be a set: only membership counts
     if isinstance(data, Dataset):
         if data.alphabet != model.alphabet:
             raise ValidationError(f"data.alphabet={list(data.alphabet)} must equal the model's alphabet {list(model.alphabet)}")
@@ -472,10 +478,6 @@ def fidelity(
         labels, words = None, list(data)
     if fit_data is not None and (isinstance(fit_data, (str, bytes)) or not isinstance(fit_data, (Dataset, Iterable))):
         raise ArgumentTypeError(f"fit_data must be a Dataset or a sequence of words, got {type(fit_data).__name__}")
-    if search is not False:
-        from ._validation import check_int
-
-        search = 200_000 if search is True else check_int("search", search, min=1)
     fit_words = None if fit_data is None else set(word_keys(fit_data.words if isinstance(fit_data, Dataset) else fit_data, "fit_data"))
     aligned = needs_alignment(fsm)
     trace = collect_trace(model, words, state="h" if aligned else fsm.metadata.get("state", "h"), batch_size=batch_size)
@@ -515,7 +517,7 @@ def fidelity(
     if search is not False:
         from .search import search_disagreements
 
-        found = search_disagreements(model, fsm, budget=search, seed=seed, max_len=max(int(trace.lengths.max()), 1))
+        found = search_disagreements(model, fsm, budget=budget, seed=seed, max_len=max(int(trace.lengths.max()), 1))
     return evaluate_trace(fsm, trace, labels=labels, reference=reference, held_out=held_out, overlap=overlap,
                           max_fit_length=None if max_fit is None else int(max_fit), notes=tuple(notes),
                           points=points, point0=point0, search=found)

@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from ._validation import atomic_write, check_choice, check_existing_file, check_int, check_out_path
+from .determinism import check_deterministic
 from .errors import ArgumentTypeError, DataFormatError, ValidationError
 from .words import check_alphabet
 
@@ -181,6 +182,15 @@ class RecurrentAdapter(_RecurrentParts):
     alphabet : str or sequence of str
         Symbol ``alphabet[i]`` has id ``i``.
 
+    Notes
+    -----
+    Construction runs a small probe batch through the parts twice. If the two passes differ
+    (dropout left on inside a function, such as ``lambda ids: drop(emb(ids))``), every
+    ``nn.Module`` reachable from the parts is put in eval mode with a ``UserWarning`` naming
+    each; if they still differ, ``ValidationError``. ``fx.extract``, ``fx.fidelity``,
+    ``fx.sweep`` and ``fx.collect_trace`` check again (a model
+    put back in train mode later).
+
     Examples
     --------
     >>> adapter = fx.RecurrentAdapter(embedding=net.emb, rnn=net.lstm, head=net.out, alphabet="01")
@@ -204,6 +214,7 @@ class RecurrentAdapter(_RecurrentParts):
         self.head = head
         self.alphabet = check_alphabet(alphabet)
         self._probe_embedding()
+        check_deterministic(self, name="RecurrentAdapter")
 
     @torch.no_grad()
     def _probe_embedding(self) -> None:
@@ -230,9 +241,13 @@ class RecurrentAdapter(_RecurrentParts):
         return f"RecurrentAdapter(cell={self.cell!r}, hidden_size={self.hidden_size}, alphabet={self.alphabet})"
 
 
-def as_recurrent(model: Any, *, name: str = "model") -> _RecurrentParts:
-    """Check that ``model`` is an :class:`RNNClassifier` or :class:`RecurrentAdapter`."""
+def as_recurrent(model: Any, *, name: str = "model", check: bool = False) -> _RecurrentParts:
+    """Check that ``model`` is an :class:`RNNClassifier` or :class:`RecurrentAdapter`; with
+    ``check`` (the public entry points), also that two identical forward passes agree
+    (:func:`fsm_extract.determinism.check_deterministic`)."""
     if isinstance(model, _RecurrentParts):
+        if check:
+            check_deterministic(model, name=name)
         return model
     raise ArgumentTypeError(
         f"{name}={type(model).__name__} must be an fsm_extract RNNClassifier or a RecurrentAdapter "

@@ -22,7 +22,7 @@ from .datasets import Dataset
 from .errors import ValidationError
 from .models import as_recurrent
 from .trace import StateKind, Trace, collect_trace
-from .words import encode_words, words_digest
+from .words import check_ordered_words, encode_words, words_digest
 
 __all__ = ["extract", "fit_fsm", "fewer_clusters_record"]
 
@@ -85,6 +85,34 @@ def _state_centroids(fsm: ExtractedFSM, trace: Trace, labels: np.ndarray) -> Ext
     return dataclasses.replace(fsm, centroids=centroids)
 
 
+#: The refine-only options of :func:`extract` and their defaults (``search=0`` is no search too).
+_REFINE_DEFAULTS = {"features": "both", "depth": 2, "threshold": 0.999, "max_rounds": 5, "search": False}
+
+
+def _refuse_refine_only(auto: bool, **given: Any) -> None:
+    """ValidationError naming the first refine-only option given a non-default value when
+    extraction does not refine (it would be ignored silently)."""
+    for option, value in given.items():
+        default = _REFINE_DEFAULTS[option]
+        if isinstance(value, str) != isinstance(default, str) or value != default:
+            why = ("n_states='auto' extracts without refinement: drop it, or give n_states a number" if auto
+                   else "refine=False: drop it, or extract with refine=True")
+            raise ValidationError(f"{option}={value!r} applies only to refined extraction, but {why}")
+
+
+def _refine_options(*, features: Any, depth: Any, threshold: Any, max_rounds: Any, search: Any) -> tuple:
+    """The refine-only options of :func:`extract`, checked (``search`` as net steps)."""
+    from ._validation import check_float
+    from .search import MAX_BUDGET
+
+    check_choice("features", features, ("both", "hidden", "behaviour"))
+    depth = check_int("depth", depth, min=1, max=6)
+    threshold = check_float("threshold", threshold, min=0.5, max=1.0)
+    max_rounds = check_int("max_rounds", max_rounds, min=0, max=1000)
+    search = 200_000 if search is True else 0 if search is False else check_int("search", search, min=0, max=MAX_BUDGET)
+    return features, depth, threshold, max_rounds, search
+
+
 def extract(
     model: Any,
     data: Any,
@@ -114,10 +142,11 @@ def extract(
     model : RNNClassifier or RecurrentAdapter
     data : Dataset or sequence of words
         The words whose hidden states are clustered (the fitting data). Labels are not used:
-        the automaton describes the net, not the task.
+        the automaton describes the net, not the task. A ``set`` is refused (its order
+        changes with ``PYTHONHASHSEED``): pass ``sorted(words)``.
     n_states : int or "auto", default 16
         Clusters in the abstraction (the minimised automaton may be smaller). ``"auto"``
-        tries k = 2, 3, 4, 5, 6, 8, 10, 12, 16, ... up to ``max_states`` and keeps the smallest
+        tries every k = 2, 3, ..., 16, then 20, 24, 32, ... up to ``max_states`` and keeps the smallest
         k whose prefix agreement with the net on ``validation`` reaches ``target``, else the most
         faithful k; ``metadata["auto"]`` records every k tried.
     method : {"kmeans", "gmm"}
@@ -145,7 +174,9 @@ def extract(
         clustering of the hidden states (``state``, ``method``), for comparison.
         ``n_states="auto"`` always uses plain clustering.
     features : {"both", "hidden", "behaviour"}
-        With ``refine``: what is clustered (see :mod:`fsm_extract.behaviour`).
+        With ``refine``: what is clustered (see :mod:`fsm_extract.behaviour`). This and the
+        next four options are refused (ValidationError) with a non-default value when
+        extraction does not refine (``refine=False`` or ``n_states="auto"``).
     depth : int, default 2
         With ``refine``: longest continuation whose output is a feature.
     threshold : float, default 0.999
@@ -156,28 +187,29 @@ def extract(
     search : bool or int, default False
         With ``refine``: when a round's counterexample check finds nothing, also search the
         net for disagreements (:func:`fsm_extract.search.search_disagreements`; ``True``
-        spends 200,000 net steps per round, an int that many) and refine on what it finds.
+        spends 200,000 net steps per round, an int that many, at most
+        ``search.MAX_BUDGET``, 10^9) and refine on what it finds.
         This is how a rare trigger the fitting data never shows gets into the automaton.
 
     Returns
     -------
     ExtractedFSM
-        ``metadata`` records the method, parameters, fitting size and timing.
+        ``metadata`` records the method, parameters and fitting size; wall-clock time, the only
+        part that differs between two runs with the same seed, is in ``metadata["timing"]``
+        (``to_dict(timing=False)`` and ``save(path, timing=False)`` leave it out).
     """
-    model = as_recurrent(model)
+    model = as_recurrent(model, check=True)
     auto = isinstance(n_states, str) and n_states == "auto"
-    refine = check_bool("refine", refine) and not auto
+    asked_refine = check_bool("refine", refine)
+    refine = asked_refine and not auto
+    options = {"features": features, "depth": depth, "threshold": threshold, "max_rounds": max_rounds, "search": search}
+    if not refine:
+        _refuse_refine_only(auto, **options)
     batch_size = check_int("batch_size", batch_size, min=1)
     if state == "hc" and model.cell != "lstm":
         raise ValidationError(f"state='hc' needs an LSTM, but the model's cell is {model.cell!r}; use state='h'")
     if refine:
-        from ._validation import check_float
-
-        check_choice("features", features, ("both", "hidden", "behaviour"))
-        depth = check_int("depth", depth, min=1, max=6)
-        threshold = check_float("threshold", threshold, min=0.5, max=1.0)
-        max_rounds = check_int("max_rounds", max_rounds, min=0, max=1000)
-        search = 200_000 if search is True else 0 if search is False else check_int("search", search, min=0)
+        features, depth, threshold, max_rounds, search = _refine_options(**options)
     max_states = check_int("max_states", max_states, min=1)
     if not auto:
         n_states = check_int("n_states", n_states, min=1)
@@ -189,6 +221,8 @@ def extract(
     seed = check_seed("seed", seed)
     minimize = check_bool("minimize", minimize)
     progress = check_bool("progress", progress)
+    check_ordered_words(data, "data")
+    check_ordered_words(validation, "validation")
     if isinstance(data, Dataset):
         data.check_nonempty("data")
     elif not isinstance(data, (str, bytes)) and isinstance(data, Iterable):
@@ -206,7 +240,7 @@ def extract(
                               threshold=threshold, max_states=max_states, max_rounds=max_rounds,
                               max_fit_points=max_fit_points, minimize=minimize, batch_size=batch_size,
                               progress=progress, metadata={"seed": seed, "fit_digest": digest}, search=search)
-        return fsm.with_metadata(seconds=round(time.perf_counter() - t0, 3))
+        return fsm.with_metadata(timing={"seconds": round(time.perf_counter() - t0, 3)})
     val_trace = None
     if auto:
         if validation is None:
@@ -241,4 +275,4 @@ def extract(
     else:
         abstraction = make_abstraction(method, n_states=n_states, seed=seed, max_fit_points=max_fit_points).fit(trace)
         fsm = fit_fsm(model, trace, abstraction, minimize=minimize, metadata=meta)
-    return fsm.with_metadata(seconds=round(time.perf_counter() - t0, 3))
+    return fsm.with_metadata(timing={"seconds": round(time.perf_counter() - t0, 3)})

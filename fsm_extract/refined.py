@@ -29,14 +29,25 @@ import numpy as np
 
 from .abstraction import make_abstraction
 from .automaton import ExtractedFSM
-from .behaviour import FeatureKind, FeatureMap
+from .behaviour import MAX_FEATURE_COLUMNS, FeatureKind, FeatureMap
 from .completion import complete_transitions
+from .chunked import net_outputs
 from .counting import count_outputs, count_transitions, run_transitions
 from .refine import nearest_centroid, refine_partition
 from .trace import collect_trace_encoded
 from .words import decode_word, encode_ids, encode_word, encode_words
 
-__all__ = ["extract_refined", "access_words", "check_words"]
+__all__ = ["extract_refined", "access_words", "check_words", "probe_words", "MAX_CHECK_STEPS", "MAX_PROBE_WORDS",
+           "MAX_ADDED_STEPS"]
+
+#: Net steps one counterexample check runs at most (probe and random words): random words
+#: beyond it are dropped, so a fitting word of length 10^4 (random words of 10^4-2*10^4) is
+#: checked with a few dozen random words, not 2,000.
+MAX_CHECK_STEPS = 1_000_000
+#: Probe words (access word + suffix) one check runs at most; see :func:`probe_words`.
+MAX_PROBE_WORDS = 20_000
+#: Steps of disagreeing prefixes that join the fitting data in one round (shortest first).
+MAX_ADDED_STEPS = 100_000
 
 
 class _NearestCentre:
@@ -63,15 +74,63 @@ def access_words(fsm: ExtractedFSM) -> list[list[int]]:
     return [words[q] for q in sorted(words)]
 
 
-def check_words(fsm: ExtractedFSM, *, probe_length: int, n_random: int, min_len: int, max_len: int,
-                rng: np.random.Generator) -> list[list[int]]:
-    """The words a counterexample check runs (symbol ids)."""
+def probe_words(fsm: ExtractedFSM, *, probe_length: int, max_words: int, rng: np.random.Generator) -> list[list[int]]:
+    """Every state's access word followed by every word up to ``probe_length`` (symbol ids),
+    at most ``max_words`` of them.
+
+    When the full set (states x (1 + k + ... + k**probe_length) words) is larger, it keeps every
+    suffix of the lengths whose full set fits and fills the rest with a seeded sample of access
+    words followed by random suffixes of length ``probe_length`` (each also checks its shorter
+    prefixes, since the check compares every step). With a 50-symbol alphabet the full set of
+    a 5-state automaton is 637,755 words; the default cap runs 20,000.
+    """
     k = fsm.n_symbols
-    suffixes = [list(w) for d in range(probe_length + 1) for w in product(range(k), repeat=d)]
-    out = [acc + suf for acc in access_words(fsm) for suf in suffixes if acc or suf]
-    lengths = rng.integers(min_len, max_len + 1, size=n_random)
-    out.extend(rng.integers(0, k, size=int(n)).tolist() for n in lengths)
+    acc = access_words(fsm)
+    full = -1  # the longest suffix length whose full set fits
+    for d in range(probe_length + 1):
+        if len(acc) * sum(k**j for j in range(d + 1)) > max_words:
+            break
+        full = d
+    suffixes = [list(w) for d in range(full + 1) for w in product(range(k), repeat=d)]
+    out = [a + suf for a in acc for suf in suffixes if a or suf]
+    if full < probe_length and max_words > len(out):
+        n_more = max_words - len(out)
+        which = rng.integers(0, len(acc), size=n_more)
+        tails = rng.integers(0, k, size=(n_more, probe_length))
+        out.extend(acc[int(i)] + t.tolist() for i, t in zip(which, tails))
     return out
+
+
+def check_words(fsm: ExtractedFSM, *, probe_length: int, n_random: int, min_len: int, max_len: int,
+                rng: np.random.Generator, max_steps: int = MAX_CHECK_STEPS,
+                max_probe_words: int = MAX_PROBE_WORDS) -> list[list[int]]:
+    """The words a counterexample check runs (symbol ids): the probe words
+    (:func:`probe_words`, at most ``max_probe_words``), then ``n_random`` random words of
+    lengths ``min_len..max_len``, fewer (the first drawn kept, at least one) where their steps
+    would take the check past ``max_steps`` net steps."""
+    out = probe_words(fsm, probe_length=probe_length, max_words=max_probe_words, rng=rng)
+    lengths = rng.integers(min_len, max_len + 1, size=n_random)
+    room = max_steps - sum(map(len, out))
+    m = int(np.searchsorted(np.cumsum(lengths), room, side="right"))
+    m = max(m, min(1, n_random))
+    k = fsm.n_symbols
+    out.extend(rng.integers(0, k, size=int(n)).tolist() for n in lengths[:m])
+    return out
+
+
+def _kept_counterexamples(found: list[list[int]], max_steps: int) -> list[list[int]]:
+    """The disagreeing prefixes that join the fitting data: all of them when their steps fit in
+    ``max_steps``, else the shortest that fit (at least one), in the order found."""
+    if sum(map(len, found)) <= max_steps:
+        return found
+    order = sorted(range(len(found)), key=lambda i: len(found[i]))
+    keep, total = set(), 0
+    for i in order:
+        if keep and total + len(found[i]) > max_steps:
+            break
+        keep.add(i)
+        total += len(found[i])
+    return [w for i, w in enumerate(found) if i in keep]
 
 
 def first_disagreeing_prefixes(words: list[list[int]], bad: np.ndarray, offsets: np.ndarray) -> list[list[int]]:
@@ -87,10 +146,10 @@ def first_disagreeing_prefixes(words: list[list[int]], bad: np.ndarray, offsets:
 def _disagreements(model: Any, fsm: ExtractedFSM, words: list[list[int]]) -> tuple[list[list[int]], int]:
     """Shortest disagreeing prefix of each word where the FSM and the net part (and steps run)."""
     symbols, offsets = encode_ids(words)
-    trace = collect_trace_encoded(model, symbols, offsets, state="h")
+    outputs, h0_output = net_outputs(model, symbols, offsets)  # no states kept: 4 bytes a step
     fsm_out = fsm.accepting[run_transitions(fsm.transitions, symbols, offsets, fsm.initial)]
-    bad = fsm_out != (trace.outputs > 0.5)
-    found = [[]] if bool(fsm.accepting[fsm.initial]) != (trace.h0_output > 0.5) else []  # the empty word
+    bad = fsm_out != (outputs > 0.5)
+    found = [[]] if bool(fsm.accepting[fsm.initial]) != (h0_output > 0.5) else []  # the empty word
     return found + first_disagreeing_prefixes(words, bad, offsets), int(symbols.size)
 
 
@@ -155,8 +214,22 @@ def extract_refined(
     progress: bool = False,
     metadata: dict | None = None,
     search: int = 0,
+    max_check_steps: int = MAX_CHECK_STEPS,
+    max_probe_words: int = MAX_PROBE_WORDS,
+    max_added_steps: int = MAX_ADDED_STEPS,
+    max_feature_columns: int = MAX_FEATURE_COLUMNS,
 ) -> ExtractedFSM:
     """Extract with refinement and counterexamples; see the module docstring.
+
+    Memory and time are bounded whatever the words: every trace runs in chunks
+    (:mod:`fsm_extract.chunked`); a counterexample check runs at most ``max_check_steps`` net
+    steps (default :data:`MAX_CHECK_STEPS`, 10^6) of which at most ``max_probe_words`` probe
+    words (default :data:`MAX_PROBE_WORDS`, 20,000; a seeded sample beyond); at most
+    ``max_added_steps`` steps of disagreeing prefixes (default :data:`MAX_ADDED_STEPS`, 10^5,
+    shortest first) join the fitting data per round. The limits used are recorded in
+    ``metadata["refine"]["check"]``. Behavioural features use at most ``max_feature_columns``
+    continuations per state (default :data:`~fsm_extract.behaviour.MAX_FEATURE_COLUMNS`, 256;
+    ``metadata["features"]`` says when ``depth`` was reduced or symbols sampled).
 
     ``metadata["refine"]`` records every split (which cluster, why, on which symbol, how much
     impure mass), the state of the last partition, and each counterexample round (words
@@ -171,7 +244,7 @@ def extract_refined(
     symbols, offsets = encode_words(words, alphabet)
     fit_words = [symbols[offsets[i] : offsets[i + 1]].tolist() for i in range(offsets.size - 1)]
     max_fit_len = int(np.diff(offsets).max()) if offsets.size > 1 else 0
-    fmap_args = {"features": features, "depth": depth}
+    fmap_args = {"features": features, "depth": depth, "max_columns": max_feature_columns, "seed": seed}
     rng = np.random.default_rng(seed)
     centroids, splits, rounds, initial_clusters = None, [], [], n_states
     for round_ in range(max_rounds + 1):
@@ -195,7 +268,8 @@ def extract_refined(
             fsm = fsm.minimize()
         fsm = _state_centroids(fsm, trace, labels)
         check = check_words(fsm, probe_length=probe_length, n_random=n_random, min_len=max_fit_len + 1,
-                            max_len=max(2 * max_fit_len, max_fit_len + 10), rng=rng)
+                            max_len=max(2 * max_fit_len, max_fit_len + 10), rng=rng, max_steps=max_check_steps,
+                            max_probe_words=max_probe_words)
         found, steps = _disagreements(model, fsm, check)
         record = {"round": round_ + 1, "checked_words": len(check), "net_steps": steps}
         if search and not found:
@@ -206,7 +280,7 @@ def extract_refined(
         rounds.append(record)
         if not found or round_ == max_rounds:
             break  # every automaton built is checked, so the record describes the one returned
-        fit_words.extend(found)
+        fit_words.extend(_kept_counterexamples(found, max_added_steps))
         symbols, offsets = encode_ids(fit_words)
     meta = {
         **(metadata or {}),
@@ -217,9 +291,11 @@ def extract_refined(
                    "remaining": status["remaining"], "counterexample_rounds": rounds,
                    "check_passed": bool(rounds) and rounds[-1]["disagreements"] == 0,
                    "check": {"probe_length": probe_length, "random_words": n_random, "search": search,
+                             "max_steps": max_check_steps, "max_probe_words": max_probe_words,
+                             "max_added_steps": max_added_steps,
                              "random_lengths": [max_fit_len + 1, max(2 * max_fit_len, max_fit_len + 10)]}},
         "n_fit_words": trace.n_words, "n_fit_steps": trace.n_steps, "max_fit_length": max_fit_len,
-        "seconds": round(time.perf_counter() - t0, 3),
+        "timing": {"seconds": round(time.perf_counter() - t0, 3)},
     }
     if initial_clusters < n_states:
         meta["fewer_clusters"] = fewer_clusters_record(n_states, initial_clusters)["fewer_clusters"]

@@ -24,7 +24,6 @@ there.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from itertools import product
 from typing import Any
 
 import numpy as np
@@ -34,11 +33,13 @@ from .automaton import ExtractedFSM
 from .counting import run_transitions
 from .errors import ArgumentTypeError, ValidationError
 from .models import as_recurrent
+from . import search_strategies as _strategies
 from .refined import access_words, first_disagreeing_prefixes
-from .trace import _state_dim, collect_trace_encoded, padded_steps, step_from
+from .search_strategies import _BATCH, _explore, _fitting, _Found, _random, _Runner, _systematic
+from .trace import collect_trace_encoded, padded_steps
 from .words import decode_word, encode_ids, format_word
 
-__all__ = ["Disagreement", "SearchResult", "search_disagreements"]
+__all__ = ["Disagreement", "SearchResult", "search_disagreements", "MAX_BUDGET"]
 
 
 @dataclass(frozen=True)
@@ -87,144 +88,14 @@ class SearchResult:
         return "\n".join(lines)
 
 
-class _Runner:
-    """Runs words through the net and the FSM, counts net steps, collects disagreements."""
-
-    def __init__(self, model: Any, fsm: ExtractedFSM, budget: int) -> None:
-        self.model, self.fsm, self.budget, self.spent = model, fsm, budget, 0
-        self.state = fsm.metadata.get("state", "h")
-        self.full = "hc" if model.cell == "lstm" else "h"  # what step_from needs
-        self.dim = _state_dim(model, self.state)
-        self.fmap = None
-        if fsm.metadata.get("features") is not None:
-            from .behaviour import FeatureMap
-
-            self.fmap = FeatureMap.from_dict(fsm.metadata["features"])
-
-    def left(self) -> int:
-        return self.budget - self.spent
-
-    def points(self, hidden: np.ndarray) -> np.ndarray:
-        """The FSM's abstraction space; behavioural features cost net steps, which are counted."""
-        if self.fmap is None:
-            return hidden
-        self.spent += hidden.shape[0] * self.feature_steps()
-        return self.fmap.transform(self.model, hidden)
-
-    def feature_steps(self) -> int:
-        """Net steps the FSM's features cost per state (its continuations up to ``depth``)."""
-        if self.fmap is None or not self.fmap.uses_net:
-            return 0
-        return sum(self.fsm.n_symbols**d for d in range(1, self.fmap.depth + 1))
-
-    def start_states(self, words: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
-        """The net's full state and the FSM's state after each word (its steps are spent)."""
-        symbols, offsets = encode_ids(words)
-        self.spent += padded_steps(offsets, _BATCH)
-        trace = collect_trace_encoded(self.model, symbols, offsets, state=self.full, batch_size=_BATCH)
-        states = np.repeat(trace.h0[None, :], len(words), axis=0)
-        ends = offsets[1:] - 1
-        nonempty = np.diff(offsets) > 0
-        states[nonempty] = trace.hidden[ends[nonempty]]
-        fsm_q = np.full(len(words), self.fsm.initial, dtype=np.int64)
-        if symbols.size:
-            run = run_transitions(self.fsm.transitions, symbols, offsets, self.fsm.initial)
-            fsm_q[nonempty] = run[ends[nonempty]]
-        return states, fsm_q
-
-    def step(self, states: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """One net step from each full state (spent)."""
-        self.spent += int(ids.size)
-        return step_from(self.model, states, ids, state=self.full)
-
-    def novelty_space(self, full_states: np.ndarray) -> np.ndarray:
-        """Full states cut to the layout the FSM was traced in (``h`` of an LSTM's ``hc``)."""
-        return full_states[:, : self.dim].astype(np.float64)
-
-    def known_states(self) -> np.ndarray:
-        """The net states the FSM knows: each state's mean visited state (when it is in the
-        space the search traces), else none yet."""
-        c = np.asarray(self.fsm.centroids, dtype=np.float64)
-        return c if c.ndim == 2 and c.shape[1] == self.dim else np.zeros((0, self.dim))
-
-    def run(self, words: list[list[int]]):
-        """(trace, per-step disagreement mask) of the words; spends their steps."""
-        symbols, offsets = encode_ids(words)
-        # small batches: words of mixed lengths are padded to the longest in their batch,
-        # and padding is spent like any other step
-        self.spent += padded_steps(offsets, _BATCH)
-        trace = collect_trace_encoded(self.model, symbols, offsets, state=self.state, batch_size=_BATCH)
-        fsm_out = self.fsm.accepting[run_transitions(self.fsm.transitions, symbols, offsets, self.fsm.initial)]
-        return trace, fsm_out != (trace.outputs > 0.5)
+#: The documented ceiling of ``budget`` (raise it with ``max_budget=``): 10^9 net steps take
+#: roughly 10-30 minutes on one CPU core.
+MAX_BUDGET = 10**9
 
 
-_BATCH = 128  # words per traced batch
-_MAX_KNOWN = 2048  # explored states remembered by ``explore`` (the most recent ones)
-
-
-def _same_state_tolerance(known: np.ndarray) -> float:
-    """Distance below which two net states count as one: 0.1% of the median distance from a
-    known state to its nearest other known state (1e-6 when there are fewer than two)."""
-    if known.shape[0] < 2:
-        return 1e-6
-    d = _sq_dist(known, known)
-    np.fill_diagonal(d, np.inf)
-    return max(1e-3 * float(np.median(np.sqrt(d.min(1)))), 1e-6)
-
-
-def _fitting(lengths: np.ndarray, left: int, *, extra_per_step: int = 0) -> int:
-    """How many of the words with these ``lengths`` (the first m) fit in ``left`` net steps,
-    padding included, plus ``extra_per_step`` for every real step."""
-
-    def cost(m: int) -> int:
-        offsets = np.concatenate([[0], np.cumsum(lengths[:m])])
-        return padded_steps(offsets, _BATCH) + extra_per_step * int(offsets[-1])
-
-    lo, hi = 0, lengths.size  # cost(lo) <= left; find the largest such m
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if cost(mid) <= left:
-            lo = mid
-        else:
-            hi = mid - 1
-    return lo
-
-
-def _sq_dist(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return np.maximum((a**2).sum(1)[:, None] - 2.0 * a @ b.T + (b**2).sum(1)[None, :], 0.0)
-
-
-def _most_novel(points: np.ndarray, known: np.ndarray, beam: int, tol: float, rng: np.random.Generator) -> np.ndarray:
-    """Up to ``beam`` points picked farthest-first from ``known`` and from each other (greedy
-    farthest-point selection, ties broken at random); points within ``tol`` of a known or picked
-    point are never picked."""
-    order = rng.permutation(points.shape[0])
-    pts = points[order]
-    d = np.full(pts.shape[0], np.inf)
-    for s in range(0, known.shape[0], 2048):
-        d = np.minimum(d, _sq_dist(pts, known[s : s + 2048]).min(1))
-    picked = []
-    tol2 = tol * tol
-    while len(picked) < beam:
-        i = int(np.argmax(d))
-        if d[i] <= tol2:
-            break
-        picked.append(i)
-        d = np.minimum(d, _sq_dist(pts, pts[i : i + 1])[:, 0])
-    return order[np.array(picked, dtype=np.int64)]
-
-
-def _verify(runner: _Runner, found: dict[tuple, str]) -> tuple[list[Disagreement], int]:
-    """Re-run the candidates, shortest first, through the net and the FSM while the budget
-    lasts; keep the true disagreements. Returns them and how many candidates did not fit."""
-    if not found:
-        return [], 0
+def _verify_words(runner: _Runner, words: list[list[int]], found: dict[tuple, str]) -> list[Disagreement]:
+    """Re-run ``words`` (all of which fit the budget) and keep the true disagreements."""
     fsm = runner.fsm
-    per_step = 1 + (runner.feature_steps() if fsm.cluster_centroids is not None else 0)
-    ordered = [list(w) for w in sorted(found, key=lambda w: (len(w), w))]
-    lengths = np.array([len(w) for w in ordered], dtype=np.int64)
-    m = _fitting(lengths, runner.left(), extra_per_step=per_step - 1)
-    words = ordered[:m]
     symbols, offsets = encode_ids(words)
     runner.spent += padded_steps(offsets, _BATCH)
     trace = collect_trace_encoded(runner.model, symbols, offsets, state=runner.state, batch_size=_BATCH)
@@ -247,8 +118,43 @@ def _verify(runner: _Runner, found: dict[tuple, str]) -> tuple[list[Disagreement
                 symbol = fsm.alphabet[w[step]]
         out.append(Disagreement(word=decode_word(w, fsm.alphabet), net_accepts=net_acc, fsm_accepts=fsm_acc,
                                 step=step, state=state, symbol=symbol, strategy=found[tuple(w)]))
+    return out
+
+
+def _verify(runner: _Runner, found: _Found) -> tuple[list[Disagreement], int]:
+    """Re-run the candidates, shortest first, through the net and the FSM while the budget
+    lasts, a piece of at most ``CHUNK_STEPS`` values (steps x state and feature width) at a
+    time; keep the true disagreements. Returns them and how many candidates were not run."""
+    if not found.words:
+        return [], found.dropped
+    per_step = 1 + (runner.feature_steps() if runner.fsm.cluster_centroids is not None else 0)
+    width = runner.dim + (runner.feature_steps() if runner.fmap is not None else 0)
+    piece_steps = max(1, 16 * _strategies.CHUNK_STEPS // max(1, width))
+    ordered = [list(w) for w in sorted(found.words, key=lambda w: (len(w), w))]
+    lengths = np.array([len(w) for w in ordered], dtype=np.int64)
+    out, i, n_run = [], 0, 0
+    while i < len(ordered):
+        # a piece: whole batches of words (sorted by length, so its padding is what one run
+        # of all of them would pad), at most ``piece_steps`` steps (at least one batch)
+        n_fit = int(np.searchsorted(np.cumsum(lengths[i:]), piece_steps, side="right"))
+        j = len(ordered) if n_fit == len(ordered) - i else i + max(_BATCH, n_fit // _BATCH * _BATCH)
+        m = _fitting(lengths[i:j], runner.left(), extra_per_step=per_step - 1)
+        out.extend(_verify_words(runner, ordered[i : i + m], found.words))
+        n_run += m
+        if m < min(j, len(ordered)) - i:
+            break
+        i = j
     out.sort(key=lambda d: (len(d.word), format_word(d.word)))
-    return out, len(found) - len(words)
+    return out, len(ordered) - n_run + found.dropped
+
+
+def _check_budget(budget: Any, max_budget: Any) -> int:
+    max_budget = check_int("max_budget", max_budget, min=1)
+    budget = check_int("budget", budget, min=1)
+    if budget > max_budget:
+        raise ValidationError(f"budget={budget} must be <= {max_budget} (max_budget, the documented ceiling of net "
+                              "steps; pass max_budget= to raise it)")
+    return budget
 
 
 def search_disagreements(
@@ -259,6 +165,7 @@ def search_disagreements(
     max_len: int = 60,
     seed: int = 0,
     beam: int = 256,
+    max_budget: int = MAX_BUDGET,
 ) -> SearchResult:
     """Look for words where the net and ``fsm`` answer differently, within ``budget`` net steps.
 
@@ -272,96 +179,59 @@ def search_disagreements(
         batched words of mixed lengths, the behavioural features of an FSM fitted on them, and
         re-running the finds. ``systematic`` gets a third, ``explore`` half of what is left,
         ``random`` the rest less 2% kept for verification; what one strategy leaves goes to the
-        next.
+        next. At most ``max_budget``.
     max_len : int
         Longest word tried by ``explore`` and ``random``.
     seed : int
     beam : int
         Words kept per depth by ``explore``.
+    max_budget : int, default :data:`MAX_BUDGET` (10^9)
+        The ceiling of ``budget``; raise it to spend more.
+
+    Memory is bounded whatever the budget: ``systematic`` and ``random`` draw, run and drop
+    their words :data:`CHUNK_STEPS` net steps at a time and keep only the outputs of a chunk,
+    verification runs pieces of the same order, and only the :data:`MAX_CANDIDATES`
+    shortest candidates are kept (more are counted in ``unverified``). With a budget above
+    ``CHUNK_STEPS`` per strategy, the words drawn differ from one run of all of them at once.
 
     Returns
     -------
     SearchResult
     """
-    model = as_recurrent(model)
+    model = as_recurrent(model)  # no probe: every net step here is counted in the budget
     if not isinstance(fsm, ExtractedFSM):
         raise ArgumentTypeError(f"fsm must be an ExtractedFSM, got {type(fsm).__name__}")
     if fsm.alphabet != model.alphabet:
         raise ValidationError(f"fsm.alphabet={list(fsm.alphabet)} must equal the model's alphabet {list(model.alphabet)}")
-    budget = check_int("budget", budget, min=1)
+    budget = _check_budget(budget, max_budget)
     max_len = check_int("max_len", max_len, min=1, max=100_000)
     seed = check_seed("seed", seed)
     beam = check_int("beam", beam, min=1)
     rng = np.random.default_rng(seed)
     runner = _Runner(model, fsm, budget)
     k = fsm.n_symbols
-    found: dict[tuple, str] = {}
+    found = _Found()
     stats: dict[str, dict] = {}
 
     def record(name: str, words: list[list[int]], before: int) -> None:
-        trace, bad = runner.run(words)
-        new = first_disagreeing_prefixes(words, bad, trace.offsets)
+        offsets, bad = runner.run(words)
+        new = first_disagreeing_prefixes(words, bad, offsets)
         for w in new:
-            found.setdefault(tuple(w), name)
+            found.add(w, name)
         s = stats.setdefault(name, {"words": 0, "steps": 0, "found": 0})
         s["words"] += len(words)
         s["steps"] = runner.spent - before
         s["found"] += len(new)
 
     # 1. systematic: access words x all suffixes up to the longest length that fits
-    share = budget // 3
     acc = access_words(fsm)
-    before = runner.spent
-    words: list[list[int]] = []
-    for length in range(0, max_len + 1):
-        batch = [w for w in (a + list(suf) for a in acc for suf in product(range(k), repeat=length)) if w]
-        if batch and padded_steps(encode_ids(words + batch)[1], _BATCH) > share:
-            break
-        words.extend(batch)
-    if words:
-        record("systematic", words, before)
+    _systematic(runner, record, acc, k, budget // 3, max_len)
 
-    # 2. explore: breadth-first over continuations of the net's states, keeping the most novel;
-    # each depth steps the kept states once per symbol (no word is re-run from its start)
-    share = runner.left() // 2  # half of what systematic left; random gets the rest
-    n_explored, before = 0, runner.spent
-    frontier = [a for a in acc] or [[]]
-    start_cost = padded_steps(encode_ids(frontier)[1], _BATCH)
-    states, fsm_q = runner.start_states(frontier) if start_cost < share else (None, None)
-    known = runner.known_states()
-    tol = _same_state_tolerance(known)
-    for _ in range(max_len if states is not None else 0):
-        n = len(frontier) * k
-        if runner.spent - before + n > share or n == 0:
-            break
-        ids = np.tile(np.arange(k), len(frontier))
-        nxt, outs = runner.step(np.repeat(states, k, axis=0), ids)
-        q = fsm.transitions[np.repeat(fsm_q, k), ids]
-        cand = [w + [a] for w in frontier for a in range(k)]
-        n_explored += n
-        bad = (outs > 0.5) != fsm.accepting[q]
-        for i in np.flatnonzero(bad):
-            found.setdefault(tuple(cand[i]), "explore")
-        ok = np.flatnonzero(~bad)  # a word that already disagrees is found: do not extend it
-        pts = runner.novelty_space(nxt[ok])
-        keep = ok[_most_novel(pts, known, beam, tol, rng)]
-        if keep.size == 0:
-            break  # every state reached is one already seen: the reachable set is explored
-        frontier, states, fsm_q = [cand[i] for i in keep], nxt[keep], q[keep]
-        known = np.vstack([known, runner.novelty_space(states)])[-_MAX_KNOWN:]  # the explored set grows
-    stats["explore"] = {"words": n_explored, "steps": runner.spent - before,
-                        "found": sum(1 for v in found.values() if v == "explore")}
+    # 2. explore: breadth-first over continuations of the net's states, keeping the most novel
+    _explore(runner, found, stats, acc, k, max_len, beam, rng)
 
     # 3. random words with what is left, less a reserve for verifying what was found
-    before = runner.spent
-    words = []
-    left = runner.left() - budget // 50
-    if left > 0:
-        lengths = rng.integers(1, max_len + 1, size=left // max(1, (max_len + 1) // 2) + 1)
-        m = _fitting(lengths, left)
-        words = [rng.integers(0, k, size=int(n)).tolist() for n in lengths[:m]]
-    if words:
-        record("random", words, before)
+    _random(runner, record, k, max_len, budget // 50, rng)
 
     verified, unverified = _verify(runner, found)
     return SearchResult(disagreements=tuple(verified), steps_spent=runner.spent, budget=budget, by_strategy=stats,

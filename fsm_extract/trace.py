@@ -7,8 +7,6 @@ the NumPy arrays of a :class:`Trace`.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -18,10 +16,11 @@ import torch
 from ._validation import check_bool, check_choice, check_float, check_int
 from .datasets import Dataset
 from .errors import ArgumentTypeError, ValidationError
-from .models import _padded, _RecurrentParts, as_recurrent, check_device
+from .chunked import eval_mode, iter_steps, layout, padded_steps, state_dim
+from .models import _RecurrentParts, as_recurrent, check_device
 from .words import check_alphabet, encode_words
 
-__all__ = ["Trace", "collect_trace", "collect_trace_encoded", "step_from", "StateKind"]
+__all__ = ["Trace", "collect_trace", "collect_trace_encoded", "step_from", "StateKind", "padded_steps"]
 
 StateKind = Literal["h", "hc"]
 
@@ -179,30 +178,7 @@ def _as_array(name: str, value: Any) -> np.ndarray:
         raise ArgumentTypeError(f"{name} must be array-like of numbers: {exc}") from None
 
 
-@contextlib.contextmanager
-def _eval_mode(model: _RecurrentParts) -> Iterator[None]:
-    """Put every torch part in eval mode and restore the previous modes afterwards."""
-    parts = [p for p in (getattr(model, "embedding", None), model.rnn, getattr(model, "head", None)) if isinstance(p, torch.nn.Module)]
-    if isinstance(model, torch.nn.Module):
-        parts.append(model)
-    modes = [p.training for p in parts]
-    try:
-        for p in parts:
-            p.eval()
-        yield
-    finally:
-        for p, m in zip(parts, modes):
-            p.train(m)
-
-
-def _layout(state: Any, cell: str, kind: str) -> torch.Tensor:
-    """(L, B, H) state(s) -> (B, dim) in the trace layout."""
-    if cell == "lstm":
-        h, c = state
-        parts = [h] if kind == "h" else [h, c]
-    else:
-        parts = [state]
-    return torch.cat([p.permute(1, 0, 2).reshape(p.shape[1], -1) for p in parts], dim=1)
+_eval_mode, _layout, _state_dim = eval_mode, layout, state_dim  # the names other modules import
 
 
 def _unlayout(vectors: torch.Tensor, model: _RecurrentParts) -> Any:
@@ -215,11 +191,6 @@ def _unlayout(vectors: torch.Tensor, model: _RecurrentParts) -> Any:
     if model.cell == "lstm":
         return block(vectors[:, : L * H]), block(vectors[:, L * H :])
     return block(vectors)
-
-
-def _state_dim(model: _RecurrentParts, kind: str) -> int:
-    mult = 2 if (model.cell == "lstm" and kind == "hc") else 1
-    return mult * model.num_layers * model.hidden_size
 
 
 def collect_trace(
@@ -240,6 +211,10 @@ def collect_trace(
         A Dataset's alphabet must equal the model's.
     batch_size : int, default 512
         Words per batch. Words are sorted by length first, so batches carry little padding.
+        Memory is bounded by chunks, not by word length (:mod:`fsm_extract.chunked`): a batch
+        holds at most ``MAX_BATCH_STEPS`` padded steps (fewer words when they are long) and is
+        run through time in pieces of at most ``CHUNK_VALUES`` state values, the state carried
+        over; the returned trace itself holds ``n_steps x dim`` float32.
     state : {"h", "hc"}
         ``"h"``: hidden vectors (one ``nn.LSTM`` call per batch for a one-layer net).
         ``"hc"``: hidden and cell vectors of an LSTM (steps the net over time, still batched).
@@ -252,7 +227,7 @@ def collect_trace(
     -------
     Trace
     """
-    model = as_recurrent(model)
+    model = as_recurrent(model, check=True)
     if isinstance(words, Dataset):
         if tuple(words.alphabet) != tuple(model.alphabet):
             raise ValidationError(
@@ -261,22 +236,6 @@ def collect_trace(
         words = words.words
     symbols, offsets = encode_words(words, model.alphabet)
     return collect_trace_encoded(model, symbols, offsets, batch_size=batch_size, state=state, device=device, progress=progress)
-
-
-def _batches(offsets: np.ndarray, batch_size: int) -> list[np.ndarray]:
-    """The word indices of each batch :func:`collect_trace_encoded` runs: non-empty words
-    sorted by length (stable), ``batch_size`` at a time, each padded to its longest word."""
-    lengths = np.diff(offsets)
-    order = np.argsort(lengths, kind="stable")
-    order = order[lengths[order] > 0]
-    return [order[b0 : b0 + batch_size] for b0 in range(0, order.size, batch_size)]
-
-
-def padded_steps(offsets: np.ndarray, batch_size: int = 512) -> int:
-    """Net steps :func:`collect_trace_encoded` runs on words with these CSR ``offsets``,
-    padding included (every word of a batch is run to the batch's longest)."""
-    lengths = np.diff(np.asarray(offsets, dtype=np.int64))
-    return int(sum(idx.size * int(lengths[idx].max()) for idx in _batches(offsets, batch_size)))
 
 
 @torch.no_grad()
@@ -306,40 +265,14 @@ def collect_trace_encoded(
     cell = model.cell
     symbols = np.ascontiguousarray(symbols, dtype=np.int32)
     offsets = np.ascontiguousarray(offsets, dtype=np.int64)
-    n_steps = symbols.size
     dim = _state_dim(model, state)
-    hidden = np.empty((n_steps, dim), dtype=np.float32)
-    outputs = np.empty(n_steps, dtype=np.float32)
-    one_call = state == "h" and model.num_layers == 1
-    batches: Any = _batches(offsets, batch_size)
-    if progress:
-        from tqdm.auto import tqdm
-
-        batches = tqdm(batches, desc="trace", unit="batch", leave=False)
+    hidden = np.empty((symbols.size, dim), dtype=np.float32)
+    outputs = np.empty(symbols.size, dtype=np.float32)
     with _eval_mode(model):
-        for idx in batches:
-            ids_np, lens = _padded(symbols, offsets, idx)
-            ids = torch.from_numpy(ids_np).to(dev)
-            x = model.embedding(ids)
-            if one_call:
-                top, _ = model.rnn(x)
-                states = top
-            else:
-                st = model.zero_state(len(idx))
-                per_step = []
-                tops = []
-                for t in range(ids.shape[1]):
-                    out, st = model.rnn(x[:, t : t + 1], st)
-                    tops.append(out[:, 0])
-                    per_step.append(_layout(st, cell, state))
-                states = torch.stack(per_step, dim=1)
-                top = torch.stack(tops, dim=1)
-            probs = torch.sigmoid(model.accept_logit(top))
-            mask = np.arange(ids_np.shape[1])[None, :] < lens[:, None]
-            rows = (offsets[idx][:, None] + np.arange(ids_np.shape[1])[None, :])[mask]
-            mask_t = torch.from_numpy(mask).to(dev)
-            hidden[rows] = states[mask_t].float().cpu().numpy()
-            outputs[rows] = probs[mask_t].float().cpu().numpy()
+        for rows, states, probs in iter_steps(model, symbols, offsets, batch_size=batch_size, state=state,
+                                              progress=progress):
+            hidden[rows] = states
+            outputs[rows] = probs
         h0_output = float(torch.sigmoid(model.accept_logit(torch.zeros(1, model.hidden_size, device=dev)))[0])
     return Trace(
         hidden=hidden,

@@ -9,13 +9,14 @@ int64, the layout every later stage uses.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from typing import Any, Union
 
 import numpy as np
 
 from .errors import ArgumentTypeError, UnknownSymbolError, ValidationError
 
-__all__ = ["Word", "Alphabet", "check_alphabet", "is_valid_text", "encode_word", "encode_words", "decode_word", "format_word", "word_keys", "words_digest", "encode_ids"]
+__all__ = ["Word", "Alphabet", "check_ordered_words", "check_alphabet", "is_valid_text", "encode_word", "encode_words", "decode_word", "format_word", "word_keys", "words_digest", "encode_ids"]
 
 Word = Union[str, Sequence[str]]
 Alphabet = tuple  # tuple[str, ...]
@@ -86,12 +87,32 @@ def encode_word(word: Any, alphabet: tuple[str, ...], *, name: str = "word") -> 
     return out
 
 
+def check_ordered_words(words: Any, name: str) -> None:
+    """Refuse a ``set`` (or ``frozenset``, or any other :class:`collections.abc.Set`) of words.
+
+    A set has no order of its own: Python iterates a set of strings in an order that changes
+    with ``PYTHONHASHSEED``, so the trace, the k-means subsample and finally the automaton would
+    change from one process to the next with the same seed. Every public function that takes
+    words refuses one (ArgumentTypeError naming the argument) rather than sorting it silently:
+    ``sorted(words)`` says what order is meant. (``fit_data`` of :func:`fsm_extract.fidelity`
+    is only used for membership, so a set is fine there.)
+    """
+    if isinstance(words, AbstractSet):
+        raise ArgumentTypeError(
+            f"{name} must be an ordered sequence of words, got a {type(words).__name__}: a set's order changes "
+            f"with PYTHONHASHSEED, and so would the result; pass sorted({name}) or a list"
+        )
+
+
 def encode_words(words: Any, alphabet: tuple[str, ...], *, name: str = "words") -> tuple[np.ndarray, np.ndarray]:
-    """Encode words as CSR arrays ``(symbols int32 (n_steps,), offsets int64 (n_words + 1,))``."""
+    """Encode words as CSR arrays ``(symbols int32 (n_steps,), offsets int64 (n_words + 1,))``.
+
+    A set of words is refused (:func:`check_ordered_words`)."""
     if isinstance(words, (str, bytes)) or not isinstance(words, Iterable):
         raise ArgumentTypeError(
             f"{name} must be a sequence of words (e.g. a list of strings), got {type(words).__name__}"
         )
+    check_ordered_words(words, name)
     if _single_char(alphabet):
         # Fast path: a lookup table over code points.
         lut = np.full(0x110000 if max(map(ord, alphabet)) > 0xFFFF else 0x10000, -1, dtype=np.int32)

@@ -310,8 +310,8 @@ def test_extract_search_bad_input(capsys, tmp_path, argv, message):
 
 
 @pytest.mark.parametrize("argv", [
-    ["extract", "--model", "{model}", "--data", "{data}", "--states", "60", "--no-refine"],
-    ["extract", "--model", "{model}", "--data", "{data}", "--states", "60"],
+    ["extract", "--model", "{model}", "--data", "{data}", "--states", "40", "--no-refine"],
+    ["extract", "--model", "{model}", "--data", "{data}", "--states", "40"],
 ])
 def test_more_clusters_than_distinct_states_warns_in_one_line_and_works(capsys, tmp_path, files, argv):
     """Defaults and large --states work: every distinct hidden state becomes a cluster, the
