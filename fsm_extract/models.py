@@ -19,6 +19,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from . import _checkpoint
+from ._limits import MAX_PARAMETERS
 from ._validation import atomic_write, check_choice, check_existing_file, check_int, check_out_path
 from .errors import ArgumentTypeError, DataFormatError, ValidationError
 from .words import check_alphabet
@@ -261,68 +263,41 @@ def check_device(name: str, value: Any) -> torch.device:
     return dev
 
 
-_GATES = {"lstm": 4, "gru": 3, "rnn": 1}
-
-
-def _expected_shapes(config: dict) -> tuple[dict[str, Any], dict[str, tuple[int, ...]]]:
-    """The constructor arguments ``config`` gives (checked like :class:`RNNClassifier` does) and
-    the name and shape of every weight such a net has, without building it."""
-    alphabet = check_alphabet(config["alphabet"], name="config['alphabet']")
-    cell = check_choice("config['cell']", config["cell"], _CELLS)
-    hidden = check_int("config['hidden_size']", config["hidden_size"], min=1, max=65536)
-    layers = check_int("config['num_layers']", config["num_layers"], min=1, max=64)
-    emb = config["embedding_dim"]
-    emb = check_int("config['embedding_dim']", max(4, len(alphabet)) if emb is None else emb, min=1, max=65536)
-    gh = _GATES[cell] * hidden
-    shapes: dict[str, tuple[int, ...]] = {"embedding.weight": (len(alphabet), emb)}
-    for k in range(layers):
-        shapes[f"rnn.weight_ih_l{k}"] = (gh, emb if k == 0 else hidden)
-        shapes[f"rnn.weight_hh_l{k}"] = (gh, hidden)
-        shapes[f"rnn.bias_ih_l{k}"] = (gh,)
-        shapes[f"rnn.bias_hh_l{k}"] = (gh,)
-    shapes["head.weight"] = (1, hidden)
-    shapes["head.bias"] = (1,)
-    kwargs = {"alphabet": alphabet, "cell": cell, "hidden_size": hidden, "num_layers": layers, "embedding_dim": emb}
-    return kwargs, shapes
-
-
-def _check_weights(where: str, state: dict, shapes: dict[str, tuple[int, ...]]) -> None:
-    """Raise DataFormatError unless ``state`` holds exactly the float tensors ``shapes`` names."""
-    for key, value in state.items():
-        if not isinstance(key, str):
-            raise DataFormatError(f"{where}: state_dict keys must be weight names (str), got {key!r}")
-        if not isinstance(value, torch.Tensor) or value.layout != torch.strided:
-            raise DataFormatError(f"{where}: weight {key!r} must be a dense tensor, got {type(value).__name__}")
-        if not value.is_floating_point():
-            raise DataFormatError(f"{where}: weight {key!r} must be a floating-point tensor, got dtype {value.dtype}")
-    missing, extra = sorted(set(shapes) - set(state)), sorted(set(state) - set(shapes))
-    if missing or extra:
-        def few(keys: list[str]) -> str:
-            shown = ", ".join(map(repr, keys[:4]))
-            return f"[{shown}]" if len(keys) <= 4 else f"[{shown}, ... ({len(keys)} in all)]"
-
-        raise DataFormatError(
-            f"{where}: checkpoint weights are invalid for its config: missing {few(missing)}, unexpected {few(extra)}"
-        )
-    for key, shape in shapes.items():
-        if tuple(state[key].shape) != shape:
-            raise DataFormatError(
-                f"{where}: checkpoint weights are invalid for its config: weight {key!r} must have shape "
-                f"{shape}, got {tuple(state[key].shape)}"
-            )
-
-
-def load_model(path: str | os.PathLike, *, map_location: str | torch.device = "cpu") -> RNNClassifier:
+def load_model(
+    path: str | os.PathLike, *, map_location: str | torch.device = "cpu", max_parameters: int = MAX_PARAMETERS
+) -> RNNClassifier:
     """Load a checkpoint written by :meth:`RNNClassifier.save`.
 
     Checkpoints are read with ``torch.load(weights_only=True)``: a file from elsewhere cannot
-    run code. A missing file raises :class:`~fsm_extract.errors.MissingFileError`; a corrupted or
-    foreign file raises :class:`~fsm_extract.errors.DataFormatError`; a ``map_location`` that is
-    not a device here raises :class:`~fsm_extract.errors.ValidationError`.
+    run code. Before any weight is materialised, what the file asks for is checked against what
+    it holds and against ``max_parameters``: the size its records unpack to (at most 8 bytes per
+    allowed parameter plus 4 MiB), the number of weights its config declares, and that every
+    weight is stored in full (a weight expanded from one value with stride 0, overlapping
+    strides, or a view past its storage is refused, naming the weight).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    map_location : str or torch.device, default "cpu"
+    max_parameters : int, default 50,000,000
+        The most weights the checkpoint may declare in all (200 MB as float32; a 4-layer LSTM of
+        1,024 units has 33.6 million). Raise it to load a larger net.
+
+    Raises
+    ------
+    MissingFileError
+        Nothing is at ``path``.
+    DataFormatError
+        The file is corrupted or foreign, its config or weights are invalid, hold NaN, are not
+        stored in full, or ask for more than ``max_parameters``.
+    ValidationError
+        ``map_location`` is not a device here, or ``max_parameters`` < 1.
     """
     path = check_existing_file("path", path)
     map_location = check_device("map_location", map_location)
+    max_parameters = check_int("max_parameters", max_parameters, min=1)
     where = f"path={str(path)!r}"
+    _checkpoint.check_unpacked_size(where, path, max_parameters)
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # torch raises many types on garbage: normalise them
@@ -342,12 +317,13 @@ def load_model(path: str | os.PathLike, *, map_location: str | torch.device = "c
     if not isinstance(config, dict) or not isinstance(state, dict):
         raise DataFormatError(f"{where}: checkpoint must hold a 'config' dict and a 'state_dict' dict")
     try:
-        kwargs, shapes = _expected_shapes(config)
+        kwargs, shapes = _checkpoint.expected_shapes(config)
     except KeyError as exc:
         raise DataFormatError(f"{where}: checkpoint config is invalid: it lacks the key {exc}") from None
     except (ValidationError, ArgumentTypeError) as exc:
         raise DataFormatError(f"{where}: checkpoint config is invalid: {exc}") from None
-    _check_weights(where, state, shapes)  # before building: a config cannot ask for more than the file holds
+    _checkpoint.check_parameter_count(where, kwargs, shapes, max_parameters)
+    _checkpoint.check_weights(where, state, shapes)  # before building: a config cannot ask for more than the file holds
     for key, tensor in state.items():
         if not torch.isfinite(tensor).all():
             raise DataFormatError(f"{where}: weight {key!r} must be finite, but holds NaN or infinite values")

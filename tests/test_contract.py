@@ -363,7 +363,7 @@ def _mutated_payload(draw, bases: list[dict]):
     for _ in range(draw(st.integers(1, 3))):
         op = draw(st.sampled_from(["config_value", "config_drop", "config_type", "sd_drop", "sd_shape", "sd_nan",
                                    "sd_dtype", "sd_nontensor", "sd_extra", "sd_type", "format", "version", "drop",
-                                   "metadata"]))
+                                   "metadata", "sd_expand", "costly"]))
         cfg, sd = payload.get("config"), payload.get("state_dict")
         if op.startswith("config") and not isinstance(cfg, dict):
             continue
@@ -407,7 +407,29 @@ def _mutated_payload(draw, bases: list[dict]):
             payload.pop(draw(st.sampled_from(sorted(payload))), None)
         elif op == "metadata":
             payload["metadata"] = draw(st.sampled_from([None, [], "x", {"a": math.nan}, {"k": torch.zeros(1)}]))
+        elif op == "sd_expand":  # costly but well-formed: one stored value read with stride 0, or overlapping rows
+            key = draw(st.sampled_from(sorted(sd)))
+            if isinstance(sd[key], torch.Tensor) and sd[key].numel() > 1:
+                shape = tuple(sd[key].shape)
+                sd[key] = (torch.zeros(1).expand(shape) if len(shape) == 1 or draw(st.booleans())
+                           else torch.zeros(shape[0] + shape[1]).as_strided(shape, (1, 1)))
+        elif op == "costly":  # a small file whose config asks for a huge net, every weight expanded from one value
+            payload["config"] = cfg = {"alphabet": ["0", "1"], "cell": draw(st.sampled_from(["lstm", "gru", "rnn"])),
+                                       "hidden_size": draw(st.sampled_from([1024, 16384, 65536])),
+                                       "num_layers": draw(st.integers(1, 4)), "embedding_dim": 4}
+            payload["state_dict"] = _expanded_weights(cfg)
     return payload
+
+
+def _expanded_weights(cfg: dict) -> dict:
+    """The weights ``cfg`` asks for, each one stored zero expanded with stride 0."""
+    z, h = torch.zeros(1), cfg["hidden_size"]
+    gh = {"lstm": 4, "gru": 3, "rnn": 1}[cfg["cell"]] * h
+    sd = {"embedding.weight": z.expand(2, 4), "head.weight": z.expand(1, h), "head.bias": z.expand(1)}
+    for k in range(cfg["num_layers"]):
+        sd.update({f"rnn.weight_ih_l{k}": z.expand(gh, 4 if k == 0 else h), f"rnn.weight_hh_l{k}": z.expand(gh, h),
+                   f"rnn.bias_ih_l{k}": z.expand(gh), f"rnn.bias_hh_l{k}": z.expand(gh)})
+    return sd
 
 
 @st.composite

@@ -1,0 +1,68 @@
+"""The stated limits on what a file or an argument may ask for, in one place.
+
+Each limit is checked before anything of that size is allocated or any slow program runs, so
+a small hostile (or careless) input is refused in well under a second with little memory,
+instead of exhausting the machine. Every limit can be raised by the keyword named beside it
+where a user truly needs more; the README's "Limits" table lists them.
+
+=========================  ===========  ===========================================
+limit                      default      raised with
+=========================  ===========  ===========================================
+checkpoint parameters      50,000,000   ``load_model(path, max_parameters=...)``
+FSM JSON states            4,096        ``load_fsm(path, max_states=...)``
+regex automaton states     10,000       ``from_regex(pattern, alphabet=..., max_states=...)``
+diagram states (render)    150          ``render(fsm, path, max_states=...)``
+diagram edges (render)     20 x states  raised with ``max_states`` (proportionally)
+``dot`` running time       60 s         ``render(fsm, path, timeout=...)``
+=========================  ===========  ===========================================
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "MAX_PARAMETERS",
+    "CHECKPOINT_SLACK_BYTES",
+    "MAX_FSM_STATES",
+    "fsm_table_cells",
+    "MAX_REGEX_STATES",
+    "REGEX_WORK_PER_STATE",
+    "MAX_RENDER_STATES",
+    "RENDER_EDGES_PER_STATE",
+    "DOT_TIMEOUT",
+]
+
+# ----------------------------------------------------------------------------- checkpoints
+#: Weights a checkpoint may declare in all (embedding, recurrent layers, head): 200 MB as
+#: float32. A 4-layer LSTM of 1,024 units has 33.6 million.
+MAX_PARAMETERS = 50_000_000
+#: Bytes a checkpoint may hold beyond 8 per parameter (its pickle and metadata).
+CHECKPOINT_SLACK_BYTES = 4 * 2**20
+
+# ----------------------------------------------------------------------------- FSM JSON
+#: States an FSM file may declare. The evidence table is dense, (states x symbols x states)
+#: int64, so its size is also held to what ``max_states`` states need on two symbols:
+#: 2 x 4096**2 counts = 256 MiB at the default (a 100-symbol FSM may have 579 states).
+MAX_FSM_STATES = 4096
+
+
+def fsm_table_cells(max_states: int) -> int:
+    """The most cells the dense evidence table may have under ``max_states``."""
+    return 2 * max_states * max_states
+
+
+# ----------------------------------------------------------------------------- regexes
+#: States of the automata ``from_regex`` builds on the way: the NFA (estimated from the pattern
+#: before it is built, counted repetitions expanded arithmetically) and the subset DFA.
+MAX_REGEX_STATES = 10_000
+#: The subset construction may visit at most this many NFA states per allowed DFA state in
+#: all (its running time and memory): 2,000,000 at the default, about 2 s.
+REGEX_WORK_PER_STATE = 200
+
+# ----------------------------------------------------------------------------- diagrams
+#: States a diagram drawn by Graphviz may have (hidden sink states not counted). Layout time
+#: grows steeply with size: 300 states ran for more than a minute in ``dot``.
+MAX_RENDER_STATES = 150
+#: Edges (grouped by source and target) a diagram may have per allowed state.
+RENDER_EDGES_PER_STATE = 20
+#: Seconds the ``dot`` program may run before it is stopped.
+DOT_TIMEOUT = 60.0
