@@ -24,6 +24,7 @@ __all__ = [
     "CHECKPOINT_SLACK_BYTES",
     "MAX_FSM_STATES",
     "fsm_table_cells",
+    "check_fsm_size",
     "MAX_REGEX_STATES",
     "REGEX_WORK_PER_STATE",
     "MAX_RENDER_STATES",
@@ -66,3 +67,18 @@ MAX_RENDER_STATES = 150
 RENDER_EDGES_PER_STATE = 20
 #: Seconds the ``dot`` program may run before it is stopped.
 DOT_TIMEOUT = 60.0
+
+
+def check_fsm_size(n_states: int, n_symbols: int, max_states: int, *, what: str, exc: type[Exception]) -> None:
+    """Raise ``exc`` if an FSM of this size exceeds ``max_states`` or its dense evidence table
+    exceeds :func:`fsm_table_cells` (checked before the table is allocated)."""
+    hint = "pass load_fsm(..., max_states=...) or ExtractedFSM.from_dict(..., max_states=...) to load a larger automaton"
+    if n_states > max_states:
+        raise exc(f"{what} has {n_states} states, which must be <= max_states={max_states}; {hint}")
+    cells, limit = n_states * n_symbols * n_states, fsm_table_cells(max_states)
+    if cells > limit:
+        raise exc(
+            f"{what} has {n_states} states on {n_symbols} symbols: its dense evidence table of {n_states} x "
+            f"{n_symbols} x {n_states} = {cells:,} counts ({cells * 8 / 2**20:,.0f} MiB) must hold <= {limit:,} "
+            f"(what max_states={max_states} states need on 2 symbols); {hint}"
+        )

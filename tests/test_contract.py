@@ -206,9 +206,11 @@ def _mutated_fsm_doc(draw, base: dict):
 def _fsm_file(draw, base: dict):
     """(raw bytes of a file, the parsed document or None)."""
     kind = draw(st.sampled_from(["random", "mutated", "mutated", "mutated", "truncated", "bytes", "bad_utf8",
-                                 "bom", "utf16", "huge_number", "valid"]))
+                                 "bom", "utf16", "huge_number", "valid", "costly"]))
     if kind == "random":
         doc = draw(_JSON)
+    elif kind == "costly":
+        doc = draw(_costly_fsm_doc())
     elif kind == "valid":
         doc = json.loads(json.dumps(base))
     else:
@@ -229,6 +231,26 @@ def _fsm_file(draw, base: dict):
     if kind == "huge_number":
         return text.replace("1", "9" * 5000, 1).encode("utf-8"), None
     return text.encode("utf-8"), doc
+
+
+@st.composite
+def _costly_fsm_doc(draw):
+    """Well-formed documents that ask for much: many states (a dense table of GiBs), a wide
+    alphabet, or counts whose sums pass int64."""
+    n, k = draw(st.sampled_from([(4097, 2), (30_000, 2), (600, 100), (3, 2)]))
+    alphabet = [f"s{i}" for i in range(k)]
+    sparse = []
+    outputs = [[0, 0]] * n
+    if n == 3:  # counts summing past 2**63 - 1
+        big = draw(st.sampled_from([2**62, 2**63 - 1]))
+        if draw(st.booleans()):
+            sparse = [[0, 0, 0, big], [0, 0, 1, big]]
+        else:
+            outputs = [[big, big], [0, 0], [0, 0]]
+    return {"format": "fsm-extract/fsm", "version": 1, "alphabet": alphabet, "initial": 0,
+            "transitions": [[(q + 1) % n] * k for q in range(n)], "accepting": [False] * n,
+            "transition_counts": sparse, "output_counts": outputs, "completed": [], "centroids": None,
+            "cluster_map": None, "metadata": {}}
 
 
 def _check_loaded_fsm(fsm, tmp: Path) -> None:
