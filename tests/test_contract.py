@@ -26,6 +26,7 @@ import math
 import os
 import string
 import tempfile
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -688,6 +689,30 @@ def test_fuzz_from_regex():
 
     run()
     assert len(seen) >= 300
+
+
+def test_fuzz_costly_regex():
+    """Well-formed patterns that ask for much (counted repetitions, exponential DFAs, closure-heavy
+    NFAs) are refused or built, each in well under 10 s."""
+    seen = []
+    base = st.sampled_from(["0", "01", "(0|1)", "0?", "(0?1?)", ".", "(0|1)*1", "[01]"])
+
+    @_settings(40)
+    @given(st.lists(st.tuples(base, st.integers(0, 10**7), st.booleans()), min_size=1, max_size=3))
+    def run(parts):
+        pattern = "".join(f"({b}){{{n}}}" if counted else f"{b}(0|1){{{n % 40}}}" for b, n, counted in parts)
+        t0 = time.perf_counter()
+        try:
+            lang = fx.languages.from_regex(pattern, alphabet="01")
+        except fx.ValidationError as exc:
+            assert "pattern=" in str(exc) and "max_states" in str(exc)
+        else:
+            assert isinstance(lang, fx.Language)
+        assert time.perf_counter() - t0 < 10
+        seen.append(1)
+
+    run()
+    assert len(seen) >= 40
 
 
 @pytest.mark.parametrize("pattern", ["(0|1)*", ".*"])
