@@ -15,10 +15,12 @@ from .errors import (
     DataFormatError,
     FsmExtractError,
     GraphvizNotFoundError,
+    GraphvizTimeoutError,
     MissingFileError,
     NotFittedError,
     UnknownSymbolError,
     ValidationError,
+    WriteError,
 )
 from .languages import Language
 from .models import RecurrentAdapter, RNNClassifier, load_model
@@ -65,4 +67,6 @@ __all__ = [
     "MissingFileError",
     "NotFittedError",
     "GraphvizNotFoundError",
+    "GraphvizTimeoutError",
+    "WriteError",
 ]

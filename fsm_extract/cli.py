@@ -99,6 +99,8 @@ def _build_parser() -> argparse.ArgumentParser:
     r.add_argument("--min-confidence", type=float, default=0.99, metavar="P",
                    help="dash transitions whose majority share is below P (default: 0.99)")
     r.add_argument("--show-support", action="store_true", help="print how often each transition was observed")
+    r.add_argument("--max-states", type=int, default=100, metavar="N",
+                   help="draw at most N states and 2N edges (default: 100; Graphviz's layout of larger ones is slow); .dot has no limit")
     r.set_defaults(func=_cmd_render)
 
     d = sub.add_parser("demo", help="extract, render and check a bundled model in one go",
@@ -317,7 +319,8 @@ def _cmd_render(args: argparse.Namespace) -> None:
 
     out = check_out_path("--out", args.out, suffixes=SUFFIXES)
     fsm = load_fsm(args.fsm)
-    path = fsm.render(out, hide_sink=args.hide_sink, min_confidence=args.min_confidence, show_support=args.show_support)
+    path = fsm.render(out, hide_sink=args.hide_sink, min_confidence=args.min_confidence, show_support=args.show_support,
+                      max_states=args.max_states)
     print(f"wrote {path}")
 
 

@@ -17,6 +17,8 @@ __all__ = [
     "MissingFileError",
     "NotFittedError",
     "GraphvizNotFoundError",
+    "GraphvizTimeoutError",
+    "WriteError",
 ]
 
 
@@ -51,3 +53,19 @@ class NotFittedError(FsmExtractError, AttributeError):
 
 class GraphvizNotFoundError(FsmExtractError, RuntimeError):
     """The Graphviz ``dot`` binary is needed but not installed."""
+
+
+class GraphvizTimeoutError(FsmExtractError, TimeoutError):
+    """The Graphviz ``dot`` program ran past its time limit and was stopped."""
+
+
+class WriteError(FsmExtractError, OSError):
+    """An output could not be written (disk full, permission denied, ...); nothing was left
+    half-written. ``errno`` is the operating system's error number when there is one."""
+
+    def __init__(self, message: str, errno: int | None = None) -> None:
+        super().__init__(message)
+        self.errno = errno
+
+    def __str__(self) -> str:
+        return str(self.args[0])

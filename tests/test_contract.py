@@ -98,6 +98,12 @@ def ctx(tmp_path_factory):
     files.foreign = d / "foreign.json"
     (d / "garbage.bin").write_bytes(bytes(range(256)) * 4)
     files.garbage = d / "garbage.bin"
+    rng = np.random.default_rng(0)  # costly but valid: 300 states is minutes of dot; 30,000 a 13 GiB table
+    files.big_fsm = fx.ExtractedFSM("01", rng.integers(0, 300, (300, 2)), rng.random(300) < 0.5, 0).save(d / "big_fsm.json")
+    (d / "huge_fsm.json").write_text(json.dumps(dict(fsm.to_dict(), transitions=[[(q + 1) % 30_000, q] for q in range(30_000)],
+                                                     accepting=[False] * 30_000, transition_counts=[], completed=[],
+                                                     output_counts=[[0, 0]] * 30_000, centroids=None, cluster_map=None,
+                                                     cluster_centroids=None)))
     (d / "adir").mkdir()
     files.adir = d / "adir"
     (d / "afile").write_text("not a folder")
@@ -769,11 +775,12 @@ def _cli_spec(langs_good=()):
                 _opt("--state", ["h", "hc"], ["x"]), _opt("--seed", ["0", "3"], ["-1", "4294967296", "x"]),
             ],
         },
-        "render": {
-            "positional": (_GOOD_FSMS, _BAD_FSMS),
+        "render": {  # big_fsm: a valid 300-state FSM (refused but to .dot); huge_fsm: 30,000 states
+            "positional": (_GOOD_FSMS + ["{IN}/big_fsm.json"], _BAD_FSMS + ["{IN}/huge_fsm.json"]),
             "required": [_opt("--out", ["{OUT}/r.svg", "{OUT}/r.dot", "{OUT}/r.png", "{OUT}/r.pdf"],
                               ["{OUT}/r.txt", "{OUT}/missing/r.svg", "{OUT}", "{OUT}/r"])],
-            "optional": [_opt("--min-confidence", ["0.5", "0.99", "1"], ["2"] + _BAD_FLOATS)],
+            "optional": [_opt("--min-confidence", ["0.5", "0.99", "1"], ["2"] + _BAD_FLOATS),
+                         _opt("--max-states", ["20", "100"], ["0", "-1", "x"], 20)],
             "flags": ["--hide-sink", "--show-support"],
         },
         "demo": {
@@ -1329,6 +1336,8 @@ def test_every_error_class_has_its_builtin():
     assert issubclass(fx.NotFittedError, AttributeError) and issubclass(fx.NotFittedError, fx.FsmExtractError)
     assert issubclass(fx.GraphvizNotFoundError, RuntimeError)
     assert issubclass(fx.GraphvizNotFoundError, fx.FsmExtractError)
+    assert issubclass(fx.GraphvizTimeoutError, TimeoutError) and issubclass(fx.GraphvizTimeoutError, fx.FsmExtractError)
+    assert issubclass(fx.WriteError, OSError) and issubclass(fx.WriteError, fx.FsmExtractError)
 
 
 # ============================================================================= 4. atomic writes

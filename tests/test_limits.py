@@ -316,3 +316,63 @@ def test_row_ids_partition_rows_like_numpy_unique(rng):
         pairs = set(zip(ours.tolist(), theirs.reshape(-1).tolist()))
         assert len(pairs) == len(set(ours.tolist())) == len(set(theirs.reshape(-1).tolist()))
         assert sorted(set(ours.tolist())) == list(range(len(pairs)))
+
+
+# ============================================================================= 4. render
+def _random_fsm(n: int, k: int = 2, seed: int = 0) -> fx.ExtractedFSM:
+    rng = np.random.default_rng(seed)
+    return fx.ExtractedFSM([str(i) for i in range(k)], rng.integers(0, n, (n, k)), rng.random(n) < 0.5, 0)
+
+
+needs_dot = pytest.mark.skipif(__import__("shutil").which("dot") is None, reason="Graphviz dot not installed")
+
+
+@pytest.mark.parametrize("n, k, what", [(300, 2, "300 states"), (60, 10, "edges")])
+def test_render_refuses_a_diagram_too_large_for_dot(tmp_path, n, k, what):
+    """Issue 18, 5: a 300-state FSM (8 KB of JSON) ran past 60 s in dot."""
+    fsm = _random_fsm(n, k)
+    t0 = time.perf_counter()
+    with pytest.raises(ValidationError) as info:
+        fsm.render(tmp_path / "big.svg")
+    assert time.perf_counter() - t0 < 10
+    msg = str(info.value)
+    assert what in msg and "max_states=100" in msg and ".dot" in msg and "\n" not in msg
+    assert list(tmp_path.iterdir()) == []
+    dot = fsm.render(tmp_path / "big.dot")  # the DOT source has no size limit: no layout runs
+    assert dot.read_text() == fsm.to_dot()
+
+
+@needs_dot
+def test_render_limit_can_be_raised_by_keyword(tmp_path):
+    chain = fx.ExtractedFSM("a", [[(q + 1) % 120] for q in range(120)], [q % 3 == 0 for q in range(120)], 0)
+    with pytest.raises(ValidationError, match="120 states.*max_states=100"):
+        chain.render(tmp_path / "c.svg")
+    assert chain.render(tmp_path / "c.svg", max_states=120).read_bytes().startswith(b"<?xml")
+    with pytest.raises(ValidationError, match="max_states=0 must be >= 1"):
+        chain.render(tmp_path / "c.svg", max_states=0)
+
+
+@needs_dot
+def test_render_stops_dot_after_the_timeout(tmp_path):
+    fsm = _random_fsm(100, 2)  # about 4 s of layout
+    t0 = time.perf_counter()
+    with pytest.raises(fx.GraphvizTimeoutError) as info:
+        fsm.render(tmp_path / "slow.svg", timeout=0.2)
+    assert time.perf_counter() - t0 < 3
+    assert isinstance(info.value, TimeoutError) and isinstance(info.value, FsmExtractError)
+    assert "timeout=0.2" in str(info.value) and "slow.svg" in str(info.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_cli_render_of_a_large_fsm_is_one_line(tmp_path, capsys):
+    from fsm_extract.cli import main
+
+    path = _random_fsm(300).save(tmp_path / "big.json")
+    assert path.stat().st_size < 12_000
+    t0 = time.perf_counter()
+    assert main(["render", str(path), "--out", str(tmp_path / "big.svg")]) == 2
+    assert time.perf_counter() - t0 < 10
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "max_states=100" in err and "--max-states" in err
+    assert not (tmp_path / "big.svg").exists()
+    assert main(["render", str(path), "--out", str(tmp_path / "big.dot")]) == 0
