@@ -149,7 +149,7 @@ def _write_json(path, payload) -> None:
 
     from ._validation import atomic_write_text
 
-    atomic_write_text(path, json.dumps(payload, indent=2, default=float) + "\n")
+    atomic_write_text(path, json.dumps(payload, indent=2, default=float) + "\n", name="--json")
 
 
 def _cmd_fidelity(args: argparse.Namespace) -> None:
@@ -334,7 +334,7 @@ def _cmd_demo(args: argparse.Namespace) -> None:
     from .pipeline import extract
 
     check_choice("--language", args.language, datasets.bundled_names())
-    out_dir = check_out_dir("--out", args.out)
+    out_dir = check_out_dir("--out", args.out, files=("fsm.json", "fsm.svg"))
     steps = tqdm(total=4, desc="demo", unit="step", bar_format="{desc}: {n}/{total} {postfix}", disable=not _interactive())
     try:
         steps.set_postfix_str("loading the bundled model")

@@ -10,6 +10,7 @@ with two outputs, ``argmax == 1``); the empty prefix uses the zero initial state
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -22,7 +23,7 @@ from torch import nn
 from . import _checkpoint
 from ._limits import MAX_PARAMETERS
 from ._validation import atomic_write, check_choice, check_existing_file, check_int, check_out_path
-from .errors import ArgumentTypeError, DataFormatError, ValidationError
+from .errors import ArgumentTypeError, DataFormatError, ValidationError, WriteError
 from .words import check_alphabet
 
 __all__ = ["RNNClassifier", "RecurrentAdapter", "as_recurrent", "load_model", "check_device", "CHECKPOINT_FORMAT"]
@@ -164,7 +165,21 @@ class RNNClassifier(_RecurrentParts, nn.Module):
             "state_dict": {k: v.detach().cpu() for k, v in self.state_dict().items()},
             "metadata": dict(getattr(self, "metadata", {}) or {}),
         }
-        return atomic_write(path, lambda p: torch.save(payload, p))
+
+        def write(tmp: Path) -> None:
+            try:
+                torch.save(payload, tmp)
+            except RuntimeError as exc:  # torch reports a failed write (a full disk) so
+                detail = str(exc).splitlines()[0][:160] if str(exc) else "no detail"
+                raise CheckpointWriteError(f"path={str(path)!r} could not be written (torch.save: {detail}); "
+                                           "it was left as it was", errno.EIO) from None
+
+        return atomic_write(path, write)
+
+
+class CheckpointWriteError(WriteError, RuntimeError):
+    """``torch.save`` could not write a checkpoint (torch reports a full disk as RuntimeError):
+    a :class:`~fsm_extract.errors.WriteError` that is also the RuntimeError torch users expect."""
 
 
 class RecurrentAdapter(_RecurrentParts):

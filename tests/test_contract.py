@@ -20,10 +20,12 @@ around exactly those inputs, so they stay green while the bugs are open.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import math
 import os
+import stat
 import string
 import tempfile
 import time
@@ -106,6 +108,16 @@ def ctx(tmp_path_factory):
                                                      cluster_centroids=None)))
     (d / "adir").mkdir()
     files.adir = d / "adir"
+    for name in ("fifo.json", "fifo.pt", "fifo.svg"):  # special output paths: never replaced
+        os.mkfifo(d / name)
+    try:
+        os.mknod(d / "dev.json", stat.S_IFCHR | 0o600, os.makedev(1, 3))  # like /dev/null
+    except PermissionError:
+        os.mkfifo(d / "dev.json")
+    (d / "dangling.json").symlink_to(d / "nothing-here.json")
+    (d / "link_fifo.svg").symlink_to(d / "fifo.svg")
+    (d / "link_target.json").write_text("{}")
+    (d / "link.json").symlink_to(d / "link_target.json")  # a good output: the target is replaced
     (d / "afile").write_text("not a folder")
     files.afile = d / "afile"
     return SimpleNamespace(model=model, gru=gru, ds=ds, ds_ab=ds_ab, fsm=fsm, fsm_dfa=fsm_dfa, trace=trace,
@@ -754,7 +766,8 @@ def _cli_spec(langs_good=()):
     return {
         "train": {
             "source": [_opt("--data", _GOOD_DATA, _BAD_DATA)] + ([lang()] if langs_good else [_opt("--language", [], _FAST_LANGS)]),
-            "required": [_opt("--out", ["{OUT}/t.pt"], ["{OUT}/missing/t.pt", "{OUT}", "{IN}/adir"])],
+            "required": [_opt("--out", ["{OUT}/t.pt"], ["{OUT}/missing/t.pt", "{OUT}", "{IN}/adir", "{IN}/fifo.pt",
+                                                          "{IN}/dev.json"])],
             "optional": [
                 _opt("--validation", _GOOD_DATA, _BAD_DATA, 20), _opt("--cell", ["lstm", "gru", "rnn"], ["x"]),
                 # always given: the defaults (32 units, 200 epochs) would make a run slow
@@ -768,7 +781,9 @@ def _cli_spec(langs_good=()):
         },
         "extract": {
             "source": [_opt("--model", _GOOD_MODELS, _BAD_MODELS)] + ([lang()] if langs_good else [_opt("--language", [], _FAST_LANGS)]),
-            "required": [_opt("--out", ["{OUT}/e.json", "{OUT}/a\nb.json"], ["{OUT}/e.txt", "{OUT}/missing/e.json", "{OUT}"])],
+            "required": [_opt("--out", ["{OUT}/e.json", "{OUT}/a\nb.json", "{IN}/link.json"],
+                              ["{OUT}/e.txt", "{OUT}/missing/e.json", "{OUT}", "{IN}/fifo.json", "{IN}/dangling.json",
+                               "{IN}/dev.json"])],
             "optional": [
                 _opt("--data", _GOOD_DATA, _BAD_DATA, 85), _opt("--states", ["2", "3", "auto"], _BAD_INTS + ["1000"], 70),
                 _opt("--validation", _GOOD_DATA, _BAD_DATA, 20), _opt("--method", ["kmeans", "gmm"], ["x"]),
@@ -778,7 +793,8 @@ def _cli_spec(langs_good=()):
         "render": {  # big_fsm: a valid 300-state FSM (refused but to .dot); huge_fsm: 30,000 states
             "positional": (_GOOD_FSMS + ["{IN}/big_fsm.json"], _BAD_FSMS + ["{IN}/huge_fsm.json"]),
             "required": [_opt("--out", ["{OUT}/r.svg", "{OUT}/r.dot", "{OUT}/r.png", "{OUT}/r.pdf"],
-                              ["{OUT}/r.txt", "{OUT}/missing/r.svg", "{OUT}", "{OUT}/r"])],
+                              ["{OUT}/r.txt", "{OUT}/missing/r.svg", "{OUT}", "{OUT}/r", "{IN}/fifo.svg",
+                               "{IN}/link_fifo.svg"])],
             "optional": [_opt("--min-confidence", ["0.5", "0.99", "1"], ["2"] + _BAD_FLOATS),
                          _opt("--max-states", ["20", "100"], ["0", "-1", "x"], 20)],
             "flags": ["--hide-sink", "--show-support"],
@@ -787,14 +803,15 @@ def _cli_spec(langs_good=()):
             "source": [lang(100)] if langs_good else [_opt("--language", [], _FAST_LANGS, 100)],
             "required": [],
             "optional": [_opt("--states", ["4"], ["0", "-1", "x"]), _opt("--seed", ["0"], ["-1", "x"]),
-                         _opt("--out", ["{OUT}/demo"], ["{IN}/afile", "{OUT}"], 95)],
+                         _opt("--out", ["{OUT}/demo"], ["{IN}/afile", "{OUT}", "{IN}/fifo.json"], 95)],
         },
         "fidelity": {
             "source": [_opt("--data", _GOOD_DATA, _BAD_DATA)] + ([lang()] if langs_good else [_opt("--language", [], _FAST_LANGS)]),
             "required": [_opt("--fsm", _GOOD_FSMS, _BAD_FSMS)],
             "optional": [_opt("--model", ["{IN}/m.pt"], _BAD_MODELS + ["{IN}/gru.pt"], 95),
                          _opt("--fit-data", _GOOD_DATA, _BAD_DATA),
-                         _opt("--json", ["{OUT}/f.json"], ["{OUT}/f.txt", "{OUT}/missing/f.json", "{OUT}"])],
+                         _opt("--json", ["{OUT}/f.json"], ["{OUT}/f.txt", "{OUT}/missing/f.json", "{OUT}", "{IN}/fifo.json",
+                                                           "{IN}/dangling.json"])],
         },
         "sweep": {
             "source": [_opt("--model", _GOOD_MODELS, _BAD_MODELS)] + ([lang()] if langs_good else [_opt("--language", [], _FAST_LANGS)]),
@@ -805,7 +822,7 @@ def _cli_spec(langs_good=()):
                 _opt("--states", ["2", "2,3", "1:3"], ["0", "x", "3:2", "a:b", "", ",", "2:3:4", "1000"], 100),
                 _opt("--method", ["kmeans", "gmm"], ["x"]), _opt("--seed", ["0"], ["-1", "x"]),
                 _opt("--plot", ["{OUT}/s.png", "{OUT}/s.svg"], ["{OUT}/s.txt", "{OUT}/missing/s.svg"], 15),
-                _opt("--json", ["{OUT}/s.json"], ["{OUT}/s.txt"]),
+                _opt("--json", ["{OUT}/s.json"], ["{OUT}/s.txt", "{IN}/fifo.json", "{IN}/dev.json"]),
             ],
         },
     }
@@ -893,6 +910,11 @@ def _fuzz_cli(ctx, capsys, base: Path, argvs, config) -> list:
             for p in named:  # a failed command leaves no new output behind
                 assert existed[p] or not os.path.exists(p), (argv, p)
         assert _leftovers(out_dir) == [], argv
+        for p in named:  # special files and symlinks are never replaced
+            if "fifo" in p or "dev.json" in p:
+                assert not os.path.isfile(p) or os.path.islink(p), (argv, p)
+            if "link" in p or "dangling" in p:
+                assert os.path.islink(p), (argv, p)
         seen.append((argv, rc))
 
     run()
@@ -1388,7 +1410,15 @@ def _sweep_result():
 
 
 def _cli(argv):
-    rc = cli_main([str(a) for a in argv])
+    """Run the CLI; a failed write must be one line on stderr and exit 2 (issue 18: it was a
+    traceback and exit 1), re-raised here as an OSError carrying that line."""
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        rc = cli_main([str(a) for a in argv])
+    if rc == 2:
+        line = err.getvalue()
+        assert line.count("\n") == 1 and "Traceback" not in line, line
+        raise OSError(line)
     assert rc == 0  # only reached when the write did not fail
 
 
