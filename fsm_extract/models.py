@@ -68,25 +68,50 @@ class _RecurrentParts:
         except StopIteration:  # pragma: no cover - an RNN always has parameters
             return torch.device("cpu")
 
+    def _dtype(self) -> torch.dtype:
+        """The dtype of the recurrent weights (float32, float64, bfloat16, ...): states and
+        inputs are computed in it; traces convert the results to float32."""
+        try:
+            return next(self.rnn.parameters()).dtype
+        except StopIteration:  # pragma: no cover - an RNN always has parameters
+            return torch.float32
+
+    def _inputs(self, ids: torch.Tensor) -> torch.Tensor:
+        """The RNN's inputs for symbol ids (B, T), in the RNN's dtype (a one-hot embedding
+        giving float32 feeds a float64 net)."""
+        return self.embedding(ids).to(self._dtype())
+
     def accept_logit(self, h: torch.Tensor) -> torch.Tensor:
-        """Acceptance logit from top-layer hidden states ``h`` of shape (..., H) -> (...)."""
-        out = self.head(h)
-        if out.shape == h.shape[:-1]:
-            return out
-        if out.shape[-1] == 1:
-            return out[..., 0]
-        if out.shape[-1] == 2:
-            return out[..., 1] - out[..., 0]
+        """Acceptance logit from top-layer hidden states ``h`` of shape (..., H) -> (...).
+
+        ``h`` is given to the head in the dtype of the head's weights (the RNN's for a head
+        without weights). The head must keep every leading dimension: (..., H) -> (..., 1),
+        (..., 2) or (...); anything else raises ValidationError naming ``head``.
+        """
+        head_dtype = next((p.dtype for p in self.head.parameters() if p.is_floating_point()), None) \
+            if isinstance(self.head, nn.Module) else None
+        out = self.head(h.to(head_dtype) if head_dtype is not None else h)
+        lead = tuple(h.shape[:-1])
+        if isinstance(out, torch.Tensor) and out.is_floating_point():
+            if tuple(out.shape) == lead:
+                return out
+            if tuple(out.shape) == (*lead, 1):
+                return out[..., 0]
+            if tuple(out.shape) == (*lead, 2):
+                return out[..., 1] - out[..., 0]
+        got = f"shape {tuple(out.shape)}, dtype {out.dtype}" if isinstance(out, torch.Tensor) else type(out).__name__
         raise ValidationError(
-            f"head output must have 1 or 2 features (acceptance logit or two class logits), got shape {tuple(out.shape)}"
+            f"head must map hidden states (..., H) to float logits of shape (..., 1), (..., 2) or (...), keeping "
+            f"every leading dimension (a squeeze() drops those of size 1), but hidden states of shape "
+            f"{tuple(h.shape)} gave {got}"
         )
 
     def zero_state(self, batch_size: int) -> Any:
-        """The initial recurrent state (zeros), in ``nn.LSTM``/``nn.GRU`` layout."""
+        """The initial recurrent state (zeros) in the RNN's dtype, in ``nn.LSTM``/``nn.GRU`` layout."""
         shape = (self.num_layers, batch_size, self.hidden_size)
-        dev = self._device()
-        h = torch.zeros(shape, device=dev)
-        return (h, torch.zeros(shape, device=dev)) if self.cell == "lstm" else h
+        dev, dtype = self._device(), self._dtype()
+        h = torch.zeros(shape, device=dev, dtype=dtype)
+        return (h, torch.zeros(shape, device=dev, dtype=dtype)) if self.cell == "lstm" else h
 
     @torch.no_grad()
     def predict_proba(self, words: Any, *, batch_size: int = 1024) -> np.ndarray:
@@ -150,7 +175,7 @@ class RNNClassifier(_RecurrentParts, nn.Module):
 
     def empty_logit(self) -> torch.Tensor:
         """The acceptance logit of the empty word (head applied to the zero state)."""
-        return self.head(torch.zeros(self.hidden_size, device=self._device()))[0]
+        return self.head(torch.zeros(self.hidden_size, device=self._device(), dtype=self._dtype()))[0]
 
     def extra_repr(self) -> str:
         return f"alphabet={''.join(self.alphabet) if all(len(s) == 1 for s in self.alphabet) else self.alphabet}"
@@ -221,6 +246,7 @@ class RecurrentAdapter(_RecurrentParts):
         self.head = head
         self.alphabet = check_alphabet(alphabet)
         self._probe_embedding()
+        self._probe_head()
 
     @torch.no_grad()
     def _probe_embedding(self) -> None:
@@ -236,6 +262,21 @@ class RecurrentAdapter(_RecurrentParts):
         if not isinstance(out, torch.Tensor) or not out.is_floating_point() or tuple(out.shape) != want:
             got = f"shape {tuple(out.shape)}, dtype {out.dtype}" if isinstance(out, torch.Tensor) else type(out).__name__
             raise ValidationError(f"{rule}, but ids [[{last}]] gave {got}")
+
+    @torch.no_grad()
+    def _probe_head(self) -> None:
+        """Call the head on zero hidden states of shapes (2, 3, H) and (1, H), as traces and
+        single steps do: it must keep the leading dimensions (see :meth:`accept_logit`)."""
+        for shape in ((2, 3, self.hidden_size), (1, self.hidden_size)):
+            h = torch.zeros(shape, device=self._device(), dtype=self._dtype())
+            try:
+                self.accept_logit(h)
+            except ValidationError:
+                raise
+            except Exception as exc:  # a user's callable may raise anything
+                detail = str(exc).splitlines()[0][:120] if str(exc) else "no detail"
+                raise ValidationError(f"head must map hidden states (..., H={self.hidden_size}) to logits, but hidden "
+                                      f"states of shape {shape} raised {type(exc).__name__}: {detail}") from None
 
     def eval(self) -> "RecurrentAdapter":
         for part in (self.embedding, self.rnn, self.head):

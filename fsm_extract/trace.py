@@ -233,6 +233,9 @@ def collect_trace(
 ) -> Trace:
     """Run ``model`` over ``words`` and record the state after every symbol.
 
+    The net runs in its own dtype (float32, float64 or bfloat16 weights: zero states, the
+    embedding's output and the head's input are cast to it); the trace holds float32.
+
     Parameters
     ----------
     model : RNNClassifier or RecurrentAdapter
@@ -320,7 +323,7 @@ def collect_trace_encoded(
         for idx in batches:
             ids_np, lens = _padded(symbols, offsets, idx)
             ids = torch.from_numpy(ids_np).to(dev)
-            x = model.embedding(ids)
+            x = model._inputs(ids)
             if one_call:
                 top, _ = model.rnn(x)
                 states = top
@@ -340,7 +343,8 @@ def collect_trace_encoded(
             mask_t = torch.from_numpy(mask).to(dev)
             hidden[rows] = states[mask_t].float().cpu().numpy()
             outputs[rows] = probs[mask_t].float().cpu().numpy()
-        h0_output = float(torch.sigmoid(model.accept_logit(torch.zeros(1, model.hidden_size, device=dev)))[0])
+        h0 = torch.zeros(1, model.hidden_size, device=dev, dtype=model._dtype())
+        h0_output = float(torch.sigmoid(model.accept_logit(h0))[0])
     return Trace(
         hidden=hidden,
         symbols=symbols,
@@ -364,6 +368,9 @@ def step_from(
     batch_size: int = 65536,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Run one recurrent step from arbitrary states, batched.
+
+    The step is computed in the model's own dtype (float64 or bfloat16 weights work); the
+    results are converted to float32, like a :class:`Trace`.
 
     Parameters
     ----------
@@ -398,9 +405,9 @@ def step_from(
     with _eval_mode(model):
         for b0 in range(0, states.shape[0], batch_size):
             sl = slice(b0, b0 + batch_size)
-            st = _unlayout(torch.from_numpy(states[sl]).to(dev), model)
+            st = _unlayout(torch.from_numpy(states[sl]).to(dev, dtype=model._dtype()), model)
             ids = torch.from_numpy(symbol_ids[sl].astype(np.int64)).to(dev)[:, None]
-            out, st = model.rnn(model.embedding(ids), st)
+            out, st = model.rnn(model._inputs(ids), st)
             nxt[sl] = _layout(st, model.cell, state).float().cpu().numpy()
             outs[sl] = torch.sigmoid(model.accept_logit(out[:, 0])).float().cpu().numpy()
     return nxt, outs

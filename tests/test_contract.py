@@ -1119,6 +1119,19 @@ CASES = [
     _case("RecurrentAdapter-embedding-rows", lambda c: fx.collect_trace(fx.RecurrentAdapter(
         embedding=torch.nn.Embedding(1, 3), rnn=torch.nn.LSTM(3, 3, batch_first=True), head=torch.nn.Linear(3, 1),
         alphabet="01"), ["01"]), V, "embedding"),
+    _case("RecurrentAdapter-head-squeeze", lambda c: fx.RecurrentAdapter(
+        embedding=torch.nn.Embedding(2, 3), rnn=torch.nn.LSTM(3, 3, batch_first=True),
+        head=lambda h: torch.nn.Linear(3, 1)(h).squeeze(), alphabet="01"), V, "head"),
+    _case("RecurrentAdapter-head-width", lambda c: fx.RecurrentAdapter(
+        embedding=torch.nn.Embedding(2, 3), rnn=torch.nn.LSTM(3, 3, batch_first=True), head=torch.nn.Linear(3, 3),
+        alphabet="01"), V, "head"),
+    _case("load_model-max-parameters", lambda c: fx.load_model(c.files.model, max_parameters=10), A, "max_parameters=10"),
+    _case("load_fsm-max-states", lambda c: fx.load_fsm(c.files.big_fsm, max_states=100), A, "max_states=100"),
+    _case("from_regex-max-states", lambda c: fx.languages.from_regex("0{500}", alphabet="01", max_states=100), V,
+          "max_states=100"),
+    _case("render-max-states", lambda c: c.fsm_dfa.render(c.files.dir / "big.svg", max_states=1), V, "max_states=1"),
+    _case("render-timeout", lambda c: c.fsm.render(c.files.dir / "t.svg", timeout=0), V, "timeout=0"),
+    _case("save-to-fifo", lambda c: c.fsm.save(c.files.dir / "fifo.json"), V, "path="),
     _case("train-not-dataset", lambda c: fx.train_classifier(list(WORDS)), T, "dataset"),
     _case("train-one-class", lambda c: fx.train_classifier(fx.Dataset(["0", "1"], [True, True], "01")), V, "dataset"),
     _case("train-empty", lambda c: fx.train_classifier(fx.Dataset([], [], "01")), V, "dataset"),

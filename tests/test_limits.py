@@ -558,3 +558,105 @@ def test_cli_demo_refuses_special_files_in_its_folder(tmp_path, capsys):
     assert main(["demo", "--out", str(tmp_path / "demo")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "fsm.svg" in err and "FIFO" in err
+
+
+# ============================================================================= 6. float64 / bfloat16 models
+class _Net(torch.nn.Module):
+    def __init__(self, cell=torch.nn.LSTM, layers=1):
+        super().__init__()
+        self.emb = torch.nn.Embedding(2, 3)
+        self.rnn = cell(3, 6, num_layers=layers, batch_first=True)
+        self.out = torch.nn.Linear(6, 1)
+
+
+def _adapter(net, embedding=None):
+    return fx.RecurrentAdapter(embedding=embedding or net.emb, rnn=net.rnn, head=net.out, alphabet="01")
+
+
+WORDS = ["", "0", "1", "0110", "111", "1010101", "00", "01", "10"] * 4
+
+
+@pytest.mark.parametrize("cell, layers", [(torch.nn.LSTM, 1), (torch.nn.LSTM, 2), (torch.nn.GRU, 1)])
+def test_float64_model_matches_its_float32_copy(cell, layers):
+    """Issue 18, 8: float64 weights failed on every call with a torch dtype error."""
+    torch.manual_seed(0)
+    net32 = _Net(cell, layers)
+    net64 = __import__("copy").deepcopy(net32).double()
+    a32, a64 = _adapter(net32), _adapter(net64)
+    for state in (["h", "hc"] if cell is torch.nn.LSTM else ["h"]):
+        t32, t64 = fx.collect_trace(a32, WORDS, state=state), fx.collect_trace(a64, WORDS, state=state)
+        assert t64.hidden.dtype == np.float32 and t64.outputs.dtype == np.float32
+        np.testing.assert_allclose(t64.hidden, t32.hidden, atol=1e-5)
+        np.testing.assert_allclose(t64.outputs, t32.outputs, atol=1e-5)
+        assert abs(t64.h0_output - t32.h0_output) < 1e-6
+    np.testing.assert_allclose(a64.predict_proba(WORDS), a32.predict_proba(WORDS), atol=1e-5)
+    fsm = fx.extract(a64, WORDS, n_states=3, seed=0)
+    report = fx.fidelity(a64, fsm, WORDS)
+    assert fsm.n_states >= 1 and 0 <= report.to_dict()["prefix_agreement"] <= 1
+
+
+def test_float64_step_from_and_a_float32_embedding():
+    """step_from takes float32 states and runs them in the model's dtype; an embedding giving
+    float32 (one-hot) inputs to a float64 net is cast to the net's dtype."""
+    from fsm_extract.trace import step_from
+
+    torch.manual_seed(0)
+    net = _Net().double()
+    adapter = _adapter(net, embedding=lambda ids: torch.nn.functional.one_hot(ids, 2).float() @ torch.ones(2, 3))
+    states = np.random.default_rng(0).normal(size=(5, 12)).astype(np.float32)
+    nxt, out = step_from(adapter, states, np.array([0, 1, 0, 1, 1]), state="hc")
+    assert nxt.dtype == np.float32 and out.dtype == np.float32 and np.isfinite(nxt).all()
+    assert fx.collect_trace(adapter, WORDS).n_steps > 0
+
+
+def test_bfloat16_model_extracts_and_measures():
+    torch.manual_seed(0)
+    net = _Net().to(torch.bfloat16)
+    adapter = _adapter(net)
+    trace = fx.collect_trace(adapter, WORDS, state="hc")
+    assert trace.hidden.dtype == np.float32 and np.isfinite(trace.hidden).all()
+    ref = fx.collect_trace(_adapter(__import__("copy").deepcopy(net).float()), WORDS, state="hc")
+    np.testing.assert_allclose(trace.hidden, ref.hidden, atol=0.1)  # bfloat16 keeps 8 bits of mantissa
+    fsm = fx.extract(adapter, WORDS, n_states=3, seed=0)
+    fx.fidelity(adapter, fsm, WORDS)
+
+
+# ============================================================================= 7. the head's output shape
+def test_a_squeezing_head_is_caught_at_construction():
+    """Issue 18, 9: ``lambda h: lin(h).squeeze()`` gave a bare IndexError on the (1, H) state."""
+    torch.manual_seed(0)
+    net = _Net()
+    with pytest.raises(ValidationError) as info:
+        fx.RecurrentAdapter(embedding=net.emb, rnn=net.rnn, head=lambda h: net.out(h).squeeze(), alphabet="01")
+    msg = str(info.value)
+    assert msg.startswith("head must map") and "squeeze" in msg and "(1, 6) gave shape ()" in msg
+
+
+def test_a_bad_head_swapped_in_later_is_a_validation_error():
+    torch.manual_seed(0)
+    net = _Net()
+    adapter = _adapter(net)
+    adapter.head = lambda h: net.out(h).squeeze()
+    with pytest.raises(ValidationError, match=r"head must map .*gave shape \(\)"):
+        fx.collect_trace(adapter, ["01", "1"])
+
+
+@pytest.mark.parametrize("head, needle", [
+    (lambda h: (h.sum(-1, keepdim=True) > 0).long(), "dtype torch.int64"),
+    (lambda h: h[..., :3], "gave shape (2, 3, 3)"),
+    (lambda h: h.sum().reshape(1), "gave shape (1,)"),
+    (lambda h: "logit", "gave str"),
+    (lambda h: 1 / 0, "raised ZeroDivisionError"),
+])
+def test_heads_of_the_wrong_kind_are_refused_at_construction(head, needle):
+    net = _Net()
+    with pytest.raises(ValidationError) as info:
+        fx.RecurrentAdapter(embedding=net.emb, rnn=net.rnn, head=head, alphabet="01")
+    assert str(info.value).startswith("head must map") and needle in str(info.value)
+
+
+def test_heads_of_every_allowed_shape_are_accepted():
+    net = _Net()
+    for head in (net.out, lambda h: net.out(h)[..., 0], lambda h: torch.cat([-net.out(h), net.out(h)], -1)):
+        adapter = fx.RecurrentAdapter(embedding=net.emb, rnn=net.rnn, head=head, alphabet="01")
+        assert fx.collect_trace(adapter, ["01", ""]).n_steps == 2
