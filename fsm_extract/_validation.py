@@ -264,7 +264,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], None], *, name
         tmp_path.unlink(missing_ok=True)
         if isinstance(exc, OSError) and not isinstance(exc, FsmExtractError):
             reason = exc.strerror or str(exc) or type(exc).__name__
-            raise WriteError(f"{name}={str(path)!r} could not be written ({reason}); it was left as it was",
+            raise WriteError(f"{name}={str(path)!r} could not be written ({reason}); any old file there is unchanged",
                              exc.errno) from None
         raise
     return path

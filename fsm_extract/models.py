@@ -197,7 +197,7 @@ class RNNClassifier(_RecurrentParts, nn.Module):
             except RuntimeError as exc:  # torch reports a failed write (a full disk) so
                 detail = str(exc).splitlines()[0][:160] if str(exc) else "no detail"
                 raise CheckpointWriteError(f"path={str(path)!r} could not be written (torch.save: {detail}); "
-                                           "it was left as it was", errno.EIO) from None
+                                           "any old file there is unchanged", errno.EIO) from None
 
         return atomic_write(path, write)
 
