@@ -26,7 +26,8 @@ from ._validation import atomic_write, check_choice, check_existing_file, check_
 from .errors import ArgumentTypeError, DataFormatError, ValidationError, WriteError
 from .words import check_alphabet
 
-__all__ = ["RNNClassifier", "RecurrentAdapter", "as_recurrent", "load_model", "check_device", "CHECKPOINT_FORMAT"]
+__all__ = ["RNNClassifier", "RecurrentAdapter", "as_recurrent", "load_model", "check_device", "CHECKPOINT_FORMAT",
+           "CheckpointWriteError"]
 
 CHECKPOINT_FORMAT = "fsm-extract/model"
 CHECKPOINT_VERSION = 1
@@ -194,7 +195,7 @@ class RNNClassifier(_RecurrentParts, nn.Module):
         def write(tmp: Path) -> None:
             try:
                 torch.save(payload, tmp)
-            except RuntimeError as exc:  # torch reports a failed write (a full disk) so
+            except RuntimeError as exc:  # how torch reports a failed write (a full disk)
                 detail = str(exc).splitlines()[0][:160] if str(exc) else "no detail"
                 raise CheckpointWriteError(f"path={str(path)!r} could not be written (torch.save: {detail}); "
                                            "any old file there is unchanged", errno.EIO) from None
@@ -266,17 +267,25 @@ class RecurrentAdapter(_RecurrentParts):
     @torch.no_grad()
     def _probe_head(self) -> None:
         """Call the head on zero hidden states of shapes (2, 3, H) and (1, H), as traces and
-        single steps do: it must keep the leading dimensions (see :meth:`accept_logit`)."""
-        for shape in ((2, 3, self.hidden_size), (1, self.hidden_size)):
-            h = torch.zeros(shape, device=self._device(), dtype=self._dtype())
-            try:
-                self.accept_logit(h)
-            except ValidationError:
-                raise
-            except Exception as exc:  # a user's callable may raise anything
-                detail = str(exc).splitlines()[0][:120] if str(exc) else "no detail"
-                raise ValidationError(f"head must map hidden states (..., H={self.hidden_size}) to logits, but hidden "
-                                      f"states of shape {shape} raised {type(exc).__name__}: {detail}") from None
+        single steps do: it must keep the leading dimensions (see :meth:`accept_logit`). A head
+        that is an ``nn.Module`` is probed in eval mode (batch norm keeps its statistics)."""
+        training = self.head.training if isinstance(self.head, nn.Module) else None
+        try:
+            if training is not None:
+                self.head.eval()
+            for shape in ((2, 3, self.hidden_size), (1, self.hidden_size)):
+                h = torch.zeros(shape, device=self._device(), dtype=self._dtype())
+                try:
+                    self.accept_logit(h)
+                except ValidationError:
+                    raise
+                except Exception as exc:  # a user's callable may raise anything
+                    detail = str(exc).splitlines()[0][:120] if str(exc) else "no detail"
+                    raise ValidationError(f"head must map hidden states (..., H={self.hidden_size}) to logits, but "
+                                          f"hidden states of shape {shape} raised {type(exc).__name__}: {detail}") from None
+        finally:
+            if training is not None:
+                self.head.train(training)
 
     def eval(self) -> "RecurrentAdapter":
         for part in (self.embedding, self.rnn, self.head):

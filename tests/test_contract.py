@@ -453,7 +453,7 @@ def _mutated_payload(draw, bases: list[dict]):
             if isinstance(sd[key], torch.Tensor) and sd[key].numel() > 1:
                 shape = tuple(sd[key].shape)
                 sd[key] = (torch.zeros(1).expand(shape) if len(shape) == 1 or draw(st.booleans())
-                           else torch.zeros(shape[0] + shape[1]).as_strided(shape, (1, 1)))
+                           else torch.zeros(sum(shape)).as_strided(shape, (1,) * len(shape)))
         elif op == "costly":  # a small file whose config asks for a huge net, every weight expanded from one value
             payload["config"] = cfg = {"alphabet": ["0", "1"], "cell": draw(st.sampled_from(["lstm", "gru", "rnn"])),
                                        "hidden_size": draw(st.sampled_from([1024, 16384, 65536])),

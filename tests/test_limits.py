@@ -660,3 +660,22 @@ def test_heads_of_every_allowed_shape_are_accepted():
     for head in (net.out, lambda h: net.out(h)[..., 0], lambda h: torch.cat([-net.out(h), net.out(h)], -1)):
         adapter = fx.RecurrentAdapter(embedding=net.emb, rnn=net.rnn, head=head, alphabet="01")
         assert fx.collect_trace(adapter, ["01", ""]).n_steps == 2
+
+
+class _NormHead(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.norm, self.lin = torch.nn.BatchNorm1d(6), torch.nn.Linear(6, 1)
+
+    def forward(self, h):
+        return self.lin(self.norm(h.reshape(-1, 6))).reshape(*h.shape[:-1], 1)
+
+
+def test_the_head_probe_leaves_a_training_batch_norm_head_alone():
+    """A head module is probed in eval mode: a batch of one does not break batch norm and its
+    running statistics do not move; its training mode is restored."""
+    net, head = _Net(), _NormHead()
+    head.train()
+    before = head.norm.running_mean.clone()
+    fx.RecurrentAdapter(embedding=net.emb, rnn=net.rnn, head=head, alphabet="01")
+    assert head.training and torch.equal(head.norm.running_mean, before)
