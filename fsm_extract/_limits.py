@@ -57,11 +57,11 @@ def fsm_table_cells(max_states: int) -> int:
 #: States of the DFA ``from_regex`` builds by subset construction (before it is minimised). The
 #: NFA, whose size is estimated from the pattern before it is built (counted repetitions
 #: expanded arithmetically), may have ``REGEX_NFA_PER_STATE`` times as many. Minimising a
-#: 4,000-state chain takes about 1.5 s (Moore refinement is quadratic on chains).
+#: 4,000-state chain takes about 2 s (Moore refinement is quadratic on chains).
 MAX_REGEX_STATES = 4000
 REGEX_NFA_PER_STATE = 4
 #: The subset construction may visit at most this many NFA states per allowed DFA state in
-#: all (its running time and memory): 800,000 at the default, about a second.
+#: all (its running time and memory): 800,000 at the default, a second or two.
 REGEX_WORK_PER_STATE = 200
 
 # ----------------------------------------------------------------------------- diagrams
