@@ -17,10 +17,12 @@ from .errors import (
     FsmExtractError,
     FsmExtractWarning,
     GraphvizNotFoundError,
+    GraphvizTimeoutError,
     MissingFileError,
     NotFittedError,
     UnknownSymbolError,
     ValidationError,
+    WriteError,
 )
 from .languages import Language
 from .models import RecurrentAdapter, RNNClassifier, load_model
@@ -69,4 +71,6 @@ __all__ = [
     "GraphvizNotFoundError",
     "FsmExtractWarning",
     "FewerClustersWarning",
+    "GraphvizTimeoutError",
+    "WriteError",
 ]

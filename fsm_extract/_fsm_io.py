@@ -31,15 +31,17 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._validation import check_existing_file
+from ._limits import MAX_FSM_STATES, check_fsm_size, fsm_table_cells
+from ._validation import check_existing_file, check_int
 from .errors import ArgumentTypeError, DataFormatError, ValidationError
+from .words import check_alphabet
 
 if TYPE_CHECKING:  # pragma: no cover
     from .automaton import ExtractedFSM
 
 __all__ = [
     "FORMAT", "VERSION", "as_int_array", "as_bool_array", "check_shape", "check_range", "freeze_metadata",
-    "fsm_to_dict", "fsm_from_dict", "dumps", "read_json",
+    "check_total", "checked_fields", "fsm_to_dict", "fsm_from_dict", "dumps", "read_json",
 ]
 
 FORMAT = "fsm-extract/fsm"
@@ -61,7 +63,7 @@ def as_int_array(name: str, value: Any, shape: tuple[int | None, ...], *, min: i
     if arr.dtype.kind not in "iu":
         raise ArgumentTypeError(f"{name} must be an array of integers, got dtype {arr.dtype}")
     check_shape(name, arr, shape)
-    arr = arr.astype(np.int64)
+    arr = arr.astype(np.int64, copy=False)  # np.array above already copied
     if min is not None and arr.size and arr.min() < min:
         idx = tuple(int(i) for i in np.argwhere(arr < min)[0])
         raise ValidationError(f"{name}{list(idx)}={int(arr[idx])} must be >= {min}")
@@ -95,6 +97,82 @@ def check_range(name: str, arr: np.ndarray, low: int, high: int) -> None:
     if bad.any():
         idx = tuple(int(i) for i in np.argwhere(bad)[0])
         raise ValidationError(f"{name}{list(idx)}={int(arr[idx])} must be in [{low}, {high})")
+
+
+_INT64_MAX = 2**63 - 1
+
+
+def check_total(name: str, arr: np.ndarray) -> None:
+    """Refuse non-negative int64 counts whose sum does not fit in int64 (their supports and
+    totals would wrap to negative numbers)."""
+    if arr.size and float(arr.sum(dtype=np.float64)) >= 2.0**62:  # near the edge: sum exactly
+        total = sum(int(x) for x in arr[arr > 0].tolist())
+        if total > _INT64_MAX:
+            raise ValidationError(f"{name} must sum to at most 2**63 - 1 (they are int64), but they sum to {total}")
+
+
+def _float_array(name: str, value: Any, shape: tuple[int | None, ...]) -> np.ndarray:
+    try:
+        arr = np.array(value, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ArgumentTypeError(f"{name} must be an array of numbers: {exc}") from None
+    check_shape(name, arr, shape)
+    if not np.isfinite(arr).all():
+        raise ValidationError(f"{name} must be finite, but {int((~np.isfinite(arr)).sum())} value(s) are not")
+    arr.setflags(write=False)
+    return arr
+
+
+def checked_fields(fsm: ExtractedFSM) -> dict[str, Any]:
+    """The fields of ``fsm`` checked and normalised (what :class:`ExtractedFSM` stores).
+
+    ``transition_counts=None`` allocates a dense zero table, so its size is checked first
+    against the default state limit (:data:`~fsm_extract._limits.MAX_FSM_STATES`)."""
+    alphabet = check_alphabet(fsm.alphabet)
+    k = len(alphabet)
+    transitions = as_int_array("transitions", fsm.transitions, (None, k))
+    n = transitions.shape[0]
+    if n < 1:
+        raise ValidationError("transitions must have at least one state (row), got 0")
+    check_range("transitions", transitions, 0, n)
+    initial = check_int("initial", fsm.initial, min=0, max=n - 1)
+    accepting = as_bool_array("accepting", fsm.accepting, (n,))
+    if fsm.transition_counts is None and n * k * n > fsm_table_cells(MAX_FSM_STATES):
+        raise ValidationError(
+            f"transition_counts=None makes a dense table of zeros of {n} x {k} x {n} = {n * k * n:,} counts "
+            f"({n * k * n * 8 / 2**30:,.1f} GiB), which must be <= {fsm_table_cells(MAX_FSM_STATES):,} (what "
+            f"{MAX_FSM_STATES} states need on 2 symbols); pass transition_counts explicitly to build a larger automaton"
+        )
+    counts = np.zeros((n, k, n), np.int64) if fsm.transition_counts is None else fsm.transition_counts
+    counts = as_int_array("transition_counts", counts, (n, k, n), min=0)
+    check_total("transition_counts", counts)
+    outputs = np.zeros((n, 2), np.int64) if fsm.output_counts is None else fsm.output_counts
+    outputs = as_int_array("output_counts", outputs, (n, 2), min=0)
+    check_total("output_counts", outputs)
+    completed = np.zeros((n, k), bool) if fsm.completed is None else fsm.completed
+    completed = as_bool_array("completed", completed, (n, k))
+    observed = completed & (counts.sum(-1) > 0)
+    if observed.any():
+        q, a = (int(i) for i in np.argwhere(observed)[0])
+        raise ValidationError(
+            f"completed[{q}, {a}]=True must mean the pair was never observed, but "
+            f"transition_counts[{q}, {a}] sums to {int(counts[q, a].sum())}"
+        )
+    centroids = None if fsm.centroids is None else _float_array("centroids", fsm.centroids, (n, None))
+    cluster_map = fsm.cluster_map
+    if cluster_map is not None:
+        cluster_map = as_int_array("cluster_map", cluster_map, (None,))
+        check_range("cluster_map", cluster_map, -1, n)
+    cluster_centroids = fsm.cluster_centroids
+    if cluster_centroids is not None:
+        if cluster_map is None:
+            raise ValidationError("cluster_centroids needs cluster_map (which state each cluster became), got cluster_map=None")
+        cluster_centroids = _float_array("cluster_centroids", cluster_centroids, (cluster_map.shape[0], None))
+    return {
+        "alphabet": alphabet, "transitions": transitions, "initial": initial, "accepting": accepting,
+        "transition_counts": counts, "output_counts": outputs, "completed": completed, "centroids": centroids,
+        "cluster_map": cluster_map, "metadata": freeze_metadata(fsm.metadata), "cluster_centroids": cluster_centroids,
+    }
 
 
 def _json_default(obj: Any) -> Any:
@@ -218,15 +296,19 @@ def _array(value: Any, name: str, ndim: int, leaf: Any, what: str, dtype: Any, w
     return arr
 
 
-def fsm_from_dict(cls: type[ExtractedFSM], data: Any, *, where: str = "") -> ExtractedFSM:
-    """Validate and convert; every problem is a DataFormatError prefixed with ``where``."""
+def fsm_from_dict(cls: type[ExtractedFSM], data: Any, *, where: str = "", max_states: int = MAX_FSM_STATES) -> ExtractedFSM:
+    """Validate and convert; every problem is a DataFormatError prefixed with ``where``.
+
+    The number of states and the dense evidence table they need are checked against
+    ``max_states`` (see :func:`~fsm_extract._limits.check_fsm_size`) before the table is built."""
+    max_states = check_int("max_states", max_states, min=1)
     try:
-        return _from_dict(cls, data)
+        return _from_dict(cls, data, max_states)
     except DataFormatError as exc:
         raise DataFormatError(f"{where}{exc}") from None
 
 
-def _from_dict(cls: type[ExtractedFSM], data: Any) -> ExtractedFSM:
+def _from_dict(cls: type[ExtractedFSM], data: Any, max_states: int) -> ExtractedFSM:
     if not isinstance(data, dict):
         raise DataFormatError(f"an FSM must be a JSON object with format {FORMAT!r}, got {type(data).__name__}")
     if data.get("format") != FORMAT:
@@ -248,6 +330,7 @@ def _from_dict(cls: type[ExtractedFSM], data: Any) -> ExtractedFSM:
     ints = (_is_int, "an integer")
     transitions = _array(data["transitions"], "transitions", 2, *ints, np.int64, k)
     n = transitions.shape[0]
+    check_fsm_size(n, k, max_states, what="transitions", exc=DataFormatError)
     accepting = _array(data["accepting"], "accepting", 1, lambda x: isinstance(x, bool), "true or false", bool)
     sparse = _array(data["transition_counts"], "transition_counts", 2, *ints, np.int64, 4)
     if sparse.shape[1] != 4:

@@ -10,6 +10,7 @@ import errno
 import math
 import numbers
 import os
+import stat
 import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ArgumentTypeError, MissingFileError, ValidationError
+from .errors import ArgumentTypeError, FsmExtractError, MissingFileError, ValidationError, WriteError
 
 __all__ = [
     "check_int",
@@ -122,19 +123,57 @@ def check_existing_file(name: str, path: Any) -> Path:
     return p
 
 
+_KINDS = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
+          (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a directory"))
+
+
+def _kind(mode: int) -> str:
+    return next((what for test, what in _KINDS if test(mode)), "a special file")
+
+
+def _write_target(name: str, p: Path) -> Path:
+    """Where writing ``p`` puts the data: ``p`` itself, or the regular file a symlink at ``p``
+    points to (resolved, so the link stays a link). Anything else that exists is refused."""
+    try:
+        mode = os.lstat(p).st_mode
+    except FileNotFoundError:
+        return p
+    except OSError as exc:  # ENAMETOOLONG on a parent, EACCES, ENOTDIR, ...
+        raise ValidationError(f"{name}={str(p)!r} must be a writable file path ({exc.strerror})") from None
+    if stat.S_ISREG(mode):
+        return p
+    if stat.S_ISDIR(mode):
+        raise ValidationError(f"{name}={str(p)!r} must be a file path, but it is a directory")
+    if not stat.S_ISLNK(mode):
+        raise ValidationError(f"{name}={str(p)!r} is {_kind(mode)}, not a regular file; outputs never replace one")
+    target = Path(os.path.realpath(p))
+    try:
+        mode = os.stat(target).st_mode
+    except FileNotFoundError:
+        raise ValidationError(f"{name}={str(p)!r} is a symlink to {str(target)!r}, which does not exist; "
+                              "outputs follow a symlink only to a regular file") from None
+    except OSError as exc:
+        raise ValidationError(f"{name}={str(p)!r} is a symlink that cannot be followed ({exc.strerror})") from None
+    if not stat.S_ISREG(mode):
+        raise ValidationError(f"{name}={str(p)!r} is a symlink to {_kind(mode)} {str(target)!r}, not to a regular "
+                              "file; outputs never replace one")
+    return target
+
+
 def check_out_path(name: str, path: Any, *, suffixes: Iterable[str] | None = None) -> Path:
-    """Check an output path: a str/PathLike whose parent directory exists."""
+    """Check an output path before any work: a str/PathLike in an existing, writable folder.
+
+    Only a regular file is ever replaced: a FIFO, device, socket or directory at ``path`` is
+    refused. A symlink to a regular file is followed (writing replaces the file it points to,
+    atomically, and the link stays a link); a dangling symlink or one to anything else is
+    refused. The folder the file is written in (the target's, for a symlink) must be writable.
+    """
     p = _as_path(name, path)
     if str(p) in ("", "."):
         raise ValidationError(f"{name}={str(path)!r} must name a file")
     if _name_too_long(p):
         raise ValidationError(f"{name}={str(p)!r} must have a file name the file system allows, but it is too long")
-    try:
-        is_dir = p.is_dir()
-    except OSError as exc:  # ENAMETOOLONG on a parent, EACCES, ...
-        raise ValidationError(f"{name}={str(p)!r} must be a writable file path ({exc.strerror})") from None
-    if is_dir:
-        raise ValidationError(f"{name}={str(p)!r} must be a file path, but it is a directory")
+    target = _write_target(name, p)
     if suffixes is not None:
         suffixes = tuple(suffixes)
         if p.suffix.lower() not in suffixes:
@@ -148,11 +187,16 @@ def check_out_path(name: str, path: Any, *, suffixes: Iterable[str] | None = Non
         raise ValidationError(f"{name}={str(p)!r} must be a writable file path ({exc.strerror})") from None
     if not parent_ok:
         raise MissingFileError(f"{name}={str(p)!r}: its directory {str(parent)!r} does not exist")
+    folder = target.parent if str(target.parent) else Path(".")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ValidationError(f"{name}={str(p)!r} cannot be written: its folder {str(folder)!r} is not writable")
     return p
 
 
-def check_out_dir(name: str, path: Any) -> Path:
-    """Check an output folder: existing, or creatable (its nearest existing ancestor is a folder)."""
+def check_out_dir(name: str, path: Any, *, files: Iterable[str] = ()) -> Path:
+    """Check an output folder: existing, or creatable (its nearest existing ancestor is a
+    writable folder); ``files`` that the command writes in it are checked as by
+    :func:`check_out_path`."""
     p = _as_path(name, path)
     if str(path) == "":
         raise ValidationError(f"{name}={str(path)!r} must name a folder")
@@ -165,7 +209,12 @@ def check_out_dir(name: str, path: Any) -> Path:
             what = "it is a file" if folder == p else f"{str(folder)!r} is a file"
             raise ValidationError(f"{name}={str(p)!r} must be a folder, but {what}")
         if exists:
+            if not os.access(folder, os.W_OK | os.X_OK):
+                raise ValidationError(f"{name}={str(p)!r} cannot be written: the folder {str(folder)!r} is not writable")
             break
+    if p.is_dir():
+        for file in files:
+            check_out_path(name, p / file)
     return p
 
 
@@ -188,14 +237,18 @@ def check_finite_array(name: str, value: Any, *, ndim: int | None = None, dtype:
 def atomic_write(path: str | os.PathLike, write: Callable[[Path], None], *, name: str = "path") -> Path:
     """Call ``write(tmp_path)`` on a temporary file beside ``path``, then rename it into place.
 
-    If ``write`` raises, the temporary file is removed and ``path`` is left as it was, so a
-    failed command never leaves a half-written output behind. A path whose temporary file
-    cannot be created (NUL byte, name too long, no such folder) raises ValidationError naming
-    ``name``.
+    ``path`` is checked again as by :func:`check_out_path` (only a regular file is replaced; a
+    symlink to one is followed, so the file it points to is replaced and the link stays). If
+    ``write`` or the rename fails, the temporary file is removed and ``path`` is left as it was,
+    so a failed command never leaves a half-written output behind; an OSError (disk full,
+    permission denied, ...) becomes one :class:`~fsm_extract.errors.WriteError` naming ``name``
+    and the path. A path whose temporary file cannot be created (NUL byte, name too long, no
+    such folder) raises ValidationError naming ``name``.
     """
     path = check_out_path(name, path)
+    target = _write_target(name, path)
     try:  # a short prefix (<= 128 bytes): the temporary name fits in any folder ``path`` does
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:32]}.", suffix=".tmp", dir=path.parent or ".")
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name[:32]}.", suffix=".tmp", dir=target.parent or ".")
     except (OSError, ValueError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise ValidationError(f"{name}={str(path)!r} cannot be written: no temporary file beside it ({reason})") from None
@@ -206,15 +259,19 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], None], *, name
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp_path, 0o666 & ~umask)
-        os.replace(tmp_path, path)
-    except BaseException:
+        os.replace(tmp_path, target)
+    except BaseException as exc:
         tmp_path.unlink(missing_ok=True)
+        if isinstance(exc, OSError) and not isinstance(exc, FsmExtractError):
+            reason = exc.strerror or str(exc) or type(exc).__name__
+            raise WriteError(f"{name}={str(path)!r} could not be written ({reason}); any old file there is unchanged",
+                             exc.errno) from None
         raise
     return path
 
 
-def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
-    return atomic_write(path, lambda p: p.write_text(text, encoding="utf-8"))
+def atomic_write_text(path: str | os.PathLike, text: str, *, name: str = "path") -> Path:
+    return atomic_write(path, lambda p: p.write_text(text, encoding="utf-8"), name=name)
 
 
 __all__.append("atomic_write_text")

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import _fsm_io
+from ._limits import MAX_FSM_STATES
 from ._validation import atomic_write_text, check_bool, check_int, check_out_path
 from .errors import ArgumentTypeError, ValidationError
 from .words import Word, check_alphabet, encode_word, encode_words
@@ -87,60 +88,7 @@ class ExtractedFSM:
     cluster_centroids: np.ndarray | None = None
 
     def __post_init__(self) -> None:
-        alphabet = check_alphabet(self.alphabet)
-        k = len(alphabet)
-        transitions = _fsm_io.as_int_array("transitions", self.transitions, (None, k))
-        n = transitions.shape[0]
-        if n < 1:
-            raise ValidationError("transitions must have at least one state (row), got 0")
-        _fsm_io.check_range("transitions", transitions, 0, n)
-        initial = check_int("initial", self.initial, min=0, max=n - 1)
-        accepting = _fsm_io.as_bool_array("accepting", self.accepting, (n,))
-        counts = np.zeros((n, k, n), np.int64) if self.transition_counts is None else self.transition_counts
-        counts = _fsm_io.as_int_array("transition_counts", counts, (n, k, n), min=0)
-        outputs = np.zeros((n, 2), np.int64) if self.output_counts is None else self.output_counts
-        outputs = _fsm_io.as_int_array("output_counts", outputs, (n, 2), min=0)
-        completed = np.zeros((n, k), bool) if self.completed is None else self.completed
-        completed = _fsm_io.as_bool_array("completed", completed, (n, k))
-        observed = completed & (counts.sum(-1) > 0)
-        if observed.any():
-            q, a = (int(i) for i in np.argwhere(observed)[0])
-            raise ValidationError(
-                f"completed[{q}, {a}]=True must mean the pair was never observed, but "
-                f"transition_counts[{q}, {a}] sums to {int(counts[q, a].sum())}"
-            )
-        centroids = self.centroids
-        if centroids is not None:
-            try:
-                centroids = np.array(centroids, dtype=np.float64)
-            except (TypeError, ValueError) as exc:
-                raise ArgumentTypeError(f"centroids must be an array of numbers: {exc}") from None
-            _fsm_io.check_shape("centroids", centroids, (n, None))
-            if not np.isfinite(centroids).all():
-                raise ValidationError(f"centroids must be finite, but {int((~np.isfinite(centroids)).sum())} value(s) are not")
-            centroids.setflags(write=False)
-        cluster_map = self.cluster_map
-        if cluster_map is not None:
-            cluster_map = _fsm_io.as_int_array("cluster_map", cluster_map, (None,))
-            _fsm_io.check_range("cluster_map", cluster_map, -1, n)
-        cluster_centroids = self.cluster_centroids
-        if cluster_centroids is not None:
-            if cluster_map is None:
-                raise ValidationError("cluster_centroids needs cluster_map (which state each cluster became), got cluster_map=None")
-            try:
-                cluster_centroids = np.array(cluster_centroids, dtype=np.float64)
-            except (TypeError, ValueError) as exc:
-                raise ArgumentTypeError(f"cluster_centroids must be an array of numbers: {exc}") from None
-            _fsm_io.check_shape("cluster_centroids", cluster_centroids, (cluster_map.shape[0], None))
-            if not np.isfinite(cluster_centroids).all():
-                raise ValidationError("cluster_centroids must be finite, but some values are NaN or infinite")
-            cluster_centroids.setflags(write=False)
-        for name, value in [
-            ("alphabet", alphabet), ("transitions", transitions), ("initial", initial),
-            ("accepting", accepting), ("transition_counts", counts), ("output_counts", outputs),
-            ("completed", completed), ("centroids", centroids), ("cluster_map", cluster_map),
-            ("metadata", _fsm_io.freeze_metadata(self.metadata)), ("cluster_centroids", cluster_centroids),
-        ]:
+        for name, value in _fsm_io.checked_fields(self).items():
             object.__setattr__(self, name, value)
 
     def __reduce__(self) -> tuple:  # MappingProxyType does not pickle; rebuild through __init__
@@ -417,9 +365,13 @@ class ExtractedFSM:
         return out
 
     @classmethod
-    def from_dict(cls, data: Any) -> ExtractedFSM:
-        """Rebuild from :meth:`to_dict`'s output; anything invalid raises DataFormatError."""
-        return _fsm_io.fsm_from_dict(cls, data)
+    def from_dict(cls, data: Any, *, max_states: int = MAX_FSM_STATES) -> ExtractedFSM:
+        """Rebuild from :meth:`to_dict`'s output; anything invalid raises DataFormatError.
+
+        More than ``max_states`` states (default 4,096), or a dense evidence table larger than
+        ``max_states`` states need on two symbols (256 MiB at the default), is refused before
+        the table is built; raise ``max_states`` to load a larger automaton."""
+        return _fsm_io.fsm_from_dict(cls, data, max_states=max_states)
 
     def save(self, path: str | os.PathLike, *, timing: bool = True) -> Path:
         """Write the automaton as JSON, atomically (``timing=False``: without
@@ -455,11 +407,27 @@ class ExtractedFSM:
         )
 
 
-def load_fsm(path: str | os.PathLike) -> ExtractedFSM:
+def load_fsm(path: str | os.PathLike, *, max_states: int = MAX_FSM_STATES) -> ExtractedFSM:
     """Read an automaton written by :meth:`ExtractedFSM.save`.
 
-    Raises MissingFileError if nothing is at ``path`` and DataFormatError (naming the path) if
-    the file is not UTF-8 JSON in the ``fsm-extract/fsm`` schema.
+    Parameters
+    ----------
+    path : str or os.PathLike
+    max_states : int, default 4096
+        The most states the file may declare. The evidence table is dense (states x symbols x
+        states, int64), so it is also held to the size ``max_states`` states need on two
+        symbols: 2 x 4096**2 counts, 256 MiB at the default (a 100-symbol automaton may have
+        579 states). Both are checked before the table is allocated; raise ``max_states`` to
+        load a larger automaton.
+
+    Raises
+    ------
+    MissingFileError
+        Nothing is at ``path``.
+    DataFormatError
+        (naming the path) The file is not UTF-8 JSON in the ``fsm-extract/fsm`` schema, asks
+        for more than ``max_states``, or its counts sum past int64.
     """
+    max_states = check_int("max_states", max_states, min=1)
     data = _fsm_io.read_json(path)
-    return _fsm_io.fsm_from_dict(ExtractedFSM, data, where=f"{str(path)!r}: ")
+    return _fsm_io.fsm_from_dict(ExtractedFSM, data, where=f"{str(path)!r}: ", max_states=max_states)

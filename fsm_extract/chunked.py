@@ -121,7 +121,7 @@ def iter_steps(model: _RecurrentParts, symbols: np.ndarray, offsets: np.ndarray,
         st = None
         for t0 in range(0, n_time, t_chunk):
             t1 = min(n_time, t0 + t_chunk)
-            x = model.embedding(torch.from_numpy(ids_np[:, t0:t1]).to(dev))
+            x = model._inputs(torch.from_numpy(ids_np[:, t0:t1]).to(dev))
             top, states, st = _run_rnn(model, x, st, per_step=per_step, state=state)
             probs = torch.sigmoid(model.accept_logit(top))
             mask = np.arange(t0, t1)[None, :] < lens[:, None]
@@ -147,5 +147,6 @@ def net_outputs(model: _RecurrentParts, symbols: np.ndarray, offsets: np.ndarray
         for rows, _, probs in iter_steps(model, symbols, offsets, batch_size=batch_size, state=state,
                                          with_states=False):
             outputs[rows] = probs
-        h0 = float(torch.sigmoid(model.accept_logit(torch.zeros(1, model.hidden_size, device=model._device())))[0])
+        zero = torch.zeros(1, model.hidden_size, device=model._device(), dtype=model._dtype())
+        h0 = float(torch.sigmoid(model.accept_logit(zero))[0])
     return outputs, h0

@@ -112,6 +112,8 @@ def _build_parser() -> argparse.ArgumentParser:
     r.add_argument("--min-confidence", type=float, default=0.99, metavar="P",
                    help="dash transitions whose majority share is below P (default: 0.99)")
     r.add_argument("--show-support", action="store_true", help="print how often each transition was observed")
+    r.add_argument("--max-states", type=int, default=100, metavar="N",
+                   help="draw at most N states and 2N edges (default: 100; Graphviz's layout of larger ones is slow); .dot has no limit")
     r.set_defaults(func=_cmd_render)
 
     d = sub.add_parser("demo", help="extract, render and check a bundled model in one go",
@@ -167,7 +169,7 @@ def _write_json(path, payload) -> None:
 
     from ._validation import atomic_write_text
 
-    atomic_write_text(path, json.dumps(payload, indent=2, default=float) + "\n")
+    atomic_write_text(path, json.dumps(payload, indent=2, default=float) + "\n", name="--json")
 
 
 def _cmd_fidelity(args: argparse.Namespace) -> None:
@@ -344,7 +346,8 @@ def _cmd_render(args: argparse.Namespace) -> None:
 
     out = check_out_path("--out", args.out, suffixes=SUFFIXES)
     fsm = load_fsm(args.fsm)
-    path = fsm.render(out, hide_sink=args.hide_sink, min_confidence=args.min_confidence, show_support=args.show_support)
+    path = fsm.render(out, hide_sink=args.hide_sink, min_confidence=args.min_confidence, show_support=args.show_support,
+                      max_states=args.max_states)
     print(f"wrote {path}")
 
 
@@ -358,7 +361,7 @@ def _cmd_demo(args: argparse.Namespace) -> None:
     from .pipeline import extract
 
     check_choice("--language", args.language, datasets.bundled_names())
-    out_dir = check_out_dir("--out", args.out)
+    out_dir = check_out_dir("--out", args.out, files=("fsm.json", "fsm.svg"))
     steps = tqdm(total=4, desc="demo", unit="step", bar_format="{desc}: {n}/{total} {postfix}", disable=not _interactive())
     try:
         steps.set_postfix_str("loading the bundled model")

@@ -19,6 +19,8 @@ __all__ = [
     "GraphvizNotFoundError",
     "FsmExtractWarning",
     "FewerClustersWarning",
+    "GraphvizTimeoutError",
+    "WriteError",
 ]
 
 
@@ -62,3 +64,19 @@ class FsmExtractWarning(UserWarning):
 class FewerClustersWarning(FsmExtractWarning):
     """Fewer distinct hidden states than requested clusters: every distinct state became a
     cluster of its own (as scikit-learn's k-means does with ``ConvergenceWarning``)."""
+
+
+class GraphvizTimeoutError(FsmExtractError, TimeoutError):
+    """The Graphviz ``dot`` program ran past its time limit and was stopped."""
+
+
+class WriteError(FsmExtractError, OSError):
+    """An output could not be written (disk full, permission denied, ...); nothing was left
+    half-written. ``errno`` is the operating system's error number when there is one."""
+
+    def __init__(self, message: str, errno: int | None = None) -> None:
+        super().__init__(message)
+        self.errno = errno
+
+    def __str__(self) -> str:
+        return str(self.args[0])

@@ -24,6 +24,8 @@ from automata.fa.nfa import NFA
 
 from . import _sampling
 from ._fsm_io import read_json
+from . import _regex, _sampling
+from ._limits import MAX_REGEX_STATES, REGEX_NFA_PER_STATE
 from ._validation import check_int, check_seed
 from .datasets import Dataset
 from .errors import ArgumentTypeError, DataFormatError, ValidationError
@@ -258,7 +260,7 @@ def tomita(n: int) -> Language:
     return _by_hand("01", t, initial, final, f"tomita{n}")
 
 
-def from_regex(pattern: str, *, alphabet: Any, name: str = "") -> Language:
+def from_regex(pattern: str, *, alphabet: Any, name: str = "", max_states: int = MAX_REGEX_STATES) -> Language:
     """The language of an automata-lib regular expression.
 
     The syntax is automata-lib's: ``*``, ``+``, ``?``, ``|``, ``&`` (intersection), ``.``
@@ -273,15 +275,25 @@ def from_regex(pattern: str, *, alphabet: Any, name: str = "") -> Language:
         be among them.
     name : str, optional
         Defaults to the pattern.
+    max_states : int, default 4000
+        The most states the DFA built by subset construction (before minimisation) may have;
+        the NFA, whose size is estimated from the pattern before it is built (counted
+        repetitions such as ``a{1000}`` expanded arithmetically), may have 4 x ``max_states``,
+        and the subset construction stops after visiting 200 x ``max_states`` NFA states in
+        all. At the default any pattern is built or refused within a few seconds;
+        ``a{1000000}``, ``(0|1)*1(0|1){20}`` and ``(0?){3000}`` are refused. Raise it for a
+        larger language.
 
     Raises
     ------
     ValidationError
-        For an invalid pattern, a symbol outside the alphabet, or an unusable alphabet.
+        For an invalid pattern, a symbol outside the alphabet, an unusable alphabet, or an
+        automaton larger than ``max_states``.
     """
     if not isinstance(pattern, str):
         raise ArgumentTypeError(f"pattern={pattern!r} must be a str, got {type(pattern).__name__}")
     alphabet = check_alphabet(alphabet)
+    max_states = check_int("max_states", max_states, min=1)
     reserved = set("*|()?&+.^{}[] \t\\-")
     bad = [s for s in alphabet if len(s) != 1 or s in reserved]
     if bad:
@@ -298,17 +310,26 @@ def from_regex(pattern: str, *, alphabet: Any, name: str = "") -> Language:
                 f"which must be in the alphabet {list(alphabet)}"
             )
     try:
-        dfa = DFA.from_nfa(NFA.from_regex(pattern, input_symbols=set(alphabet)))
+        estimate = _regex.estimate_nfa_states(pattern, alphabet)
+        if estimate > REGEX_NFA_PER_STATE * max_states:
+            raise ValidationError(
+                f"pattern={pattern!r} needs an NFA of {estimate:,} states (counted repetitions expanded), which must "
+                f"be <= {REGEX_NFA_PER_STATE * max_states:,} ({REGEX_NFA_PER_STATE} x max_states={max_states}); "
+                "pass from_regex(..., max_states=...) to allow a larger automaton"
+            )
+        nfa = NFA.from_regex(pattern, input_symbols=set(alphabet))
     except (AutomatonException, RegexException, ValueError, KeyError, IndexError) as exc:
+        if isinstance(exc, ValidationError):
+            raise
         raise ValidationError(
             f"pattern={pattern!r} must be a valid regular expression over {list(alphabet)}: {exc}"
         ) from None
-    extra = sorted(set(dfa.input_symbols) - set(alphabet))
+    extra = sorted(set(nfa.input_symbols) - set(alphabet))
     if extra:  # character classes such as [0-9] or \d add symbols
         raise ValidationError(
             f"pattern={pattern!r} uses symbols {extra}, which must be in the alphabet {list(alphabet)}"
         )
-    return Language(alphabet, dfa, name or pattern)
+    return Language(alphabet, _regex.regex_dfa(pattern, nfa, alphabet, max_states=max_states), name or pattern)
 
 
 def from_dfa(dfa: DFA, *, name: str = "") -> Language:

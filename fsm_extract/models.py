@@ -10,6 +10,7 @@ with two outputs, ``argmax == 1``); the empty prefix uses the zero initial state
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -19,12 +20,15 @@ import numpy as np
 import torch
 from torch import nn
 
+from . import _checkpoint
+from ._limits import MAX_PARAMETERS
 from ._validation import atomic_write, check_choice, check_existing_file, check_int, check_out_path
 from .determinism import check_deterministic
-from .errors import ArgumentTypeError, DataFormatError, ValidationError
+from .errors import ArgumentTypeError, DataFormatError, ValidationError, WriteError
 from .words import check_alphabet
 
-__all__ = ["RNNClassifier", "RecurrentAdapter", "as_recurrent", "load_model", "check_device", "CHECKPOINT_FORMAT"]
+__all__ = ["RNNClassifier", "RecurrentAdapter", "as_recurrent", "load_model", "check_device", "CHECKPOINT_FORMAT",
+           "CheckpointWriteError"]
 
 CHECKPOINT_FORMAT = "fsm-extract/model"
 CHECKPOINT_VERSION = 1
@@ -66,25 +70,50 @@ class _RecurrentParts:
         except StopIteration:  # pragma: no cover - an RNN always has parameters
             return torch.device("cpu")
 
+    def _dtype(self) -> torch.dtype:
+        """The dtype of the recurrent weights (float32, float64, bfloat16, ...): states and
+        inputs are computed in it; traces convert the results to float32."""
+        try:
+            return next(self.rnn.parameters()).dtype
+        except StopIteration:  # pragma: no cover - an RNN always has parameters
+            return torch.float32
+
+    def _inputs(self, ids: torch.Tensor) -> torch.Tensor:
+        """The RNN's inputs for symbol ids (B, T), in the RNN's dtype (a one-hot embedding
+        giving float32 feeds a float64 net)."""
+        return self.embedding(ids).to(self._dtype())
+
     def accept_logit(self, h: torch.Tensor) -> torch.Tensor:
-        """Acceptance logit from top-layer hidden states ``h`` of shape (..., H) -> (...)."""
-        out = self.head(h)
-        if out.shape == h.shape[:-1]:
-            return out
-        if out.shape[-1] == 1:
-            return out[..., 0]
-        if out.shape[-1] == 2:
-            return out[..., 1] - out[..., 0]
+        """Acceptance logit from top-layer hidden states ``h`` of shape (..., H) -> (...).
+
+        ``h`` is given to the head in the dtype of the head's weights (the RNN's for a head
+        without weights). The head must keep every leading dimension: (..., H) -> (..., 1),
+        (..., 2) or (...); anything else raises ValidationError naming ``head``.
+        """
+        head_dtype = next((p.dtype for p in self.head.parameters() if p.is_floating_point()), None) \
+            if isinstance(self.head, nn.Module) else None
+        out = self.head(h.to(head_dtype) if head_dtype is not None else h)
+        lead = tuple(h.shape[:-1])
+        if isinstance(out, torch.Tensor) and out.is_floating_point():
+            if tuple(out.shape) == lead:
+                return out
+            if tuple(out.shape) == (*lead, 1):
+                return out[..., 0]
+            if tuple(out.shape) == (*lead, 2):
+                return out[..., 1] - out[..., 0]
+        got = f"shape {tuple(out.shape)}, dtype {out.dtype}" if isinstance(out, torch.Tensor) else type(out).__name__
         raise ValidationError(
-            f"head output must have 1 or 2 features (acceptance logit or two class logits), got shape {tuple(out.shape)}"
+            f"head must map hidden states (..., H) to float logits of shape (..., 1), (..., 2) or (...), keeping "
+            f"every leading dimension (a squeeze() drops those of size 1), but hidden states of shape "
+            f"{tuple(h.shape)} gave {got}"
         )
 
     def zero_state(self, batch_size: int) -> Any:
-        """The initial recurrent state (zeros), in ``nn.LSTM``/``nn.GRU`` layout."""
+        """The initial recurrent state (zeros) in the RNN's dtype, in ``nn.LSTM``/``nn.GRU`` layout."""
         shape = (self.num_layers, batch_size, self.hidden_size)
-        dev = self._device()
-        h = torch.zeros(shape, device=dev)
-        return (h, torch.zeros(shape, device=dev)) if self.cell == "lstm" else h
+        dev, dtype = self._device(), self._dtype()
+        h = torch.zeros(shape, device=dev, dtype=dtype)
+        return (h, torch.zeros(shape, device=dev, dtype=dtype)) if self.cell == "lstm" else h
 
     @torch.no_grad()
     def predict_proba(self, words: Any, *, batch_size: int = 1024) -> np.ndarray:
@@ -148,7 +177,7 @@ class RNNClassifier(_RecurrentParts, nn.Module):
 
     def empty_logit(self) -> torch.Tensor:
         """The acceptance logit of the empty word (head applied to the zero state)."""
-        return self.head(torch.zeros(self.hidden_size, device=self._device()))[0]
+        return self.head(torch.zeros(self.hidden_size, device=self._device(), dtype=self._dtype()))[0]
 
     def extra_repr(self) -> str:
         return f"alphabet={''.join(self.alphabet) if all(len(s) == 1 for s in self.alphabet) else self.alphabet}"
@@ -163,7 +192,21 @@ class RNNClassifier(_RecurrentParts, nn.Module):
             "state_dict": {k: v.detach().cpu() for k, v in self.state_dict().items()},
             "metadata": dict(getattr(self, "metadata", {}) or {}),
         }
-        return atomic_write(path, lambda p: torch.save(payload, p))
+
+        def write(tmp: Path) -> None:
+            try:
+                torch.save(payload, tmp)
+            except RuntimeError as exc:  # how torch reports a failed write (a full disk)
+                detail = str(exc).splitlines()[0][:160] if str(exc) else "no detail"
+                raise CheckpointWriteError(f"path={str(path)!r} could not be written (torch.save: {detail}); "
+                                           "any old file there is unchanged", errno.EIO) from None
+
+        return atomic_write(path, write)
+
+
+class CheckpointWriteError(WriteError, RuntimeError):
+    """``torch.save`` could not write a checkpoint (torch reports a full disk as RuntimeError):
+    a :class:`~fsm_extract.errors.WriteError` that is also the RuntimeError torch users expect."""
 
 
 class RecurrentAdapter(_RecurrentParts):
@@ -214,6 +257,7 @@ class RecurrentAdapter(_RecurrentParts):
         self.head = head
         self.alphabet = check_alphabet(alphabet)
         self._probe_embedding()
+        self._probe_head()
         check_deterministic(self, name="RecurrentAdapter")
 
     @torch.no_grad()
@@ -230,6 +274,29 @@ class RecurrentAdapter(_RecurrentParts):
         if not isinstance(out, torch.Tensor) or not out.is_floating_point() or tuple(out.shape) != want:
             got = f"shape {tuple(out.shape)}, dtype {out.dtype}" if isinstance(out, torch.Tensor) else type(out).__name__
             raise ValidationError(f"{rule}, but ids [[{last}]] gave {got}")
+
+    @torch.no_grad()
+    def _probe_head(self) -> None:
+        """Call the head on zero hidden states of shapes (2, 3, H) and (1, H), as traces and
+        single steps do: it must keep the leading dimensions (see :meth:`accept_logit`). A head
+        that is an ``nn.Module`` is probed in eval mode (batch norm keeps its statistics)."""
+        training = self.head.training if isinstance(self.head, nn.Module) else None
+        try:
+            if training is not None:
+                self.head.eval()
+            for shape in ((2, 3, self.hidden_size), (1, self.hidden_size)):
+                h = torch.zeros(shape, device=self._device(), dtype=self._dtype())
+                try:
+                    self.accept_logit(h)
+                except ValidationError:
+                    raise
+                except Exception as exc:  # a user's callable may raise anything
+                    detail = str(exc).splitlines()[0][:120] if str(exc) else "no detail"
+                    raise ValidationError(f"head must map hidden states (..., H={self.hidden_size}) to logits, but "
+                                          f"hidden states of shape {shape} raised {type(exc).__name__}: {detail}") from None
+        finally:
+            if training is not None:
+                self.head.train(training)
 
     def eval(self) -> "RecurrentAdapter":
         for part in (self.embedding, self.rnn, self.head):
@@ -276,68 +343,41 @@ def check_device(name: str, value: Any) -> torch.device:
     return dev
 
 
-_GATES = {"lstm": 4, "gru": 3, "rnn": 1}
-
-
-def _expected_shapes(config: dict) -> tuple[dict[str, Any], dict[str, tuple[int, ...]]]:
-    """The constructor arguments ``config`` gives (checked like :class:`RNNClassifier` does) and
-    the name and shape of every weight such a net has, without building it."""
-    alphabet = check_alphabet(config["alphabet"], name="config['alphabet']")
-    cell = check_choice("config['cell']", config["cell"], _CELLS)
-    hidden = check_int("config['hidden_size']", config["hidden_size"], min=1, max=65536)
-    layers = check_int("config['num_layers']", config["num_layers"], min=1, max=64)
-    emb = config["embedding_dim"]
-    emb = check_int("config['embedding_dim']", max(4, len(alphabet)) if emb is None else emb, min=1, max=65536)
-    gh = _GATES[cell] * hidden
-    shapes: dict[str, tuple[int, ...]] = {"embedding.weight": (len(alphabet), emb)}
-    for k in range(layers):
-        shapes[f"rnn.weight_ih_l{k}"] = (gh, emb if k == 0 else hidden)
-        shapes[f"rnn.weight_hh_l{k}"] = (gh, hidden)
-        shapes[f"rnn.bias_ih_l{k}"] = (gh,)
-        shapes[f"rnn.bias_hh_l{k}"] = (gh,)
-    shapes["head.weight"] = (1, hidden)
-    shapes["head.bias"] = (1,)
-    kwargs = {"alphabet": alphabet, "cell": cell, "hidden_size": hidden, "num_layers": layers, "embedding_dim": emb}
-    return kwargs, shapes
-
-
-def _check_weights(where: str, state: dict, shapes: dict[str, tuple[int, ...]]) -> None:
-    """Raise DataFormatError unless ``state`` holds exactly the float tensors ``shapes`` names."""
-    for key, value in state.items():
-        if not isinstance(key, str):
-            raise DataFormatError(f"{where}: state_dict keys must be weight names (str), got {key!r}")
-        if not isinstance(value, torch.Tensor) or value.layout != torch.strided:
-            raise DataFormatError(f"{where}: weight {key!r} must be a dense tensor, got {type(value).__name__}")
-        if not value.is_floating_point():
-            raise DataFormatError(f"{where}: weight {key!r} must be a floating-point tensor, got dtype {value.dtype}")
-    missing, extra = sorted(set(shapes) - set(state)), sorted(set(state) - set(shapes))
-    if missing or extra:
-        def few(keys: list[str]) -> str:
-            shown = ", ".join(map(repr, keys[:4]))
-            return f"[{shown}]" if len(keys) <= 4 else f"[{shown}, ... ({len(keys)} in all)]"
-
-        raise DataFormatError(
-            f"{where}: checkpoint weights are invalid for its config: missing {few(missing)}, unexpected {few(extra)}"
-        )
-    for key, shape in shapes.items():
-        if tuple(state[key].shape) != shape:
-            raise DataFormatError(
-                f"{where}: checkpoint weights are invalid for its config: weight {key!r} must have shape "
-                f"{shape}, got {tuple(state[key].shape)}"
-            )
-
-
-def load_model(path: str | os.PathLike, *, map_location: str | torch.device = "cpu") -> RNNClassifier:
+def load_model(
+    path: str | os.PathLike, *, map_location: str | torch.device = "cpu", max_parameters: int = MAX_PARAMETERS
+) -> RNNClassifier:
     """Load a checkpoint written by :meth:`RNNClassifier.save`.
 
     Checkpoints are read with ``torch.load(weights_only=True)``: a file from elsewhere cannot
-    run code. A missing file raises :class:`~fsm_extract.errors.MissingFileError`; a corrupted or
-    foreign file raises :class:`~fsm_extract.errors.DataFormatError`; a ``map_location`` that is
-    not a device here raises :class:`~fsm_extract.errors.ValidationError`.
+    run code. Before any weight is materialised, what the file asks for is checked against what
+    it holds and against ``max_parameters``: the size its records unpack to (at most 8 bytes per
+    allowed parameter plus 4 MiB), the number of weights its config declares, and that every
+    weight is stored in full (a weight expanded from one value with stride 0, overlapping
+    strides, or a view past its storage is refused, naming the weight).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    map_location : str or torch.device, default "cpu"
+    max_parameters : int, default 50,000,000
+        The most weights the checkpoint may declare in all (200 MB as float32; a 4-layer LSTM of
+        1,024 units has 33.6 million). Raise it to load a larger net.
+
+    Raises
+    ------
+    MissingFileError
+        Nothing is at ``path``.
+    DataFormatError
+        The file is corrupted or foreign, its config or weights are invalid, hold NaN, are not
+        stored in full, or ask for more than ``max_parameters``.
+    ValidationError
+        ``map_location`` is not a device here, or ``max_parameters`` < 1.
     """
     path = check_existing_file("path", path)
     map_location = check_device("map_location", map_location)
+    max_parameters = check_int("max_parameters", max_parameters, min=1)
     where = f"path={str(path)!r}"
+    _checkpoint.check_unpacked_size(where, path, max_parameters)
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # torch raises many types on garbage: normalise them
@@ -357,12 +397,13 @@ def load_model(path: str | os.PathLike, *, map_location: str | torch.device = "c
     if not isinstance(config, dict) or not isinstance(state, dict):
         raise DataFormatError(f"{where}: checkpoint must hold a 'config' dict and a 'state_dict' dict")
     try:
-        kwargs, shapes = _expected_shapes(config)
+        kwargs, shapes = _checkpoint.expected_shapes(config)
     except KeyError as exc:
         raise DataFormatError(f"{where}: checkpoint config is invalid: it lacks the key {exc}") from None
     except (ValidationError, ArgumentTypeError) as exc:
         raise DataFormatError(f"{where}: checkpoint config is invalid: {exc}") from None
-    _check_weights(where, state, shapes)  # before building: a config cannot ask for more than the file holds
+    _checkpoint.check_parameter_count(where, kwargs, shapes, max_parameters)
+    _checkpoint.check_weights(where, state, shapes)  # before building: a config cannot ask for more than the file holds
     for key, tensor in state.items():
         if not torch.isfinite(tensor).all():
             raise DataFormatError(f"{where}: weight {key!r} must be finite, but holds NaN or infinite values")

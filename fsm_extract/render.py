@@ -14,14 +14,17 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
+import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 import graphviz
 import numpy as np
 
-from ._validation import atomic_write, atomic_write_text, check_bool, check_choice, check_float, check_out_path
-from .errors import ArgumentTypeError, FsmExtractError, GraphvizNotFoundError
+from ._limits import DOT_TIMEOUT, MAX_RENDER_STATES, RENDER_EDGES_PER_STATE
+from ._validation import atomic_write, atomic_write_text, check_bool, check_choice, check_float, check_int, check_out_path
+from .errors import ArgumentTypeError, FsmExtractError, GraphvizNotFoundError, GraphvizTimeoutError, ValidationError
 
 if TYPE_CHECKING:  # pragma: no cover
     from .automaton import ExtractedFSM
@@ -50,6 +53,53 @@ def _edge_style(confidence: float, completed: bool, min_confidence: float) -> di
         return {"penwidth": width}
     color = "darkorange" if confidence >= 0.9 else "red3"
     return {"style": "dashed", "color": color, "fontcolor": color, "penwidth": width}
+
+
+def _edge_groups(fsm: ExtractedFSM, hidden: np.ndarray, min_confidence: float) -> dict[tuple[int, int, bool], list[int]]:
+    """The drawn edges: symbols grouped by (source, target, weak), hidden states left out."""
+    support = fsm.support
+    groups: dict[tuple[int, int, bool], list[int]] = {}
+    for q in range(fsm.n_states):
+        for a in range(fsm.n_symbols):
+            t = int(fsm.transitions[q, a])
+            if hidden[q] or hidden[t]:
+                continue
+            weak = bool(fsm.completed[q, a]) or (support[q, a] > 0 and fsm.confidence[q, a] < min_confidence)
+            groups.setdefault((q, t, weak), []).append(a)
+    return groups
+
+
+def _check_drawable(fsm: ExtractedFSM, path: Path, *, hide_sink: bool, min_confidence: float, max_states: int) -> None:
+    """Refuse a diagram too large for Graphviz's layout (see :func:`render`), before any work."""
+    hidden = _sinks(fsm) if hide_sink else np.zeros(fsm.n_states, bool)
+    states = int(fsm.n_states - hidden.sum())
+    advice = (f"write {str(path.with_suffix('.dot'))!r} instead (the DOT source, no layout), read the table "
+              "fsm.transitions, or pass max_states= (CLI: --max-states) to draw it anyway")
+    if states > max_states:
+        raise ValidationError(
+            f"path={str(path)!r}: the diagram has {states} states, which must be <= max_states={max_states} for "
+            f"Graphviz to lay it out in reasonable time; {advice}"
+        )
+    edges, limit = len(_edge_groups(fsm, hidden, min_confidence)), RENDER_EDGES_PER_STATE * max_states
+    if edges > limit:
+        raise ValidationError(
+            f"path={str(path)!r}: the diagram has {edges} edges, which must be <= {limit} ({RENDER_EDGES_PER_STATE} x "
+            f"max_states={max_states}) for Graphviz to lay it out in reasonable time; {advice}"
+        )
+
+
+def _run_dot(source: str, fmt: str, timeout: float) -> bytes:
+    """Run ``dot -T<fmt>`` on ``source``, stopped after ``timeout`` seconds.
+
+    Raises graphviz.ExecutableNotFound, subprocess.TimeoutExpired or graphviz.CalledProcessError.
+    """
+    exe = shutil.which("dot")
+    if exe is None:
+        raise graphviz.ExecutableNotFound(["dot"])
+    proc = subprocess.run([exe, f"-T{fmt}"], input=source.encode("utf-8"), capture_output=True, timeout=timeout)
+    if proc.returncode != 0:
+        raise graphviz.CalledProcessError(proc.returncode, [exe, f"-T{fmt}"], output=proc.stdout, stderr=proc.stderr)
+    return proc.stdout
 
 
 def to_dot(
@@ -113,15 +163,7 @@ def to_dot(
         g.node(f"q{q}", label=label, shape="doublecircle" if fsm.accepting[q] else "circle")
 
     support, agree = fsm.support, np.take_along_axis(fsm.transition_counts, fsm.transitions[:, :, None], 2)[..., 0]
-    groups: dict[tuple[int, int, bool], list[int]] = {}
-    for q in range(fsm.n_states):
-        for a in range(fsm.n_symbols):
-            t = int(fsm.transitions[q, a])
-            if hidden[q] or hidden[t]:
-                continue
-            weak = bool(fsm.completed[q, a]) or (support[q, a] > 0 and fsm.confidence[q, a] < min_confidence)
-            groups.setdefault((q, t, weak), []).append(a)
-    for (q, t, _), symbols in groups.items():
+    for (q, t, _), symbols in _edge_groups(fsm, hidden, min_confidence).items():
         n_obs, n_agree = int(support[q, symbols].sum()), int(agree[q, symbols].sum())
         confidence = n_agree / n_obs if n_obs else math.nan
         completed = bool(fsm.completed[q, symbols].all())
@@ -143,12 +185,26 @@ def render(
     title: str | None = None,
     rankdir: Literal["LR", "TB", "RL", "BT"] = "LR",
     show_support: bool = False,
+    max_states: int = MAX_RENDER_STATES,
+    timeout: float = DOT_TIMEOUT,
 ) -> Path:
     """Write the state diagram to ``path``: ``.svg``, ``.png``, ``.pdf`` (needs ``dot``) or ``.dot``.
 
     The write is atomic. Without the Graphviz ``dot`` program, the DOT source is written beside
     ``path`` (same name, ``.dot`` suffix) and GraphvizNotFoundError is raised. Options are those
-    of :func:`to_dot`.
+    of :func:`to_dot`, and:
+
+    Parameters
+    ----------
+    max_states : int, default 100
+        Graphviz's layout time grows steeply with size (a random 100-state automaton on two
+        symbols takes about 4 s, 200 states more than two minutes), so a drawn diagram may have
+        at most ``max_states`` states (hidden sinks not counted) and 2 x ``max_states`` edges
+        (parallel transitions are one edge). Above that, ValidationError is raised before any
+        work, suggesting ``.dot`` output (the DOT source, which has no limit since no layout
+        runs) or the table ``fsm.transitions``. Raise it to draw a larger diagram anyway.
+    timeout : float, default 60
+        Seconds ``dot`` may run; it is then stopped and GraphvizTimeoutError is raised.
 
     Returns
     -------
@@ -156,13 +212,21 @@ def render(
         The path written.
     """
     p = check_out_path("path", path, suffixes=SUFFIXES)
+    max_states = check_int("max_states", max_states, min=1)
+    timeout = check_float("timeout", timeout, min=0.0, min_inclusive=False)
     source = to_dot(fsm, hide_sink=hide_sink, min_confidence=min_confidence, title=title,
                     rankdir=rankdir, show_support=show_support)
     fmt = p.suffix.lower()[1:]
     if fmt == "dot":
         return atomic_write_text(p, source)
+    _check_drawable(fsm, p, hide_sink=hide_sink, min_confidence=min_confidence, max_states=max_states)
     try:
-        data = graphviz.Source(source).pipe(format=fmt)
+        data = _run_dot(source, fmt, timeout)
+    except subprocess.TimeoutExpired:
+        raise GraphvizTimeoutError(
+            f"path={str(p)!r}: Graphviz `dot` ran past timeout={timeout:g} s and was stopped; write "
+            f"{str(p.with_suffix('.dot'))!r} instead, or pass a larger timeout="
+        ) from None
     except graphviz.ExecutableNotFound as exc:
         dot_path = p.with_suffix(".dot")
         atomic_write_text(dot_path, source)
@@ -176,12 +240,15 @@ def render(
     return atomic_write(p, lambda tmp: tmp.write_bytes(data))
 
 
-def svg_or_none(fsm: ExtractedFSM, *, max_states: int = 100) -> str | None:
-    """SVG text for notebooks, or None (plain repr) when ``dot`` is missing or fails, or the
-    automaton has more than ``max_states`` states (layout would be slow and unreadable)."""
+def svg_or_none(fsm: ExtractedFSM, *, max_states: int = MAX_RENDER_STATES, timeout: float = 10.0) -> str | None:
+    """SVG text for notebooks, or None (plain repr) when ``dot`` is missing, fails or runs past
+    ``timeout`` seconds, or the diagram is larger than :func:`render` draws with ``max_states``
+    (layout would be slow and unreadable)."""
     if fsm.n_states > max_states:
         return None
+    if len(_edge_groups(fsm, np.zeros(fsm.n_states, bool), 0.99)) > RENDER_EDGES_PER_STATE * max_states:
+        return None
     try:
-        return graphviz.Source(to_dot(fsm)).pipe(format="svg", encoding="utf-8")
-    except (graphviz.ExecutableNotFound, graphviz.CalledProcessError):
+        return _run_dot(to_dot(fsm), "svg", timeout).decode("utf-8")
+    except (graphviz.ExecutableNotFound, graphviz.CalledProcessError, subprocess.TimeoutExpired, UnicodeDecodeError):
         return None

@@ -204,6 +204,9 @@ def collect_trace(
 ) -> Trace:
     """Run ``model`` over ``words`` and record the state after every symbol.
 
+    The net runs in its own dtype (float32, float64 or bfloat16 weights: zero states, the
+    embedding's output and the head's input are cast to it); the trace holds float32.
+
     Parameters
     ----------
     model : RNNClassifier or RecurrentAdapter
@@ -273,7 +276,8 @@ def collect_trace_encoded(
                                               progress=progress):
             hidden[rows] = states
             outputs[rows] = probs
-        h0_output = float(torch.sigmoid(model.accept_logit(torch.zeros(1, model.hidden_size, device=dev)))[0])
+        h0 = torch.zeros(1, model.hidden_size, device=dev, dtype=model._dtype())
+        h0_output = float(torch.sigmoid(model.accept_logit(h0))[0])
     return Trace(
         hidden=hidden,
         symbols=symbols,
@@ -297,6 +301,9 @@ def step_from(
     batch_size: int = 65536,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Run one recurrent step from arbitrary states, batched.
+
+    The step is computed in the model's own dtype (float64 or bfloat16 weights work); the
+    results are converted to float32, like a :class:`Trace`.
 
     Parameters
     ----------
@@ -331,9 +338,9 @@ def step_from(
     with _eval_mode(model):
         for b0 in range(0, states.shape[0], batch_size):
             sl = slice(b0, b0 + batch_size)
-            st = _unlayout(torch.from_numpy(states[sl]).to(dev), model)
+            st = _unlayout(torch.from_numpy(states[sl]).to(dev, dtype=model._dtype()), model)
             ids = torch.from_numpy(symbol_ids[sl].astype(np.int64)).to(dev)[:, None]
-            out, st = model.rnn(model.embedding(ids), st)
+            out, st = model.rnn(model._inputs(ids), st)
             nxt[sl] = _layout(st, model.cell, state).float().cpu().numpy()
             outs[sl] = torch.sigmoid(model.accept_logit(out[:, 0])).float().cpu().numpy()
     return nxt, outs

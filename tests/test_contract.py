@@ -20,12 +20,15 @@ around exactly those inputs, so they stay green while the bugs are open.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import math
 import os
+import stat
 import string
 import tempfile
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -97,8 +100,24 @@ def ctx(tmp_path_factory):
     files.foreign = d / "foreign.json"
     (d / "garbage.bin").write_bytes(bytes(range(256)) * 4)
     files.garbage = d / "garbage.bin"
+    rng = np.random.default_rng(0)  # costly but valid: 300 states is minutes of dot; 30,000 a 13 GiB table
+    files.big_fsm = fx.ExtractedFSM("01", rng.integers(0, 300, (300, 2)), rng.random(300) < 0.5, 0).save(d / "big_fsm.json")
+    (d / "huge_fsm.json").write_text(json.dumps(dict(fsm.to_dict(), transitions=[[(q + 1) % 30_000, q] for q in range(30_000)],
+                                                     accepting=[False] * 30_000, transition_counts=[], completed=[],
+                                                     output_counts=[[0, 0]] * 30_000, centroids=None, cluster_map=None,
+                                                     cluster_centroids=None)))
     (d / "adir").mkdir()
     files.adir = d / "adir"
+    for name in ("fifo.json", "fifo.pt", "fifo.svg"):  # special output paths: never replaced
+        os.mkfifo(d / name)
+    try:
+        os.mknod(d / "dev.json", stat.S_IFCHR | 0o600, os.makedev(1, 3))  # like /dev/null
+    except PermissionError:
+        os.mkfifo(d / "dev.json")
+    (d / "dangling.json").symlink_to(d / "nothing-here.json")
+    (d / "link_fifo.svg").symlink_to(d / "fifo.svg")
+    (d / "link_target.json").write_text("{}")
+    (d / "link.json").symlink_to(d / "link_target.json")  # a good output: the target is replaced
     (d / "afile").write_text("not a folder")
     files.afile = d / "afile"
     return SimpleNamespace(model=model, gru=gru, ds=ds, ds_ab=ds_ab, fsm=fsm, fsm_dfa=fsm_dfa, trace=trace,
@@ -206,9 +225,11 @@ def _mutated_fsm_doc(draw, base: dict):
 def _fsm_file(draw, base: dict):
     """(raw bytes of a file, the parsed document or None)."""
     kind = draw(st.sampled_from(["random", "mutated", "mutated", "mutated", "truncated", "bytes", "bad_utf8",
-                                 "bom", "utf16", "huge_number", "valid"]))
+                                 "bom", "utf16", "huge_number", "valid", "costly"]))
     if kind == "random":
         doc = draw(_JSON)
+    elif kind == "costly":
+        doc = draw(_costly_fsm_doc())
     elif kind == "valid":
         doc = json.loads(json.dumps(base))
     else:
@@ -229,6 +250,26 @@ def _fsm_file(draw, base: dict):
     if kind == "huge_number":
         return text.replace("1", "9" * 5000, 1).encode("utf-8"), None
     return text.encode("utf-8"), doc
+
+
+@st.composite
+def _costly_fsm_doc(draw):
+    """Well-formed documents that ask for much: many states (a dense table of GiBs), a wide
+    alphabet, or counts whose sums pass int64."""
+    n, k = draw(st.sampled_from([(4097, 2), (30_000, 2), (600, 100), (3, 2)]))
+    alphabet = [f"s{i}" for i in range(k)]
+    sparse = []
+    outputs = [[0, 0]] * n
+    if n == 3:  # counts summing past 2**63 - 1
+        big = draw(st.sampled_from([2**62, 2**63 - 1]))
+        if draw(st.booleans()):
+            sparse = [[0, 0, 0, big], [0, 0, 1, big]]
+        else:
+            outputs = [[big, big], [0, 0], [0, 0]]
+    return {"format": "fsm-extract/fsm", "version": 1, "alphabet": alphabet, "initial": 0,
+            "transitions": [[(q + 1) % n] * k for q in range(n)], "accepting": [False] * n,
+            "transition_counts": sparse, "output_counts": outputs, "completed": [], "centroids": None,
+            "cluster_map": None, "metadata": {}}
 
 
 def _check_loaded_fsm(fsm, tmp: Path) -> None:
@@ -363,7 +404,7 @@ def _mutated_payload(draw, bases: list[dict]):
     for _ in range(draw(st.integers(1, 3))):
         op = draw(st.sampled_from(["config_value", "config_drop", "config_type", "sd_drop", "sd_shape", "sd_nan",
                                    "sd_dtype", "sd_nontensor", "sd_extra", "sd_type", "format", "version", "drop",
-                                   "metadata"]))
+                                   "metadata", "sd_expand", "costly"]))
         cfg, sd = payload.get("config"), payload.get("state_dict")
         if op.startswith("config") and not isinstance(cfg, dict):
             continue
@@ -407,7 +448,30 @@ def _mutated_payload(draw, bases: list[dict]):
             payload.pop(draw(st.sampled_from(sorted(payload))), None)
         elif op == "metadata":
             payload["metadata"] = draw(st.sampled_from([None, [], "x", {"a": math.nan}, {"k": torch.zeros(1)}]))
+        elif op == "sd_expand":  # costly but well-formed: one stored value read with stride 0, or overlapping rows
+            key = draw(st.sampled_from(sorted(sd)))
+            if isinstance(sd[key], torch.Tensor) and sd[key].numel() > 1:
+                shape = tuple(sd[key].shape)
+                sd[key] = (torch.zeros(1).expand(shape) if len(shape) == 1 or draw(st.booleans())
+                           else torch.zeros(sum(shape)).as_strided(shape, (1,) * len(shape)))
+        elif op == "costly":  # a small file whose config asks for a huge net, every weight expanded from one value
+            payload["config"] = cfg = {"alphabet": ["0", "1"], "cell": draw(st.sampled_from(["lstm", "gru", "rnn"])),
+                                       "hidden_size": draw(st.sampled_from([1024, 16384, 65536])),
+                                       "num_layers": draw(st.integers(1, 4)), "embedding_dim": 4}
+            payload["state_dict"] = _expanded_weights(cfg)
+            break  # the last mutation: cloning or casting these weights would materialise them
     return payload
+
+
+def _expanded_weights(cfg: dict) -> dict:
+    """The weights ``cfg`` asks for, each one stored zero expanded with stride 0."""
+    z, h = torch.zeros(1), cfg["hidden_size"]
+    gh = {"lstm": 4, "gru": 3, "rnn": 1}[cfg["cell"]] * h
+    sd = {"embedding.weight": z.expand(2, 4), "head.weight": z.expand(1, h), "head.bias": z.expand(1)}
+    for k in range(cfg["num_layers"]):
+        sd.update({f"rnn.weight_ih_l{k}": z.expand(gh, 4 if k == 0 else h), f"rnn.weight_hh_l{k}": z.expand(gh, h),
+                   f"rnn.bias_ih_l{k}": z.expand(gh), f"rnn.bias_hh_l{k}": z.expand(gh)})
+    return sd
 
 
 @st.composite
@@ -646,6 +710,30 @@ def test_fuzz_from_regex():
     assert len(seen) >= 300
 
 
+def test_fuzz_costly_regex():
+    """Well-formed patterns that ask for much (counted repetitions, exponential DFAs, closure-heavy
+    NFAs) are refused or built, each in well under 10 s."""
+    seen = []
+    base = st.sampled_from(["0", "01", "(0|1)", "0?", "(0?1?)", ".", "(0|1)*1", "[01]"])
+
+    @_settings(40)
+    @given(st.lists(st.tuples(base, st.integers(0, 10**7), st.booleans()), min_size=1, max_size=3))
+    def run(parts):
+        pattern = "".join(f"({b}){{{n}}}" if counted else f"{b}(0|1){{{n % 40}}}" for b, n, counted in parts)
+        t0 = time.perf_counter()
+        try:
+            lang = fx.languages.from_regex(pattern, alphabet="01")
+        except fx.ValidationError as exc:
+            assert "pattern=" in str(exc) and "max_states" in str(exc)
+        else:
+            assert isinstance(lang, fx.Language)
+        assert time.perf_counter() - t0 < 10
+        seen.append(1)
+
+    run()
+    assert len(seen) >= 40
+
+
 @pytest.mark.parametrize("pattern", ["(0|1)*", ".*"])
 def test_from_regex_universal_language(pattern):
     lang = fx.languages.from_regex(pattern, alphabet="01")
@@ -679,7 +767,8 @@ def _cli_spec(langs_good=()):
     return {
         "train": {
             "source": [_opt("--data", _GOOD_DATA, _BAD_DATA)] + ([lang()] if langs_good else [_opt("--language", [], _FAST_LANGS)]),
-            "required": [_opt("--out", ["{OUT}/t.pt"], ["{OUT}/missing/t.pt", "{OUT}", "{IN}/adir"])],
+            "required": [_opt("--out", ["{OUT}/t.pt"], ["{OUT}/missing/t.pt", "{OUT}", "{IN}/adir", "{IN}/fifo.pt",
+                                                          "{IN}/dev.json"])],
             "optional": [
                 _opt("--validation", _GOOD_DATA, _BAD_DATA, 20), _opt("--cell", ["lstm", "gru", "rnn"], ["x"]),
                 # always given: the defaults (32 units, 200 epochs) would make a run slow
@@ -693,32 +782,37 @@ def _cli_spec(langs_good=()):
         },
         "extract": {
             "source": [_opt("--model", _GOOD_MODELS, _BAD_MODELS)] + ([lang()] if langs_good else [_opt("--language", [], _FAST_LANGS)]),
-            "required": [_opt("--out", ["{OUT}/e.json", "{OUT}/a\nb.json"], ["{OUT}/e.txt", "{OUT}/missing/e.json", "{OUT}"])],
+            "required": [_opt("--out", ["{OUT}/e.json", "{OUT}/a\nb.json", "{IN}/link.json"],
+                              ["{OUT}/e.txt", "{OUT}/missing/e.json", "{OUT}", "{IN}/fifo.json", "{IN}/dangling.json",
+                               "{IN}/dev.json"])],
             "optional": [
                 _opt("--data", _GOOD_DATA, _BAD_DATA, 85), _opt("--states", ["2", "3", "auto"], _BAD_INTS + ["1000"], 70),
                 _opt("--validation", _GOOD_DATA, _BAD_DATA, 20), _opt("--method", ["kmeans", "gmm"], ["x"]),
                 _opt("--state", ["h", "hc"], ["x"]), _opt("--seed", ["0", "3"], ["-1", "4294967296", "x"]),
             ],
         },
-        "render": {
-            "positional": (_GOOD_FSMS, _BAD_FSMS),
+        "render": {  # big_fsm: a valid 300-state FSM (refused but to .dot); huge_fsm: 30,000 states
+            "positional": (_GOOD_FSMS + ["{IN}/big_fsm.json"], _BAD_FSMS + ["{IN}/huge_fsm.json"]),
             "required": [_opt("--out", ["{OUT}/r.svg", "{OUT}/r.dot", "{OUT}/r.png", "{OUT}/r.pdf"],
-                              ["{OUT}/r.txt", "{OUT}/missing/r.svg", "{OUT}", "{OUT}/r"])],
-            "optional": [_opt("--min-confidence", ["0.5", "0.99", "1"], ["2"] + _BAD_FLOATS)],
+                              ["{OUT}/r.txt", "{OUT}/missing/r.svg", "{OUT}", "{OUT}/r", "{IN}/fifo.svg",
+                               "{IN}/link_fifo.svg"])],
+            "optional": [_opt("--min-confidence", ["0.5", "0.99", "1"], ["2"] + _BAD_FLOATS),
+                         _opt("--max-states", ["20", "100"], ["0", "-1", "x"], 20)],
             "flags": ["--hide-sink", "--show-support"],
         },
         "demo": {
             "source": [lang(100)] if langs_good else [_opt("--language", [], _FAST_LANGS, 100)],
             "required": [],
             "optional": [_opt("--states", ["4"], ["0", "-1", "x"]), _opt("--seed", ["0"], ["-1", "x"]),
-                         _opt("--out", ["{OUT}/demo"], ["{IN}/afile", "{OUT}"], 95)],
+                         _opt("--out", ["{OUT}/demo"], ["{IN}/afile", "{OUT}", "{IN}/fifo.json"], 95)],
         },
         "fidelity": {
             "source": [_opt("--data", _GOOD_DATA, _BAD_DATA)] + ([lang()] if langs_good else [_opt("--language", [], _FAST_LANGS)]),
             "required": [_opt("--fsm", _GOOD_FSMS, _BAD_FSMS)],
             "optional": [_opt("--model", ["{IN}/m.pt"], _BAD_MODELS + ["{IN}/gru.pt"], 95),
                          _opt("--fit-data", _GOOD_DATA, _BAD_DATA),
-                         _opt("--json", ["{OUT}/f.json"], ["{OUT}/f.txt", "{OUT}/missing/f.json", "{OUT}"])],
+                         _opt("--json", ["{OUT}/f.json"], ["{OUT}/f.txt", "{OUT}/missing/f.json", "{OUT}", "{IN}/fifo.json",
+                                                           "{IN}/dangling.json"])],
         },
         "sweep": {
             "source": [_opt("--model", _GOOD_MODELS, _BAD_MODELS)] + ([lang()] if langs_good else [_opt("--language", [], _FAST_LANGS)]),
@@ -729,7 +823,7 @@ def _cli_spec(langs_good=()):
                 _opt("--states", ["2", "2,3", "1:3"], ["0", "x", "3:2", "a:b", "", ",", "2:3:4", "1000"], 100),
                 _opt("--method", ["kmeans", "gmm"], ["x"]), _opt("--seed", ["0"], ["-1", "x"]),
                 _opt("--plot", ["{OUT}/s.png", "{OUT}/s.svg"], ["{OUT}/s.txt", "{OUT}/missing/s.svg"], 15),
-                _opt("--json", ["{OUT}/s.json"], ["{OUT}/s.txt"]),
+                _opt("--json", ["{OUT}/s.json"], ["{OUT}/s.txt", "{IN}/fifo.json", "{IN}/dev.json"]),
             ],
         },
     }
@@ -817,6 +911,11 @@ def _fuzz_cli(ctx, capsys, base: Path, argvs, config) -> list:
             for p in named:  # a failed command leaves no new output behind
                 assert existed[p] or not os.path.exists(p), (argv, p)
         assert _leftovers(out_dir) == [], argv
+        for p in named:  # special files and symlinks are never replaced
+            if "fifo" in p or "dev.json" in p:
+                assert not os.path.isfile(p) or os.path.islink(p), (argv, p)
+            if "link" in p or "dangling" in p:
+                assert os.path.islink(p), (argv, p)
         seen.append((argv, rc))
 
     run()
@@ -1035,6 +1134,19 @@ CASES = [
     _case("RecurrentAdapter-embedding-rows", lambda c: fx.collect_trace(fx.RecurrentAdapter(
         embedding=torch.nn.Embedding(1, 3), rnn=torch.nn.LSTM(3, 3, batch_first=True), head=torch.nn.Linear(3, 1),
         alphabet="01"), ["01"]), V, "embedding"),
+    _case("RecurrentAdapter-head-squeeze", lambda c: fx.RecurrentAdapter(
+        embedding=torch.nn.Embedding(2, 3), rnn=torch.nn.LSTM(3, 3, batch_first=True),
+        head=lambda h: torch.nn.Linear(3, 1)(h).squeeze(), alphabet="01"), V, "head"),
+    _case("RecurrentAdapter-head-width", lambda c: fx.RecurrentAdapter(
+        embedding=torch.nn.Embedding(2, 3), rnn=torch.nn.LSTM(3, 3, batch_first=True), head=torch.nn.Linear(3, 3),
+        alphabet="01"), V, "head"),
+    _case("load_model-max-parameters", lambda c: fx.load_model(c.files.model, max_parameters=10), A, "max_parameters=10"),
+    _case("load_fsm-max-states", lambda c: fx.load_fsm(c.files.big_fsm, max_states=100), A, "max_states=100"),
+    _case("from_regex-max-states", lambda c: fx.languages.from_regex("0{500}", alphabet="01", max_states=100), V,
+          "max_states=100"),
+    _case("render-max-states", lambda c: c.fsm_dfa.render(c.files.dir / "big.svg", max_states=1), V, "max_states=1"),
+    _case("render-timeout", lambda c: c.fsm.render(c.files.dir / "t.svg", timeout=0), V, "timeout=0"),
+    _case("save-to-fifo", lambda c: c.fsm.save(c.files.dir / "fifo.json"), V, "path="),
     _case("train-not-dataset", lambda c: fx.train_classifier(list(WORDS)), T, "dataset"),
     _case("train-one-class", lambda c: fx.train_classifier(fx.Dataset(["0", "1"], [True, True], "01")), V, "dataset"),
     _case("train-empty", lambda c: fx.train_classifier(fx.Dataset([], [], "01")), V, "dataset"),
@@ -1273,6 +1385,8 @@ def test_every_error_class_has_its_builtin():
     assert issubclass(fx.NotFittedError, AttributeError) and issubclass(fx.NotFittedError, fx.FsmExtractError)
     assert issubclass(fx.GraphvizNotFoundError, RuntimeError)
     assert issubclass(fx.GraphvizNotFoundError, fx.FsmExtractError)
+    assert issubclass(fx.GraphvizTimeoutError, TimeoutError) and issubclass(fx.GraphvizTimeoutError, fx.FsmExtractError)
+    assert issubclass(fx.WriteError, OSError) and issubclass(fx.WriteError, fx.FsmExtractError)
 
 
 # ============================================================================= 4. atomic writes
@@ -1323,7 +1437,15 @@ def _sweep_result():
 
 
 def _cli(argv):
-    rc = cli_main([str(a) for a in argv])
+    """Run the CLI; a failed write must be one line on stderr and exit 2 (issue 18: it was a
+    traceback and exit 1), re-raised here as an OSError carrying that line."""
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        rc = cli_main([str(a) for a in argv])
+    if rc == 2:
+        line = err.getvalue()
+        assert line.count("\n") == 1 and "Traceback" not in line, line
+        raise OSError(line)
     assert rc == 0  # only reached when the write did not fail
 
 
