@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     def recording(*a, **k):
         return original(*a, **k, on_split=lambda pts, grp: groups_seen.append((pts.copy(), grp.copy())))
 
-    import fsm_extract.refined as refined
+    import fsm_extract.extraction.refinement as refined
 
     refined.refine_partition = recording
     try:

@@ -73,7 +73,7 @@ class CountingEmbedding:
 
 def make_case(length: int, index: int):
     import fsm_extract as fx
-    from fsm_extract.networks import exact_lstm, plant_trigger
+    from fsm_extract.nets.exact import exact_lstm, plant_trigger
 
     rng = np.random.default_rng([length, index])
     n_states, k = int(rng.integers(4, 9)), int(rng.integers(2, 4))
@@ -87,7 +87,7 @@ def make_case(length: int, index: int):
 
 
 def counted(net):
-    from fsm_extract.models import RecurrentAdapter
+    from fsm_extract.nets.models import RecurrentAdapter
 
     counter = CountingEmbedding(net.embedding)
     model = RecurrentAdapter(embedding=counter, rnn=net.rnn, head=net.head, alphabet=net.alphabet)

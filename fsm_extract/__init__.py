@@ -7,9 +7,9 @@ the network they explain.
 """
 
 from . import datasets, languages, networks
-from .abstraction import GaussianMixtureAbstraction, KMeansAbstraction, make_abstraction
-from .automaton import ExtractedFSM, load_fsm
-from .datasets import Dataset
+from .abstraction.clustering import GaussianMixtureAbstraction, KMeansAbstraction, make_abstraction
+from .automata.automaton import ExtractedFSM, load_fsm
+from .data.datasets import Dataset
 from .errors import (
     ArgumentTypeError,
     DataFormatError,
@@ -24,15 +24,15 @@ from .errors import (
     ValidationError,
     WriteError,
 )
-from .languages import Language
-from .models import RecurrentAdapter, RNNClassifier, load_model
-from .fidelity import FidelityReport, fidelity
-from .pipeline import extract
-from .residual import ResidualItem
-from .search import SearchResult, search_disagreements
-from .sweep import SweepResult, sweep
-from .trace import Trace, collect_trace
-from .training import train_classifier
+from .data.languages import Language
+from .nets.models import RecurrentAdapter, RNNClassifier, load_model
+from .analysis.fidelity import FidelityReport, fidelity
+from .extraction.extract import extract
+from .analysis.residual import ResidualItem
+from .analysis.search import SearchResult, search_disagreements
+from .extraction.sweep import SweepResult, sweep
+from .nets.trace import Trace, collect_trace
+from .nets.training import train_classifier
 
 __version__ = "0.1.0"
 

@@ -14,6 +14,23 @@ from pathlib import Path
 from typing import NoReturn
 
 from .errors import FsmExtractError, FsmExtractWarning
+from .analysis.search import MAX_BUDGET
+from ._checks import atomic_write_text
+from . import datasets
+from . import languages
+from ._checks import check_choice, check_out_path
+from .automata.automaton import load_fsm
+from .errors import ValidationError
+from .analysis.fidelity import fidelity
+from .nets.models import load_model
+from ._checks import check_out_path
+from .extraction.sweep import sweep
+from ._checks import check_choice
+from .extraction.extract import extract
+from .automata.render import SUFFIXES
+from ._checks import check_choice, check_out_dir
+from .errors import GraphvizNotFoundError, ValidationError
+from .nets.training import train_classifier
 
 __all__ = ["main"]
 
@@ -43,7 +60,6 @@ def _interactive() -> bool:
 
 def _search_steps(text: str) -> int:
     """``--search STEPS``: an integer from 0 (no search) to the search's ceiling, else one line."""
-    from .search import MAX_BUDGET
 
     value = int(text) if text.strip().lstrip("+-").isdigit() else None
     if value is None or not 0 <= value <= MAX_BUDGET:
@@ -167,18 +183,11 @@ def _build_parser() -> argparse.ArgumentParser:
 def _write_json(path, payload) -> None:
     import json
 
-    from ._validation import atomic_write_text
 
     atomic_write_text(path, json.dumps(payload, indent=2, default=float) + "\n", name="--json")
 
 
 def _cmd_fidelity(args: argparse.Namespace) -> None:
-    from . import datasets, languages
-    from ._validation import check_choice, check_out_path
-    from .automaton import load_fsm
-    from .errors import ValidationError
-    from .fidelity import fidelity
-    from .models import load_model
 
     json_out = check_out_path("--json", args.json, suffixes=(".json",)) if args.json is not None else None
     reference, fit_data = None, None
@@ -217,7 +226,6 @@ _MAX_KS = 10_000  # nor does a sweep try more values of k
 
 
 def _parse_states(text: str) -> list[int]:
-    from .errors import ValidationError
 
     try:
         if ":" in text:
@@ -242,10 +250,6 @@ def _parse_states(text: str) -> list[int]:
 
 
 def _cmd_sweep(args: argparse.Namespace) -> None:
-    from . import datasets
-    from ._validation import check_out_path
-    from .errors import ValidationError
-    from .sweep import sweep
 
     ks = _parse_states(args.states)
     plot = check_out_path("--plot", args.plot, suffixes=(".png", ".svg", ".pdf")) if args.plot is not None else None
@@ -253,7 +257,6 @@ def _cmd_sweep(args: argparse.Namespace) -> None:
     args.data = None
     model, fit, reference = _load_source(args) if args.language is not None else (None, None, None)
     if args.language is None:
-        from .models import load_model
 
         model = load_model(args.model)
     if args.fit_data is not None:
@@ -277,9 +280,6 @@ def _cmd_sweep(args: argparse.Namespace) -> None:
 
 def _load_source(args: argparse.Namespace):
     """(model, fitting data, language or None) from --model/--language and --data."""
-    from . import datasets, languages
-    from ._validation import check_choice
-    from .models import load_model
 
     language = None
     if args.language is not None:
@@ -293,17 +293,12 @@ def _load_source(args: argparse.Namespace):
     elif args.language is not None:
         data = datasets.load(args.language, split="train")
     else:
-        from .errors import ValidationError
 
         raise ValidationError("--data is required with --model: name the JSONL file of fitting words")
     return model, data, language
 
 
 def _cmd_extract(args: argparse.Namespace) -> None:
-    from . import datasets
-    from ._validation import check_out_path
-    from .errors import ValidationError
-    from .pipeline import extract
 
     out = check_out_path("--out", args.out, suffixes=(".json",))
     model, data, _ = _load_source(args)
@@ -326,7 +321,6 @@ def _cmd_extract(args: argparse.Namespace) -> None:
 
 
 def _parse_k(text: str):
-    from .errors import ValidationError
 
     if text == "auto":
         return "auto"
@@ -340,9 +334,6 @@ def _parse_k(text: str):
 
 
 def _cmd_render(args: argparse.Namespace) -> None:
-    from ._validation import check_out_path
-    from .automaton import load_fsm
-    from .render import SUFFIXES
 
     out = check_out_path("--out", args.out, suffixes=SUFFIXES)
     fsm = load_fsm(args.fsm)
@@ -354,11 +345,6 @@ def _cmd_render(args: argparse.Namespace) -> None:
 def _cmd_demo(args: argparse.Namespace) -> None:
     from tqdm.auto import tqdm
 
-    from . import datasets, languages
-    from ._validation import check_choice, check_out_dir
-    from .errors import GraphvizNotFoundError, ValidationError
-    from .fidelity import fidelity
-    from .pipeline import extract
 
     check_choice("--language", args.language, datasets.bundled_names())
     out_dir = check_out_dir("--out", args.out, files=("fsm.json", "fsm.svg"))
@@ -403,14 +389,10 @@ def _cmd_demo(args: argparse.Namespace) -> None:
 
 
 def _cmd_train(args: argparse.Namespace) -> None:
-    from . import datasets, languages
-    from ._validation import check_out_path
-    from .training import train_classifier
 
     out = check_out_path("--out", args.out)
     language = None
     if args.language is not None:
-        from ._validation import check_choice
 
         check_choice("--language", args.language, datasets.bundled_names())
         language = languages.tomita(int(args.language[len("tomita"):]))

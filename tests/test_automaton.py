@@ -1,4 +1,4 @@
-"""Tests of fsm_extract.automaton: ExtractedFSM and load_fsm."""
+"""Tests of fsm_extract.automata.automaton: ExtractedFSM and load_fsm."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from automata.fa.nfa import NFA
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fsm_extract.automaton import ExtractedFSM, load_fsm
+from fsm_extract.automata.automaton import ExtractedFSM, load_fsm
 from fsm_extract.errors import (
     ArgumentTypeError,
     DataFormatError,

@@ -1,4 +1,4 @@
-"""Tests of fsm_extract.render: DOT source and rendered files."""
+"""Tests of fsm_extract.automata.render: DOT source and rendered files."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from fsm_extract import render as render_module
-from fsm_extract.automaton import ExtractedFSM
+from fsm_extract.automata.automaton import ExtractedFSM
 from fsm_extract.errors import ArgumentTypeError, GraphvizNotFoundError, MissingFileError, ValidationError
 
 HAVE_DOT = shutil.which("dot") is not None

@@ -200,7 +200,7 @@ def test_default_holds_out_words_and_stops_early():
 
 
 def test_hold_out_is_seeded_and_keeps_both_classes(tiny):
-    from fsm_extract.training import hold_out
+    from fsm_extract.nets.training import hold_out
 
     a_train, a_val = hold_out(tiny, 0.1, seed=3)
     b_train, b_val = hold_out(tiny, 0.1, seed=3)
