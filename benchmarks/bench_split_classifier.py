@@ -22,7 +22,7 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.tree import DecisionTreeClassifier
 
 import fsm_extract as fx
-from fsm_extract import refine as refine_module
+from fsm_extract.abstraction import splitting as refine_module
 
 
 class NearestCentroid:

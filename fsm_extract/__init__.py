@@ -25,13 +25,16 @@ from .errors import (
     WriteError,
 )
 from .data.languages import Language
-from .nets.models import RecurrentAdapter, RNNClassifier, load_model
+from .nets.checkpoints import load_model
+from .nets.models import RecurrentAdapter, RNNClassifier
+from .nets.net import Net, as_net
 from .analysis.fidelity import FidelityReport, fidelity
 from .extraction.extract import extract
 from .analysis.residual import ResidualItem
 from .analysis.search import SearchResult, search_disagreements
 from .extraction.sweep import SweepResult, sweep
-from .nets.trace import Trace, collect_trace
+from .nets.net import collect_trace
+from .nets.trace import Trace
 from .nets.training import train_classifier
 
 __version__ = "0.1.0"
@@ -46,6 +49,8 @@ __all__ = [
     "RecurrentAdapter",
     "load_model",
     "train_classifier",
+    "Net",
+    "as_net",
     "Trace",
     "collect_trace",
     "KMeansAbstraction",

@@ -22,14 +22,12 @@ from ._checks import check_choice, check_out_path
 from .automata.automaton import load_fsm
 from .errors import ValidationError
 from .analysis.fidelity import fidelity
-from .nets.models import load_model
-from ._checks import check_out_path
+from .nets.checkpoints import load_model
 from .extraction.sweep import sweep
-from ._checks import check_choice
 from .extraction.extract import extract
 from .automata.render import SUFFIXES
-from ._checks import check_choice, check_out_dir
-from .errors import GraphvizNotFoundError, ValidationError
+from ._checks import check_out_dir
+from .errors import GraphvizNotFoundError
 from .nets.training import train_classifier
 
 __all__ = ["main"]

@@ -14,7 +14,7 @@ from fsm_extract.cli import main
 from fsm_extract.errors import ArgumentTypeError, ValidationError
 from fsm_extract.nets.exact import exact_lstm
 from fsm_extract.analysis.residual import ResidualItem, add_search_finds
-from fsm_extract.analysis.search import Disagreement, SearchResult
+from fsm_extract.analysis.search import Disagreement
 from fsm_extract.nets.trace import Trace
 from fsm_extract.words import encode_words
 

@@ -39,7 +39,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import fsm_extract as fx
-from fsm_extract import counting
+from fsm_extract.automata import counting
 from fsm_extract.cli import main as cli_main
 from fsm_extract.automata.render import to_dot
 

@@ -275,7 +275,7 @@ def test_count_array_size_is_bounded():
 
 
 def test_read_only_and_writeable_inputs_share_one_compiled_signature():
-    from fsm_extract import counting
+    from fsm_extract.automata import counting
 
     labels = np.array([1, 0, 1], dtype=np.int32)
     symbols = np.array([0, 1, 0], dtype=np.int32)

@@ -11,7 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fsm_extract import datasets, languages
+from fsm_extract import datasets
+
+from fsm_extract import languages
 from fsm_extract.data.datasets import Dataset
 from fsm_extract.errors import ArgumentTypeError, DataFormatError, MissingFileError, UnknownSymbolError, ValidationError
 

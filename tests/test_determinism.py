@@ -5,7 +5,6 @@ the number of threads."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap

@@ -472,7 +472,7 @@ def _no_write_access(monkeypatch, folder: Path) -> None:
 
 
 def test_an_unwritable_folder_is_refused_before_the_work(small, tmp_path, monkeypatch, capsys):
-    from fsm_extract import training
+    from fsm_extract.nets import training
     from fsm_extract.cli import main
 
     locked = tmp_path / "locked"
@@ -534,7 +534,8 @@ def test_cli_disk_full_is_one_line_exit_2(small, tmp_path, monkeypatch, capsys):
 
 @pytest.mark.parametrize("command", ["train", "extract"])
 def test_cli_refuses_a_fifo_out_before_the_work(small, tmp_path, monkeypatch, capsys, command):
-    from fsm_extract import pipeline, training
+    from fsm_extract.extraction import extract as pipeline
+    from fsm_extract.nets import training
     from fsm_extract.cli import main
 
     model = small[0].save(tmp_path / "m.pt")
@@ -598,7 +599,7 @@ def test_float64_model_matches_its_float32_copy(cell, layers):
 def test_float64_step_from_and_a_float32_embedding():
     """step_from takes float32 states and runs them in the model's dtype; an embedding giving
     float32 (one-hot) inputs to a float64 net is cast to the net's dtype."""
-    from fsm_extract.nets.trace import step_from
+    from fsm_extract.nets.net import step_from
 
     torch.manual_seed(0)
     net = _Net().double()

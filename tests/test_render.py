@@ -8,7 +8,7 @@ import shutil
 import numpy as np
 import pytest
 
-from fsm_extract import render as render_module
+from fsm_extract.automata import render as render_module
 from fsm_extract.automata.automaton import ExtractedFSM
 from fsm_extract.errors import ArgumentTypeError, GraphvizNotFoundError, MissingFileError, ValidationError
 

@@ -35,9 +35,8 @@ def build_fsm(model: Any, trace: Trace, abstraction: Any, *, minimize: bool = Tr
     k, n_sym = abstraction.n_states_, len(trace.alphabet)
     init = abstraction.initial_label_
     counts = count_transitions(labels, trace.symbols, trace.offsets, init, k, n_sym)
-    out_counts = count_outputs(
-        labels, (trace.outputs > 0.5).astype(np.int32), init, trace.offsets, k, 2, initial_output=int(trace.h0_output > 0.5)
-    )
+    out_counts = count_outputs(labels, trace.classes, init, trace.offsets, k, trace.n_classes,
+                               initial_output=trace.h0_class)
     completion, how = complete_transitions(model, abstraction, trace, labels, counts.sum(-1))
     meta = {"completion": how, **(metadata or {}), **fewer_clusters_record(abstraction.n_states, k)}
     fsm = ExtractedFSM.from_counts(

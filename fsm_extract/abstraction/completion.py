@@ -17,7 +17,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ..nets.trace import Trace, collect_trace_encoded, step_from
+from ..nets.net import as_net
+from ..nets.trace import Trace
 
 __all__ = ["complete_transitions", "CompletionMethod"]
 
@@ -61,7 +62,7 @@ def complete_transitions(
 
     Parameters
     ----------
-    model : RNNClassifier or RecurrentAdapter
+    model : Net (or RNNClassifier / RecurrentAdapter)
     abstraction : fitted abstraction (``predict``, ``centroids_``, ``initial_label_``)
     trace : Trace
     labels : ndarray of shape (n_steps,), int
@@ -87,7 +88,7 @@ def complete_transitions(
         return completion, method
     centroids = np.asarray(abstraction.centroids_, dtype=np.float32)
     if full_state:
-        nxt, _ = step_from(model, centroids[qs], syms, state=trace.state)
+        nxt, _ = as_net(model).step(centroids[qs], syms, state=trace.state)
     else:
         uniq = np.unique(qs)
         pts, pt0 = (trace.hidden, trace.h0) if points is None else (points, point0)
@@ -95,7 +96,7 @@ def complete_transitions(
         words = [np.append(prefixes[int(q)], np.int32(a)) for q, a in zip(qs, syms)]
         offsets = np.zeros(len(words) + 1, dtype=np.int64)
         np.cumsum([w.size for w in words], out=offsets[1:])
-        sub = collect_trace_encoded(model, np.concatenate(words).astype(np.int32), offsets, state=trace.state)
+        sub = as_net(model).trace(np.concatenate(words).astype(np.int32), offsets, state=trace.state)
         nxt = sub.hidden[sub.offsets[1:] - 1]
     completion[qs, syms] = abstraction.predict(nxt)
     return completion, method

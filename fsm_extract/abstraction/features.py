@@ -32,9 +32,10 @@ import numpy as np
 
 from .._checks import check_choice, check_float, check_int
 from ..errors import DataFormatError, ValidationError
-from ..nets.trace import Trace, step_from
+from ..nets.net import as_net
+from ..nets.trace import Trace
 
-__all__ = ["FeatureMap", "FeatureKind", "continuation_words", "MAX_FEATURE_COLUMNS"]
+__all__ = ["FeatureMap", "FeatureKind", "continuation_words", "output_columns", "MAX_FEATURE_COLUMNS"]
 
 #: Behavioural feature columns (net steps per state) at most; see the module docstring.
 MAX_FEATURE_COLUMNS = 256
@@ -48,6 +49,12 @@ def continuation_words(n_symbols: int, depth: int) -> list[tuple[int, ...]]:
     """All words of length 1..depth, shortest first, in symbol order (the feature columns)."""
     return [w for length in range(1, depth + 1) for w in product(range(n_symbols), repeat=length)]
 
+
+
+def output_columns(probs: np.ndarray) -> np.ndarray:
+    """The feature columns of class probabilities (n, n_classes): an acceptor's acceptance
+    probability alone (its two columns say the same), else every class's probability."""
+    return probs[:, 1:] if probs.shape[1] == 2 else probs
 
 @dataclass(frozen=True)
 class FeatureMap:
@@ -155,7 +162,8 @@ class FeatureMap:
         ndarray of shape (n, n_symbols + ... + n_symbols**depth), float32
             (``(n, len(symbols))`` when ``symbols`` is set).
         """
-        k = len(model.alphabet)
+        net = as_net(model)
+        k = len(net.alphabet)
         syms0 = np.arange(k) if self.symbols is None else np.asarray(self.symbols)
         if syms0.size and syms0.max() >= k:
             raise ValidationError(f"symbols={list(self.symbols)} must be symbol ids below the alphabet size {k}")
@@ -171,8 +179,8 @@ class FeatureMap:
                 # row i*m + a of the new frontier is row i of the old one after symbol a
                 step_syms = syms0 if d == 0 else np.arange(k)
                 syms = np.tile(step_syms, frontier.shape[0])
-                frontier, outs = step_from(model, np.repeat(frontier, step_syms.size, axis=0), syms, state=self.state)
-                cols.append(outs.reshape(n_chunk, -1))
+                frontier, probs = net.step(np.repeat(frontier, step_syms.size, axis=0), syms, state=self.state)
+                cols.append(output_columns(probs).reshape(n_chunk, -1))
             out[s : s + chunk] = np.concatenate(cols, axis=1)
         return out
 

@@ -69,8 +69,8 @@ def behaviour_blocks(counts: np.ndarray, out_counts: np.ndarray) -> np.ndarray:
     ndarray of shape (n_clusters,), int64: the block of each cluster
     """
     table = np.where(counts.sum(-1) > 0, counts.argmax(-1), -1)
-    accepting = out_counts[:, 1] > out_counts[:, 0]
-    block = np.unique(accepting, return_inverse=True)[1].ravel()
+    outputs = out_counts.argmax(1)  # the majority class (ties: the lowest)
+    block = np.unique(outputs, return_inverse=True)[1].ravel()
     while True:
         succ = np.where(table >= 0, block[np.maximum(table, 0)], -1)
         refined = np.unique(np.column_stack([block, succ]), axis=0, return_inverse=True)[1].ravel()
@@ -110,6 +110,7 @@ def refine_partition(
     max_states: int = 64,
     min_mass: int = 2,
     max_iterations: int = 1000,
+    n_classes: int = 2,
     iteration0: int = 0,
     on_split: Any = None,
 ) -> tuple[np.ndarray, list[Split], dict]:
@@ -126,6 +127,8 @@ def refine_partition(
     symbols, offsets : the trace's CSR arrays
     out_cls : ndarray of shape (n_steps,), int
         The net's output class after each step; ``out0`` on the empty prefix.
+    n_classes : int, default 2
+        Number of output classes.
     threshold : float
         A transition (or output) is deterministic when its majority share is at least this.
     max_states : int
@@ -161,7 +164,7 @@ def refine_partition(
         init = int(nearest_centroid(point0[None, :], centroids)[0])
         n = centroids.shape[0]
         counts = count_transitions(labels, symbols, offsets, init, n, k)
-        outs = count_outputs(labels, out_cls, init, offsets, n, 2, initial_output=out0)
+        outs = count_outputs(labels, out_cls, init, offsets, n, n_classes, initial_output=out0)
         block = behaviour_blocks(counts, outs)
         cands = _impurities(_by_block(counts, block), outs, threshold, min_mass, skip)
         if not cands:
@@ -229,7 +232,7 @@ def refine_partition(
     init = int(nearest_centroid(point0[None, :], centroids)[0])
     n = centroids.shape[0]
     counts = count_transitions(labels, symbols, offsets, init, n, k)
-    outs = count_outputs(labels, out_cls, init, offsets, n, 2, initial_output=out0)
+    outs = count_outputs(labels, out_cls, init, offsets, n, n_classes, initial_output=out0)
     remaining = _impurities(_by_block(counts, behaviour_blocks(counts, outs)), outs, threshold, min_mass, set())
     status = {
         "deterministic": not remaining,

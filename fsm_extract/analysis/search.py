@@ -32,11 +32,10 @@ from .._checks import check_int, check_seed
 from ..automata.automaton import ExtractedFSM
 from ..automata.counting import run_transitions
 from ..errors import ArgumentTypeError, ValidationError
-from ..nets.models import as_recurrent
+from ..nets.net import as_net
 from . import search_strategies as _strategies
 from ..automata.automaton import access_words
 from .search_strategies import _BATCH, _explore, _fitting, _Found, _random, _Runner, _systematic
-from ..nets.trace import collect_trace_encoded, padded_steps
 from ..words import decode_word, encode_ids, format_word
 
 __all__ = ["first_disagreeing_prefixes", "Disagreement", "SearchResult", "search_disagreements", "MAX_BUDGET"]
@@ -107,17 +106,17 @@ def _verify_words(runner: _Runner, words: list[list[int]], found: dict[tuple, st
     """Re-run ``words`` (all of which fit the budget) and keep the true disagreements."""
     fsm = runner.fsm
     symbols, offsets = encode_ids(words)
-    runner.spent += padded_steps(offsets, _BATCH)
-    trace = collect_trace_encoded(runner.model, symbols, offsets, state=runner.state, batch_size=_BATCH)
+    trace = runner.net.trace(symbols, offsets, state=runner.state, batch_size=_BATCH)
     fsm_states = run_transitions(fsm.transitions, symbols, offsets, fsm.initial).astype(np.int64)
     net_states = fsm.abstract(runner.points(trace.hidden)) if fsm.cluster_centroids is not None else None
+    net_cls, fsm_cls = trace.classes, fsm.state_outputs[fsm_states]
     out = []
     for i, w in enumerate(words):
         s, e = int(offsets[i]), int(offsets[i + 1])
         if e == s:
             continue
-        net_acc, fsm_acc = bool(trace.outputs[e - 1] > 0.5), bool(fsm.accepting[fsm_states[e - 1]])
-        if net_acc == fsm_acc:
+        net_acc, fsm_acc = bool(net_cls[e - 1] == 1), bool(fsm_cls[e - 1] == 1)
+        if net_cls[e - 1] == fsm_cls[e - 1]:
             continue  # not a disagreement after all: never reported
         step = state = symbol = None
         if net_states is not None:
@@ -208,17 +207,17 @@ def search_disagreements(
     -------
     SearchResult
     """
-    model = as_recurrent(model)  # no probe: every net step here is counted in the budget
+    net = as_net(model)  # no probe: every net step here is counted in the budget
     if not isinstance(fsm, ExtractedFSM):
         raise ArgumentTypeError(f"fsm must be an ExtractedFSM, got {type(fsm).__name__}")
-    if fsm.alphabet != model.alphabet:
-        raise ValidationError(f"fsm.alphabet={list(fsm.alphabet)} must equal the model's alphabet {list(model.alphabet)}")
+    if fsm.alphabet != net.alphabet:
+        raise ValidationError(f"fsm.alphabet={list(fsm.alphabet)} must equal the model's alphabet {list(net.alphabet)}")
     budget = _check_budget(budget, max_budget)
     max_len = check_int("max_len", max_len, min=1, max=100_000)
     seed = check_seed("seed", seed)
     beam = check_int("beam", beam, min=1)
     rng = np.random.default_rng(seed)
-    runner = _Runner(model, fsm, budget)
+    runner = _Runner(net, fsm, budget)
     k = fsm.n_symbols
     found = _Found()
     stats: dict[str, dict] = {}

@@ -14,9 +14,10 @@ from typing import Any
 import numpy as np
 
 from ..automata.automaton import ExtractedFSM
-from ..nets.forward import net_outputs
 from ..automata.counting import run_transitions
-from ..nets.trace import _state_dim, collect_trace_encoded, padded_steps, step_from
+from ..nets.forward import padded_steps
+from ..nets.net import Net
+from ..nets.trace import output_classes
 from ..words import encode_ids
 from ..abstraction.features import FeatureMap
 
@@ -26,15 +27,20 @@ __all__ = ["CHUNK_STEPS", "MAX_CANDIDATES"]
 class _Runner:
     """Runs words through the net and the FSM, counts net steps, collects disagreements."""
 
-    def __init__(self, model: Any, fsm: ExtractedFSM, budget: int) -> None:
-        self.model, self.fsm, self.budget, self.spent = model, fsm, budget, 0
+    def __init__(self, net: Net, fsm: ExtractedFSM, budget: int) -> None:
+        self.net, self.fsm, self.budget, self.start = net, fsm, budget, net.steps
         self.state = fsm.metadata.get("state", "h")
-        self.full = "hc" if model.cell == "lstm" else "h"  # what step_from needs
-        self.dim = _state_dim(model, self.state)
+        self.full = net.full_state  # what a single step needs
+        self.dim = net.state_dim(self.state)
         self.fmap = None
         if fsm.metadata.get("features") is not None:
 
             self.fmap = FeatureMap.from_dict(fsm.metadata["features"])
+
+    @property
+    def spent(self) -> int:
+        """Net steps spent: read from the net's own counter (what it computed)."""
+        return self.net.steps - self.start
 
     def left(self) -> int:
         return self.budget - self.spent
@@ -43,8 +49,7 @@ class _Runner:
         """The FSM's abstraction space; behavioural features cost net steps, which are counted."""
         if self.fmap is None:
             return hidden
-        self.spent += hidden.shape[0] * self.feature_steps()
-        return self.fmap.transform(self.model, hidden)
+        return self.fmap.transform(self.net, hidden)
 
     def feature_steps(self) -> int:
         """Net steps the FSM's features cost per state (its continuations up to ``depth``)."""
@@ -53,8 +58,7 @@ class _Runner:
     def start_states(self, words: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
         """The net's full state and the FSM's state after each word (its steps are spent)."""
         symbols, offsets = encode_ids(words)
-        self.spent += padded_steps(offsets, _BATCH)
-        trace = collect_trace_encoded(self.model, symbols, offsets, state=self.full, batch_size=_BATCH)
+        trace = self.net.trace(symbols, offsets, state=self.full, batch_size=_BATCH)
         states = np.repeat(trace.h0[None, :], len(words), axis=0)
         ends = offsets[1:] - 1
         nonempty = np.diff(offsets) > 0
@@ -66,9 +70,9 @@ class _Runner:
         return states, fsm_q
 
     def step(self, states: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """One net step from each full state (spent)."""
-        self.spent += int(ids.size)
-        return step_from(self.model, states, ids, state=self.full)
+        """One net step from each full state (spent): next states and output classes."""
+        nxt, probs = self.net.step(states, ids, state=self.full)
+        return nxt, output_classes(probs)
 
     def novelty_space(self, full_states: np.ndarray) -> np.ndarray:
         """Full states cut to the layout the FSM was traced in (``h`` of an LSTM's ``hc``)."""
@@ -86,10 +90,9 @@ class _Runner:
         symbols, offsets = encode_ids(words)
         # small batches: words of mixed lengths are padded to the longest in their batch,
         # and padding is spent like any other step
-        self.spent += padded_steps(offsets, _BATCH)
-        outputs, _ = net_outputs(self.model, symbols, offsets, state=self.state, batch_size=_BATCH)
-        fsm_out = self.fsm.accepting[run_transitions(self.fsm.transitions, symbols, offsets, self.fsm.initial)]
-        return offsets, fsm_out != (outputs > 0.5)
+        probs, _ = self.net.outputs(symbols, offsets, state=self.state, batch_size=_BATCH)
+        fsm_out = self.fsm.state_outputs[run_transitions(self.fsm.transitions, symbols, offsets, self.fsm.initial)]
+        return offsets, fsm_out != output_classes(probs)
 
 
 _BATCH = 128  # words per traced batch
@@ -251,7 +254,7 @@ def _explore(runner: _Runner, found: _Found, stats: dict, acc: list[list[int]], 
         q = fsm.transitions[np.repeat(fsm_q, k), ids]
         cand = [w + [a] for w in frontier for a in range(k)]
         n_explored += n
-        bad = (outs > 0.5) != fsm.accepting[q]
+        bad = outs != fsm.state_outputs[q]
         for i in np.flatnonzero(bad):
             found.add(cand[i], "explore")
         ok = np.flatnonzero(~bad)  # a word that already disagrees is found: do not extend it

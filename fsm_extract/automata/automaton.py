@@ -219,6 +219,14 @@ class ExtractedFSM:
         return len(self.alphabet)
 
     @cached_property
+    def state_outputs(self) -> np.ndarray:
+        """ndarray of shape (n_states,), int64: the output class of each state (for an
+        acceptor, 1 = accept); what the net's output class after a step is compared with."""
+        out = self.accepting.astype(np.int64)
+        out.setflags(write=False)
+        return out
+
+    @cached_property
     def support(self) -> np.ndarray:
         """ndarray of shape (n_states, n_symbols), int64: observations of each pair."""
         s = self.transition_counts.sum(-1)

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -32,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .._limits import MAX_FSM_STATES, check_fsm_size, fsm_table_cells
-from .._checks import check_existing_file, read_json, check_int
+from .._checks import read_json, check_int
 from ..errors import ArgumentTypeError, DataFormatError, ValidationError
 from ..words import check_alphabet
 

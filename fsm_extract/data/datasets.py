@@ -220,7 +220,7 @@ def bundled_dir() -> Path:
     env = os.environ.get("FSM_EXTRACT_DATASETS")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parent.parent / "datasets"
+    return Path(__file__).resolve().parents[2] / "datasets"
 
 
 def bundled_names() -> tuple[str, ...]:

@@ -6,7 +6,6 @@ automaton -> minimisation.
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Iterable
 from typing import Any, Literal
@@ -17,12 +16,10 @@ from .._checks import check_bool, check_choice, check_int, check_seed
 from ..abstraction.build import build_fsm
 from ..abstraction.clustering import Method, make_abstraction
 from ..automata.automaton import ExtractedFSM
-from ..abstraction.completion import complete_transitions
-from ..automata.counting import count_outputs, count_transitions
 from ..data.datasets import Dataset
 from ..errors import ValidationError
-from ..nets.models import as_recurrent
-from ..nets.trace import StateKind, Trace, collect_trace
+from ..nets.net import as_net
+from ..nets.trace import StateKind
 from ..words import check_ordered_words, encode_words, words_digest
 from .._checks import check_float
 from ..analysis.search import MAX_BUDGET
@@ -142,7 +139,7 @@ def extract(
         part that differs between two runs with the same seed, is in ``metadata["timing"]``
         (``to_dict(timing=False)`` and ``save(path, timing=False)`` leave it out).
     """
-    model = as_recurrent(model, check=True)
+    model = as_net(model, check=True)
     auto = isinstance(n_states, str) and n_states == "auto"
     asked_refine = check_bool("refine", refine)
     refine = asked_refine and not auto
@@ -192,8 +189,8 @@ def extract(
             val_words = [words[i] for i in np.sort(perm[:n_val])]
             words = [words[i] for i in np.sort(perm[n_val:])]
             validation = val_words
-        val_trace = collect_trace(model, validation, state=state, batch_size=batch_size)
-    trace = collect_trace(model, words, state=state, batch_size=batch_size, progress=progress)
+        val_trace = model.trace_words(validation, name="validation", state=state, batch_size=batch_size)
+    trace = model.trace_words(words, state=state, batch_size=batch_size, progress=progress)
     if trace.n_steps == 0:
         raise ValidationError("data must hold at least one non-empty word, got only empty words")
     meta = {

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections import deque
 from itertools import product
 from typing import Any
 
@@ -31,13 +30,12 @@ from ..abstraction.clustering import make_abstraction
 from ..automata.automaton import ExtractedFSM
 from ..abstraction.features import MAX_FEATURE_COLUMNS, FeatureKind, FeatureMap
 from ..abstraction.completion import complete_transitions
-from ..nets.forward import net_outputs
 from ..automata.counting import count_outputs, count_transitions, run_transitions
 from ..abstraction.splitting import refine_partition
 from ..analysis.search import first_disagreeing_prefixes
 from ..automata.automaton import access_words
 from ..automata.nearest import nearest_centroid
-from ..nets.trace import collect_trace_encoded
+from ..nets.trace import output_classes
 from ..words import decode_word, encode_ids, encode_word, encode_words
 from ..analysis.search import search_disagreements
 from ..abstraction.build import fewer_clusters_record, state_centroids
@@ -127,10 +125,10 @@ def _kept_counterexamples(found: list[list[int]], max_steps: int) -> list[list[i
 def _disagreements(model: Any, fsm: ExtractedFSM, words: list[list[int]]) -> tuple[list[list[int]], int]:
     """Shortest disagreeing prefix of each word where the FSM and the net part (and steps run)."""
     symbols, offsets = encode_ids(words)
-    outputs, h0_output = net_outputs(model, symbols, offsets)  # no states kept: 4 bytes a step
-    fsm_out = fsm.accepting[run_transitions(fsm.transitions, symbols, offsets, fsm.initial)]
-    bad = fsm_out != (outputs > 0.5)
-    found = [[]] if bool(fsm.accepting[fsm.initial]) != (h0_output > 0.5) else []  # the empty word
+    probs, h0 = model.outputs(symbols, offsets)  # no states kept
+    fsm_out = fsm.state_outputs[run_transitions(fsm.transitions, symbols, offsets, fsm.initial)]
+    bad = fsm_out != output_classes(probs)
+    found = [[]] if int(fsm.state_outputs[fsm.initial]) != int(output_classes(h0[None, :])[0]) else []  # the empty word
     return found + first_disagreeing_prefixes(words, bad, offsets), int(symbols.size)
 
 
@@ -146,7 +144,7 @@ def _fit(model: Any, symbols: np.ndarray, offsets: np.ndarray, alphabet: tuple, 
          batch_size: int, progress: bool,
          n_states: int, seed: int, max_fit_points: int, centroids: np.ndarray | None, threshold: float,
          max_states: int, iteration0: int) -> tuple:
-    trace = collect_trace_encoded(model, symbols, offsets, state=state, batch_size=batch_size, progress=progress)
+    trace = model.trace(symbols, offsets, state=state, batch_size=batch_size, progress=progress)
     fmap = FeatureMap.fit(trace, **fmap_args)
     points = fmap.transform(model, trace.hidden)
     point0 = fmap.transform(model, trace.h0[None, :])[0]
@@ -159,16 +157,16 @@ def _fit(model: Any, symbols: np.ndarray, offsets: np.ndarray, alphabet: tuple, 
         initial_clusters = int(centroids.shape[0])
     else:
         initial_clusters = None
-    out_cls = (trace.outputs > 0.5).astype(np.int32)
-    out0 = int(trace.h0_output > 0.5)
+    out_cls, out0 = trace.classes, trace.h0_class
     centroids, splits, status = refine_partition(points, point0, centroids, trace.symbols, trace.offsets, out_cls, out0,
-                                                 alphabet, threshold=threshold, max_states=max_states, iteration0=iteration0)
+                                                 alphabet, threshold=threshold, max_states=max_states, iteration0=iteration0,
+                                                 n_classes=trace.n_classes)
     status["initial_clusters"] = initial_clusters
     labels = nearest_centroid(points, centroids)
     init = int(nearest_centroid(point0[None, :], centroids)[0])
     n, k = centroids.shape[0], len(alphabet)
     counts = count_transitions(labels, trace.symbols, trace.offsets, init, n, k)
-    outs = count_outputs(labels, out_cls, init, trace.offsets, n, 2, initial_output=out0)
+    outs = count_outputs(labels, out_cls, init, trace.offsets, n, trace.n_classes, initial_output=out0)
     abstraction = _NearestCentre(model, fmap, centroids, init)
     completion, how = complete_transitions(model, abstraction, trace, labels, counts.sum(-1), points=points, point0=point0)
     return trace, fmap, centroids, labels, init, counts, outs, completion, how, splits, status
@@ -219,7 +217,7 @@ def extract_refined(
 
     t0 = time.perf_counter()
     alphabet = model.alphabet
-    state = "hc" if model.cell == "lstm" else "h"
+    state = model.full_state
     symbols, offsets = encode_words(words, alphabet)
     fit_words = [symbols[offsets[i] : offsets[i + 1]].tolist() for i in range(offsets.size - 1)]
     max_fit_len = int(np.diff(offsets).max()) if offsets.size > 1 else 0

@@ -16,12 +16,13 @@ import numpy as np
 
 from .._checks import atomic_write, check_bool, check_float, check_out_path, check_seed
 from ..abstraction.clustering import count_distinct_rows, make_abstraction
+from ..data.datasets import Dataset
 from ..errors import ArgumentTypeError, ValidationError
 from ..analysis.fidelity import evaluate_trace
 from ..nets.trace import Trace
 from ..words import check_ordered_words
 from ..abstraction.build import build_fsm
-from ..nets.trace import collect_trace
+from ..nets.net import as_net
 
 __all__ = ["SweepResult", "sweep", "sweep_traces", "AUTO_GRID"]
 
@@ -203,8 +204,10 @@ def sweep(
     ks = _check_ks(ks)
     check_ordered_words(fit_data, "fit_data")
     check_ordered_words(test_data, "test_data")
-    fit_trace = collect_trace(model, fit_data, state=state)
-    test_trace = collect_trace(model, test_data, state=state)
+    model = as_net(model, check=True)
+    fit_trace = model.trace_words(fit_data.words if isinstance(fit_data, Dataset) else fit_data, name="fit_data", state=state)
+    test_trace = model.trace_words(test_data.words if isinstance(test_data, Dataset) else test_data, name="test_data",
+                                   state=state)
     if fit_trace.n_steps == 0:
         raise ValidationError("fit_data must hold at least one non-empty word")
     if test_trace.n_words == 0:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from .._checks import check_choice
 from ..data.datasets import TOMITA, bundled_dir
 from ..errors import MissingFileError
-from .models import RNNClassifier, load_model
+from .checkpoints import load_model
+from .models import RNNClassifier
 
 __all__ = ["bundled_model"]
 

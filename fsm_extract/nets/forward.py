@@ -9,7 +9,7 @@ length 10^3 (plus its own output arrays).
 
 :func:`iter_steps` yields each piece's rows; :func:`fsm_extract.nets.trace.collect_trace_encoded`
 stores them in a :class:`~fsm_extract.nets.trace.Trace`, :func:`net_outputs` keeps only the
-acceptance probabilities (4 bytes a step) for checks that never need the states.
+class probabilities for checks that never need the states.
 """
 
 from __future__ import annotations
@@ -21,9 +21,10 @@ import numpy as np
 import torch
 
 from .determinism import eval_mode
-from .models import _padded, _RecurrentParts
+from .parts import RecurrentParts, padded
 
-__all__ = ["CHUNK_VALUES", "MAX_BATCH_STEPS", "iter_steps", "net_outputs", "padded_steps", "eval_mode"]
+__all__ = ["CHUNK_VALUES", "MAX_BATCH_STEPS", "iter_steps", "net_outputs", "padded_steps", "eval_mode", "layout",
+           "unlayout", "state_dim", "batches", "step_states", "h0_probs"]
 
 #: State values (batch rows x time steps x width) one torch call of a trace handles at most.
 CHUNK_VALUES = 2**24
@@ -42,7 +43,7 @@ def layout(state: Any, cell: str, kind: str) -> torch.Tensor:
     return torch.cat([p.permute(1, 0, 2).reshape(p.shape[1], -1) for p in parts], dim=1)
 
 
-def state_dim(model: _RecurrentParts, kind: str) -> int:
+def state_dim(model: RecurrentParts, kind: str) -> int:
     """Width of a state of ``kind`` (``"h"`` or ``"hc"``) in the trace layout."""
     mult = 2 if (model.cell == "lstm" and kind == "hc") else 1
     return mult * model.num_layers * model.hidden_size
@@ -80,7 +81,7 @@ def padded_steps(offsets: np.ndarray, batch_size: int = 512) -> int:
     return int(sum(idx.size * int(lengths[idx].max()) for idx in batches(offsets, batch_size)))
 
 
-def _run_rnn(model: _RecurrentParts, x: torch.Tensor, st: Any, *, per_step: bool, state: str) -> tuple:
+def _run_rnn(model: RecurrentParts, x: torch.Tensor, st: Any, *, per_step: bool, state: str) -> tuple:
     """Run the recurrent layer over inputs ``x`` (B, t, E) from state ``st`` (None: zeros).
 
     Returns (top-layer outputs (B, t, H), states in trace layout (B, t, dim) or None, final state)."""
@@ -97,13 +98,13 @@ def _run_rnn(model: _RecurrentParts, x: torch.Tensor, st: Any, *, per_step: bool
     return torch.stack(tops, dim=1), torch.stack(per, dim=1), st
 
 
-def iter_steps(model: _RecurrentParts, symbols: np.ndarray, offsets: np.ndarray, *, batch_size: int,
+def iter_steps(model: RecurrentParts, symbols: np.ndarray, offsets: np.ndarray, *, batch_size: int,
                state: str, with_states: bool = True, progress: bool = False) -> Iterator[tuple]:
     """Run the net over CSR-encoded words; yield ``(rows, states, outputs)`` per piece.
 
     ``rows`` (m,) are the global step indices of the piece, ``states`` (m, dim) float32 their
-    states in the layout of ``state`` (None unless ``with_states``), ``outputs`` (m,) float32
-    the acceptance probabilities. The caller runs it inside :func:`eval_mode` and
+    states in the layout of ``state`` (None unless ``with_states``), ``outputs`` (m, n_classes)
+    float32 the class probabilities. The caller runs it inside :func:`eval_mode` and
     ``torch.no_grad()``.
     """
     dev = model._device()
@@ -115,7 +116,7 @@ def iter_steps(model: _RecurrentParts, symbols: np.ndarray, offsets: np.ndarray,
 
         todo = tqdm(todo, desc="trace", unit="batch", leave=False)
     for idx in todo:
-        ids_np, lens = _padded(symbols, offsets, idx)
+        ids_np, lens = padded(symbols, offsets, idx)
         n_rows, n_time = ids_np.shape
         t_chunk = max(1, CHUNK_VALUES // (n_rows * width))
         st = None
@@ -123,7 +124,7 @@ def iter_steps(model: _RecurrentParts, symbols: np.ndarray, offsets: np.ndarray,
             t1 = min(n_time, t0 + t_chunk)
             x = model._inputs(torch.from_numpy(ids_np[:, t0:t1]).to(dev))
             top, states, st = _run_rnn(model, x, st, per_step=per_step, state=state)
-            probs = torch.sigmoid(model.accept_logit(top))
+            probs = model.class_probs(top)
             mask = np.arange(t0, t1)[None, :] < lens[:, None]
             if not mask.any():
                 continue
@@ -133,20 +134,61 @@ def iter_steps(model: _RecurrentParts, symbols: np.ndarray, offsets: np.ndarray,
                    probs[mask_t].float().cpu().numpy())
 
 
+def h0_probs(model: RecurrentParts) -> np.ndarray:
+    """The class probabilities of the empty prefix (the head on the zero state), (n_classes,)."""
+    zero = torch.zeros(1, model.hidden_size, device=model._device(), dtype=model._dtype())
+    return model.class_probs(zero)[0].float().cpu().numpy()
+
+
 @torch.no_grad()
-def net_outputs(model: _RecurrentParts, symbols: np.ndarray, offsets: np.ndarray, *,
-                batch_size: int = 512, state: str = "h") -> tuple[np.ndarray, float]:
-    """The net's acceptance probability after every step (ndarray of shape (n_steps,),
-    float32) and of the empty prefix, without keeping any state: memory is 4 bytes a step
-    plus one chunk. ``state`` picks the same computation as a trace of that layout (the
-    outputs are those :func:`~fsm_extract.nets.trace.collect_trace_encoded` gives)."""
+def net_outputs(model: RecurrentParts, symbols: np.ndarray, offsets: np.ndarray, *,
+                batch_size: int = 512, state: str = "h") -> tuple[np.ndarray, np.ndarray]:
+    """The net's class probabilities after every step (ndarray of shape (n_steps, n_classes),
+    float32) and of the empty prefix, without keeping any state: memory is the outputs plus
+    one chunk. ``state`` picks the same computation as a trace of that layout."""
     symbols = np.ascontiguousarray(symbols, dtype=np.int32)
     offsets = np.ascontiguousarray(offsets, dtype=np.int64)
-    outputs = np.empty(symbols.size, dtype=np.float32)
     with eval_mode(model):
+        first = h0_probs(model)
+        outputs = np.empty((symbols.size, first.size), dtype=np.float32)
         for rows, _, probs in iter_steps(model, symbols, offsets, batch_size=batch_size, state=state,
                                          with_states=False):
             outputs[rows] = probs
-        zero = torch.zeros(1, model.hidden_size, device=model._device(), dtype=model._dtype())
-        h0 = float(torch.sigmoid(model.accept_logit(zero))[0])
-    return outputs, h0
+    return outputs, first
+
+
+def unlayout(vectors: torch.Tensor, model: RecurrentParts) -> Any:
+    """(B, dim) full state in trace layout -> nn.LSTM / nn.GRU state (L, B, H)."""
+    L, H, B = model.num_layers, model.hidden_size, vectors.shape[0]
+
+    def block(x: torch.Tensor) -> torch.Tensor:
+        return x.reshape(B, L, H).permute(1, 0, 2).contiguous()
+
+    if model.cell == "lstm":
+        return block(vectors[:, : L * H]), block(vectors[:, L * H :])
+    return block(vectors)
+
+
+@torch.no_grad()
+def step_states(model: RecurrentParts, states: np.ndarray, symbol_ids: np.ndarray, *, state: str,
+                batch_size: int = 65536) -> tuple[np.ndarray, np.ndarray]:
+    """One recurrent step from full states (trace layout of ``state``), batched: the next
+    states (n, dim) float32 and the class probabilities after the step (n, n_classes) float32.
+    Computed in the model's own dtype. Arguments are checked by the caller."""
+    dev = model._device()
+    nxt = np.empty_like(states)
+    outs = None
+    with eval_mode(model):
+        for b0 in range(0, states.shape[0], batch_size):
+            sl = slice(b0, b0 + batch_size)
+            st = unlayout(torch.from_numpy(states[sl]).to(dev, dtype=model._dtype()), model)
+            ids = torch.from_numpy(symbol_ids[sl].astype(np.int64)).to(dev)[:, None]
+            out, st = model.rnn(model._inputs(ids), st)
+            nxt[sl] = layout(st, model.cell, state).float().cpu().numpy()
+            probs = model.class_probs(out[:, 0]).float().cpu().numpy()
+            if outs is None:
+                outs = np.empty((states.shape[0], probs.shape[1]), dtype=np.float32)
+            outs[sl] = probs
+    if outs is None:
+        outs = np.empty((0, 2), dtype=np.float32)
+    return nxt, outs

@@ -14,121 +14,46 @@ import errno
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from . import _checkpoint
-from .._limits import MAX_PARAMETERS
-from .._checks import atomic_write, check_choice, check_existing_file, check_int, check_out_path
+from .._checks import atomic_write, check_choice, check_int, check_out_path
+from ..errors import ArgumentTypeError, ValidationError, WriteError
+from ..words import check_alphabet, encode_words
 from .determinism import check_deterministic
-from ..errors import ArgumentTypeError, DataFormatError, ValidationError, WriteError
-from ..words import check_alphabet
-from .trace import collect_trace
+from .forward import net_outputs
+from .parts import CELLS, CellKind, RecurrentParts, cell_kind
 
-__all__ = ["RNNClassifier", "RecurrentAdapter", "as_recurrent", "load_model", "check_device", "CHECKPOINT_FORMAT",
+__all__ = ["RNNClassifier", "RecurrentAdapter", "as_recurrent", "CHECKPOINT_FORMAT", "CHECKPOINT_VERSION",
            "CheckpointWriteError"]
 
 CHECKPOINT_FORMAT = "fsm-extract/model"
 CHECKPOINT_VERSION = 1
-CellKind = Literal["lstm", "gru", "rnn"]
-_CELLS: dict[str, type[nn.RNNBase]] = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
 
 
-def _cell_kind(rnn: nn.Module) -> str:
-    for kind, cls in _CELLS.items():
-        if isinstance(rnn, cls):
-            return kind
-    raise ArgumentTypeError(f"rnn={type(rnn).__name__} must be an nn.LSTM, nn.GRU or nn.RNN")
-
-
-class _RecurrentParts:
-    """Shared behaviour of anything with ``embedding``, ``rnn``, ``head`` and ``alphabet``."""
-
-    embedding: Callable[[torch.Tensor], torch.Tensor]
-    rnn: nn.RNNBase
-    head: Callable[[torch.Tensor], torch.Tensor]
-    alphabet: tuple[str, ...]
-
-    @property
-    def cell(self) -> str:
-        """``"lstm"``, ``"gru"`` or ``"rnn"``."""
-        return _cell_kind(self.rnn)
-
-    @property
-    def hidden_size(self) -> int:
-        return int(self.rnn.hidden_size)
-
-    @property
-    def num_layers(self) -> int:
-        return int(self.rnn.num_layers)
-
-    def _device(self) -> torch.device:
-        try:
-            return next(self.rnn.parameters()).device
-        except StopIteration:  # pragma: no cover - an RNN always has parameters
-            return torch.device("cpu")
-
-    def _dtype(self) -> torch.dtype:
-        """The dtype of the recurrent weights (float32, float64, bfloat16, ...): states and
-        inputs are computed in it; traces convert the results to float32."""
-        try:
-            return next(self.rnn.parameters()).dtype
-        except StopIteration:  # pragma: no cover - an RNN always has parameters
-            return torch.float32
-
-    def _inputs(self, ids: torch.Tensor) -> torch.Tensor:
-        """The RNN's inputs for symbol ids (B, T), in the RNN's dtype (a one-hot embedding
-        giving float32 feeds a float64 net)."""
-        return self.embedding(ids).to(self._dtype())
-
-    def accept_logit(self, h: torch.Tensor) -> torch.Tensor:
-        """Acceptance logit from top-layer hidden states ``h`` of shape (..., H) -> (...).
-
-        ``h`` is given to the head in the dtype of the head's weights (the RNN's for a head
-        without weights). The head must keep every leading dimension: (..., H) -> (..., 1),
-        (..., 2) or (...); anything else raises ValidationError naming ``head``.
-        """
-        head_dtype = next((p.dtype for p in self.head.parameters() if p.is_floating_point()), None) \
-            if isinstance(self.head, nn.Module) else None
-        out = self.head(h.to(head_dtype) if head_dtype is not None else h)
-        lead = tuple(h.shape[:-1])
-        if isinstance(out, torch.Tensor) and out.is_floating_point():
-            if tuple(out.shape) == lead:
-                return out
-            if tuple(out.shape) == (*lead, 1):
-                return out[..., 0]
-            if tuple(out.shape) == (*lead, 2):
-                return out[..., 1] - out[..., 0]
-        got = f"shape {tuple(out.shape)}, dtype {out.dtype}" if isinstance(out, torch.Tensor) else type(out).__name__
-        raise ValidationError(
-            f"head must map hidden states (..., H) to float logits of shape (..., 1), (..., 2) or (...), keeping "
-            f"every leading dimension (a squeeze() drops those of size 1), but hidden states of shape "
-            f"{tuple(h.shape)} gave {got}"
-        )
-
-    def zero_state(self, batch_size: int) -> Any:
-        """The initial recurrent state (zeros) in the RNN's dtype, in ``nn.LSTM``/``nn.GRU`` layout."""
-        shape = (self.num_layers, batch_size, self.hidden_size)
-        dev, dtype = self._device(), self._dtype()
-        h = torch.zeros(shape, device=dev, dtype=dtype)
-        return (h, torch.zeros(shape, device=dev, dtype=dtype)) if self.cell == "lstm" else h
+class _Predicts(RecurrentParts):
+    """Word-level predictions for the models users hold."""
 
     @torch.no_grad()
     def predict_proba(self, words: Any, *, batch_size: int = 1024) -> np.ndarray:
         """Acceptance probability of each whole word, ndarray of shape (n_words,), float32."""
 
-        trace = collect_trace(self, words, batch_size=batch_size)
-        return trace.final_outputs()
+        symbols, offsets = encode_words(words, self.alphabet)
+        probs, empty = net_outputs(self, symbols, offsets, batch_size=batch_size)
+        out = np.full(offsets.size - 1, empty[1], dtype=np.float32)
+        nonempty = np.diff(offsets) > 0
+        out[nonempty] = probs[offsets[1:][nonempty] - 1, 1]
+        return out
 
     def predict(self, words: Any, *, batch_size: int = 1024) -> np.ndarray:
         """Word-level acceptance, ndarray of shape (n_words,), bool."""
         return self.predict_proba(words, batch_size=batch_size) > 0.5
 
 
-class RNNClassifier(_RecurrentParts, nn.Module):
+class RNNClassifier(_Predicts, nn.Module):
     """Embedding, a recurrent layer stack and a linear head giving an acceptance logit after
     every symbol.
 
@@ -153,7 +78,7 @@ class RNNClassifier(_RecurrentParts, nn.Module):
     ) -> None:
         nn.Module.__init__(self)
         self.alphabet = check_alphabet(alphabet)
-        check_choice("cell", cell, _CELLS)
+        check_choice("cell", cell, CELLS)
         hidden_size = check_int("hidden_size", hidden_size, min=1, max=65536)
         num_layers = check_int("num_layers", num_layers, min=1, max=64)
         if embedding_dim is None:
@@ -167,7 +92,7 @@ class RNNClassifier(_RecurrentParts, nn.Module):
             "embedding_dim": embedding_dim,
         }
         self.embedding = nn.Embedding(len(self.alphabet), embedding_dim)
-        self.rnn = _CELLS[cell](embedding_dim, hidden_size, num_layers=num_layers, batch_first=True)
+        self.rnn = CELLS[cell](embedding_dim, hidden_size, num_layers=num_layers, batch_first=True)
         self.head = nn.Linear(hidden_size, 1)
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
@@ -209,7 +134,7 @@ class CheckpointWriteError(WriteError, RuntimeError):
     a :class:`~fsm_extract.errors.WriteError` that is also the RuntimeError torch users expect."""
 
 
-class RecurrentAdapter(_RecurrentParts):
+class RecurrentAdapter(_Predicts):
     """Lets a user's own torch model (not built by this toolkit) be traced and extracted.
 
     Parameters
@@ -245,7 +170,7 @@ class RecurrentAdapter(_RecurrentParts):
             raise ArgumentTypeError(f"embedding={embedding!r} must be callable (ids (B, T) -> inputs (B, T, E))")
         if not callable(head):
             raise ArgumentTypeError(f"head={head!r} must be callable (hidden (..., H) -> logits)")
-        _cell_kind(rnn)
+        cell_kind(rnn)
         if not getattr(rnn, "batch_first", False):
             raise ValidationError(f"rnn.batch_first={rnn.batch_first} must be True; build the RNN with batch_first=True")
         if getattr(rnn, "bidirectional", False):
@@ -308,11 +233,11 @@ class RecurrentAdapter(_RecurrentParts):
         return f"RecurrentAdapter(cell={self.cell!r}, hidden_size={self.hidden_size}, alphabet={self.alphabet})"
 
 
-def as_recurrent(model: Any, *, name: str = "model", check: bool = False) -> _RecurrentParts:
+def as_recurrent(model: Any, *, name: str = "model", check: bool = False) -> RecurrentParts:
     """Check that ``model`` is an :class:`RNNClassifier` or :class:`RecurrentAdapter`; with
     ``check`` (the public entry points), also that two identical forward passes agree
     (:func:`fsm_extract.nets.determinism.check_deterministic`)."""
-    if isinstance(model, _RecurrentParts):
+    if isinstance(model, RecurrentParts):
         if check:
             check_deterministic(model, name=name)
         return model
@@ -320,125 +245,3 @@ def as_recurrent(model: Any, *, name: str = "model", check: bool = False) -> _Re
         f"{name}={type(model).__name__} must be an fsm_extract RNNClassifier or a RecurrentAdapter "
         "(wrap your own torch model with fx.RecurrentAdapter(embedding=..., rnn=..., head=..., alphabet=...))"
     )
-
-
-def check_device(name: str, value: Any) -> torch.device:
-    """A torch device that exists here: ``"cpu"``, ``"cuda"``/``"cuda:N"`` with CUDA, ``"mps"`` on Apple."""
-    if not isinstance(value, (str, torch.device)):
-        raise ArgumentTypeError(f"{name}={value!r} must be a device such as 'cpu' or 'cuda:0', got {type(value).__name__}")
-    try:
-        dev = torch.device(value)
-    except (RuntimeError, TypeError, ValueError):
-        raise ValidationError(f"{name}={value!r} must name a torch device such as 'cpu', 'cuda' or 'cuda:0'") from None
-    if dev.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ValidationError(f"{name}={value!r} needs CUDA, but this torch has no usable CUDA device; use 'cpu'")
-        if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise ValidationError(f"{name}={value!r} must be one of the {torch.cuda.device_count()} CUDA device(s) here")
-    elif dev.type == "mps":
-        if not torch.backends.mps.is_available():
-            raise ValidationError(f"{name}={value!r} needs Apple's MPS, which this machine lacks; use 'cpu'")
-    elif dev.type != "cpu":
-        raise ValidationError(f"{name}={value!r} must be a 'cpu', 'cuda' or 'mps' device, got type {dev.type!r}")
-    return dev
-
-
-def load_model(
-    path: str | os.PathLike, *, map_location: str | torch.device = "cpu", max_parameters: int = MAX_PARAMETERS
-) -> RNNClassifier:
-    """Load a checkpoint written by :meth:`RNNClassifier.save`.
-
-    Checkpoints are read with ``torch.load(weights_only=True)``: a file from elsewhere cannot
-    run code. Before any weight is materialised, what the file asks for is checked against what
-    it holds and against ``max_parameters``: the size its records unpack to (at most 8 bytes per
-    allowed parameter plus 4 MiB), the number of weights its config declares, and that every
-    weight is stored in full (a weight expanded from one value with stride 0, overlapping
-    strides, or a view past its storage is refused, naming the weight).
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-    map_location : str or torch.device, default "cpu"
-    max_parameters : int, default 50,000,000
-        The most weights the checkpoint may declare in all (200 MB as float32; a 4-layer LSTM of
-        1,024 units has 33.6 million). Raise it to load a larger net.
-
-    Raises
-    ------
-    MissingFileError
-        Nothing is at ``path``.
-    DataFormatError
-        The file is corrupted or foreign, its config or weights are invalid, hold NaN, are not
-        stored in full, or ask for more than ``max_parameters``.
-    ValidationError
-        ``map_location`` is not a device here, or ``max_parameters`` < 1.
-    """
-    path = check_existing_file("path", path)
-    map_location = check_device("map_location", map_location)
-    max_parameters = check_int("max_parameters", max_parameters, min=1)
-    where = f"path={str(path)!r}"
-    _checkpoint.check_unpacked_size(where, path, max_parameters)
-    try:
-        payload = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as exc:  # torch raises many types on garbage: normalise them
-        raise DataFormatError(
-            f"{where} must be an fsm-extract model checkpoint, but torch could not read it "
-            f"({type(exc).__name__}: {str(exc).splitlines()[0][:120] if str(exc) else 'no detail'})"
-        ) from None
-    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
-        raise DataFormatError(
-            f"{where} must be an fsm-extract model checkpoint (format {CHECKPOINT_FORMAT!r}), "
-            f"got {type(payload).__name__} without that format tag"
-        )
-    version = payload.get("version")
-    if type(version) is not int or version != CHECKPOINT_VERSION:  # True == 1, but is no version
-        raise DataFormatError(f"{where}: checkpoint version {version!r} must be {CHECKPOINT_VERSION}")
-    config, state = payload.get("config"), payload.get("state_dict")
-    if not isinstance(config, dict) or not isinstance(state, dict):
-        raise DataFormatError(f"{where}: checkpoint must hold a 'config' dict and a 'state_dict' dict")
-    try:
-        kwargs, shapes = _checkpoint.expected_shapes(config)
-    except KeyError as exc:
-        raise DataFormatError(f"{where}: checkpoint config is invalid: it lacks the key {exc}") from None
-    except (ValidationError, ArgumentTypeError) as exc:
-        raise DataFormatError(f"{where}: checkpoint config is invalid: {exc}") from None
-    _checkpoint.check_parameter_count(where, kwargs, shapes, max_parameters)
-    _checkpoint.check_weights(where, state, shapes)  # before building: a config cannot ask for more than the file holds
-    for key, tensor in state.items():
-        if not torch.isfinite(tensor).all():
-            raise DataFormatError(f"{where}: weight {key!r} must be finite, but holds NaN or infinite values")
-    alphabet = kwargs.pop("alphabet")
-    try:
-        model = RNNClassifier(alphabet, **kwargs)
-        with torch.no_grad():  # float64/float16 weights are cast; values beyond float32 become inf
-            model.load_state_dict(state, strict=True)
-    except (TypeError, ValueError, RuntimeError) as exc:
-        raise DataFormatError(
-            f"{where}: checkpoint config or weights are invalid ({type(exc).__name__}: {str(exc).splitlines()[0][:160]})"
-        ) from None
-    for key, tensor in model.state_dict().items():
-        if not torch.isfinite(tensor).all():
-            raise DataFormatError(f"{where}: weight {key!r} must be finite, but holds NaN or infinite values")
-    model.to(map_location)
-    meta = payload.get("metadata")
-    model.metadata = dict(meta) if isinstance(meta, dict) else {}
-    return model.eval()
-
-
-def _padded(symbols: np.ndarray, offsets: np.ndarray, index: np.ndarray, pad: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Padded (B, T) id matrix and lengths for the words ``index`` of a CSR encoding."""
-    starts, ends = offsets[index], offsets[index + 1]
-    lengths = ends - starts
-    t_max = int(lengths.max()) if lengths.size else 0
-    out = np.full((len(index), max(t_max, 1)), pad, dtype=np.int64)
-    if t_max:
-        cols = np.arange(t_max)
-        mask = cols[None, :] < lengths[:, None]
-        out[:, :t_max][mask] = symbols[(starts[:, None] + cols[None, :])[mask]]
-    return out, lengths
-
-
-def _seed_everything(seed: int) -> torch.Generator:
-    torch.manual_seed(seed)
-    np.random.seed(seed % (2**32))
-    return torch.Generator().manual_seed(seed)

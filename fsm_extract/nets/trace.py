@@ -1,28 +1,65 @@
-"""Hidden-state traces: run a recurrent net over many words and keep the state after every
-symbol, in CSR layout.
+"""Hidden-state traces: the state after every symbol of many words, in CSR layout.
 
-Only this module and :mod:`fsm_extract.nets.models` import torch; everything downstream works on
-the NumPy arrays of a :class:`Trace`.
+A :class:`Trace` is plain NumPy (this module does not import torch): everything after the
+trace works on its arrays. Nets produce traces through :class:`fsm_extract.nets.net.Net`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Literal
 
 import numpy as np
-import torch
 
-from .._checks import check_bool, check_choice, check_float, check_int
-from ..data.datasets import Dataset
+from .._checks import check_choice, check_float
 from ..errors import ArgumentTypeError, ValidationError
-from .forward import eval_mode, iter_steps, layout, padded_steps, state_dim
-from .models import _RecurrentParts, as_recurrent, check_device
-from ..words import check_alphabet, encode_words
+from ..words import check_alphabet
 
-__all__ = ["Trace", "collect_trace", "collect_trace_encoded", "step_from", "StateKind", "padded_steps"]
+__all__ = ["Trace", "StateKind", "output_classes"]
 
 StateKind = Literal["h", "hc"]
+
+
+def output_classes(probs: np.ndarray) -> np.ndarray:
+    """The output class of each row of class probabilities (n, n_classes), int32.
+
+    The one place where an acceptor's threshold lives: with two classes, class 1 ("accept")
+    when its probability is above 0.5 (a tie rejects); otherwise the most probable class.
+    """
+    probs = np.asarray(probs)
+    if probs.shape[1] == 2:
+        return (probs[:, 1] > 0.5).astype(np.int32)
+    return np.argmax(probs, axis=1).astype(np.int32)
+
+
+def _class_probs(outputs: Any, h0_output: Any, probs: Any, h0_probs: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Checked (n_steps, n_classes) and (n_classes,) float32 class probabilities, from ``probs``
+    or from acceptance probabilities ``outputs``."""
+    if probs is None:
+        if outputs is None:
+            raise ValidationError("a Trace needs outputs (acceptance probabilities) or probs (class probabilities)")
+        p = _as_array("outputs", outputs)
+        if p.ndim != 1:
+            raise ValidationError(f"outputs must be 1-dimensional, got shape {p.shape}")
+        if p.dtype.kind not in "fiu":
+            raise ArgumentTypeError(f"outputs must have a numeric dtype of kind 'fiu', got {p.dtype}")
+        if not np.isfinite(p).all() or (p.size and (p.min() < 0 or p.max() > 1)):
+            raise ValidationError("outputs must be acceptance probabilities in [0, 1]")
+        h0 = check_float("h0_output", h0_output)
+        if not 0.0 <= h0 <= 1.0:
+            raise ValidationError(f"h0_output={h0} must be an acceptance probability in [0, 1]")
+        p = p.astype(np.float32)
+        return np.stack([1.0 - p, p], axis=1), np.array([1.0 - h0, h0], dtype=np.float32)
+    probs, h0_probs = _as_array("probs", probs), _as_array("h0_probs", h0_probs)
+    if probs.ndim != 2 or probs.shape[1] < 2:
+        raise ValidationError(f"probs must have shape (n_steps, n_classes >= 2), got {probs.shape}")
+    if h0_probs.shape != (probs.shape[1],):
+        raise ValidationError(f"h0_probs must have shape ({probs.shape[1]},), got {h0_probs.shape}")
+    for name, arr in (("probs", probs), ("h0_probs", h0_probs)):
+        if arr.dtype.kind not in "fiu" or not np.isfinite(arr).all() or (arr.size and (arr.min() < 0 or arr.max() > 1)):
+            raise ValidationError(f"{name} must be class probabilities in [0, 1]")
+    return probs.astype(np.float32), h0_probs.astype(np.float32)
 
 
 @dataclass(frozen=True, eq=False)
@@ -40,47 +77,59 @@ class Trace:
         Word ``i`` occupies steps ``offsets[i]:offsets[i + 1]``.
     h0 : ndarray of shape (dim,), float32
         The initial state (before any symbol), shared by every word.
-    outputs : ndarray of shape (n_steps,), float32
-        The net's acceptance probability after each step.
-    h0_output : float
-        The net's acceptance probability of the empty prefix.
+    outputs : ndarray of shape (n_steps,), float32, or None
+        The net's acceptance probability after each step (the probability of class 1, for a
+        two-class output); give it, or ``probs``.
+    h0_output : float or None
+        The same for the empty prefix.
     alphabet : tuple of str
     state : {"h", "hc"}
     cell : {"lstm", "gru", "rnn"}
+    probs : ndarray of shape (n_steps, n_classes), float32, optional
+        The net's class probabilities after each step (rows sum to 1). Default: from
+        ``outputs``, ``[1 - p, p]``.
+    h0_probs : ndarray of shape (n_classes,), optional
+        The same for the empty prefix.
+
+    A step's output is a class: :attr:`classes` (see :func:`output_classes`, where the 0.5
+    threshold of an acceptor lives) with its probabilities kept in :attr:`probs`.
     """
 
     hidden: np.ndarray
     symbols: np.ndarray
     offsets: np.ndarray
     h0: np.ndarray
-    outputs: np.ndarray
-    h0_output: float
+    outputs: np.ndarray | None
+    h0_output: float | None
     alphabet: tuple
     state: str = "h"
     cell: str = "lstm"
+    probs: np.ndarray | None = None
+    h0_probs: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         alphabet = check_alphabet(self.alphabet)
         check_choice("state", self.state, ("h", "hc"))
         check_choice("cell", self.cell, ("lstm", "gru", "rnn"))
-        hidden, symbols, offsets, outputs, h0 = (
-            _as_array(name, getattr(self, name)) for name in ("hidden", "symbols", "offsets", "outputs", "h0")
+        hidden, symbols, offsets, h0 = (
+            _as_array(name, getattr(self, name)) for name in ("hidden", "symbols", "offsets", "h0")
         )
+        probs, h0_probs = _class_probs(self.outputs, self.h0_output, self.probs, self.h0_probs)
         if hidden.ndim != 2:
             raise ValidationError(f"hidden must have shape (n_steps, dim), got shape {hidden.shape}")
         if hidden.shape[1] < 1:
             raise ValidationError(f"hidden must have at least one feature column, got shape {hidden.shape}")
         n_steps, dim = hidden.shape
-        for name, arr, kinds in (("symbols", symbols, "iu"), ("offsets", offsets, "iu"), ("outputs", outputs, "fiu")):
+        for name, arr, kinds in (("symbols", symbols, "iu"), ("offsets", offsets, "iu")):
             if arr.ndim != 1:
                 raise ValidationError(f"{name} must be 1-dimensional, got shape {arr.shape}")
             if arr.dtype.kind not in kinds:
                 raise ArgumentTypeError(f"{name} must have a numeric dtype of kind {kinds!r}, got {arr.dtype}")
         if hidden.dtype.kind != "f":
             raise ArgumentTypeError(f"hidden must be floating point, got {hidden.dtype}")
-        if symbols.shape[0] != n_steps or outputs.shape[0] != n_steps:
+        if symbols.shape[0] != n_steps or probs.shape[0] != n_steps:
             raise ValidationError(
-                f"symbols ({symbols.shape[0]}) and outputs ({outputs.shape[0]}) must have one entry per step "
+                f"symbols ({symbols.shape[0]}) and outputs ({probs.shape[0]}) must have one entry per step "
                 f"of hidden ({n_steps})"
             )
         if h0.dtype.kind not in "fiu":
@@ -104,24 +153,24 @@ class Trace:
         if not np.isfinite(hidden).all() or not np.isfinite(h0).all():
             bad = int((~np.isfinite(hidden)).sum()) + int((~np.isfinite(h0)).sum())
             raise ValidationError(f"hidden must be finite, but {bad} value(s) are NaN or infinite")
-        if not np.isfinite(outputs).all() or (n_steps and (outputs.min() < 0 or outputs.max() > 1)):
-            raise ValidationError("outputs must be acceptance probabilities in [0, 1]")
-        h0_output = check_float("h0_output", self.h0_output)
-        if not 0.0 <= h0_output <= 1.0:
-            raise ValidationError(f"h0_output={h0_output} must be an acceptance probability in [0, 1]")
         frozen = {
             "hidden": hidden.astype(np.float32, copy=False),
             "symbols": symbols.astype(np.int32, copy=False),
             "offsets": offsets.astype(np.int64, copy=False),
             "h0": h0.astype(np.float32, copy=False),
-            "outputs": outputs.astype(np.float32, copy=False),
+            "probs": probs,
+            "h0_probs": h0_probs,
         }
+        if probs.shape[1] == 2:
+            frozen["outputs"] = probs[:, 1]
         for name, arr in frozen.items():
             arr = np.ascontiguousarray(arr).view()  # a read-only view; the caller's array stays writable
             arr.setflags(write=False)
             object.__setattr__(self, name, arr)
         object.__setattr__(self, "alphabet", alphabet)
-        object.__setattr__(self, "h0_output", h0_output)
+        object.__setattr__(self, "h0_output", float(h0_probs[1]) if h0_probs.size == 2 else None)
+        if probs.shape[1] != 2:
+            object.__setattr__(self, "outputs", None)
 
     # --- sizes -------------------------------------------------------------------------
     @property
@@ -144,6 +193,30 @@ class Trace:
     def word_of_step(self) -> np.ndarray:
         """ndarray of shape (n_steps,), int64: the word each step belongs to."""
         return np.repeat(np.arange(self.n_words, dtype=np.int64), self.lengths)
+
+    @property
+    def n_classes(self) -> int:
+        return int(self.probs.shape[1])
+
+    @cached_property
+    def classes(self) -> np.ndarray:
+        """The net's output class after each step, ndarray of shape (n_steps,), int32."""
+        out = output_classes(self.probs)
+        out.setflags(write=False)
+        return out
+
+    @property
+    def h0_class(self) -> int:
+        """The net's output class on the empty prefix."""
+        return int(output_classes(self.h0_probs[None, :])[0])
+
+    def final_classes(self) -> np.ndarray:
+        """The output class of each whole word, ndarray of shape (n_words,), int32 (empty
+        words: the empty prefix's class)."""
+        out = np.full(self.n_words, self.h0_class, dtype=np.int32)
+        nonempty = self.lengths > 0
+        out[nonempty] = self.classes[self.offsets[1:][nonempty] - 1]
+        return out
 
     def final_outputs(self) -> np.ndarray:
         """Acceptance probability of each whole word, ndarray of shape (n_words,), float32.
@@ -176,171 +249,3 @@ def _as_array(name: str, value: Any) -> np.ndarray:
         return np.asarray(value)
     except (TypeError, ValueError) as exc:  # ragged nesting, objects numpy cannot hold
         raise ArgumentTypeError(f"{name} must be array-like of numbers: {exc}") from None
-
-
-_eval_mode, _layout, _state_dim = eval_mode, layout, state_dim  # the names other modules import
-
-
-def _unlayout(vectors: torch.Tensor, model: _RecurrentParts) -> Any:
-    """(B, dim) full state in trace layout -> nn.LSTM / nn.GRU state (L, B, H)."""
-    L, H, B = model.num_layers, model.hidden_size, vectors.shape[0]
-
-    def block(x: torch.Tensor) -> torch.Tensor:
-        return x.reshape(B, L, H).permute(1, 0, 2).contiguous()
-
-    if model.cell == "lstm":
-        return block(vectors[:, : L * H]), block(vectors[:, L * H :])
-    return block(vectors)
-
-
-def collect_trace(
-    model: Any,
-    words: Any,
-    *,
-    batch_size: int = 512,
-    state: StateKind = "h",
-    device: str | torch.device | None = None,
-    progress: bool = False,
-) -> Trace:
-    """Run ``model`` over ``words`` and record the state after every symbol.
-
-    The net runs in its own dtype (float32, float64 or bfloat16 weights: zero states, the
-    embedding's output and the head's input are cast to it); the trace holds float32.
-
-    Parameters
-    ----------
-    model : RNNClassifier or RecurrentAdapter
-    words : sequence of words, or a Dataset
-        A Dataset's alphabet must equal the model's.
-    batch_size : int, default 512
-        Words per batch. Words are sorted by length first, so batches carry little padding.
-        Memory is bounded by chunks, not by word length (:mod:`fsm_extract.nets.forward`): a batch
-        holds at most ``MAX_BATCH_STEPS`` padded steps (fewer words when they are long) and is
-        run through time in pieces of at most ``CHUNK_VALUES`` state values, the state carried
-        over; the returned trace itself holds ``n_steps x dim`` float32.
-    state : {"h", "hc"}
-        ``"h"``: hidden vectors (one ``nn.LSTM`` call per batch for a one-layer net).
-        ``"hc"``: hidden and cell vectors of an LSTM (steps the net over time, still batched).
-    device : str or torch.device, optional
-        Where to run; the model is moved there. Default: where the model's weights are.
-    progress : bool
-        Show a progress bar.
-
-    Returns
-    -------
-    Trace
-    """
-    model = as_recurrent(model, check=True)
-    if isinstance(words, Dataset):
-        if tuple(words.alphabet) != tuple(model.alphabet):
-            raise ValidationError(
-                f"words.alphabet={list(words.alphabet)} must equal the model's alphabet {list(model.alphabet)}"
-            )
-        words = words.words
-    symbols, offsets = encode_words(words, model.alphabet)
-    return collect_trace_encoded(model, symbols, offsets, batch_size=batch_size, state=state, device=device, progress=progress)
-
-
-@torch.no_grad()
-def collect_trace_encoded(
-    model: Any,
-    symbols: np.ndarray,
-    offsets: np.ndarray,
-    *,
-    batch_size: int = 512,
-    state: StateKind = "h",
-    device: str | torch.device | None = None,
-    progress: bool = False,
-) -> Trace:
-    """:func:`collect_trace` for words already encoded as CSR arrays."""
-    model = as_recurrent(model)
-    batch_size = check_int("batch_size", batch_size, min=1)
-    check_choice("state", state, ("h", "hc"))
-    if state == "hc" and model.cell != "lstm":
-        raise ValidationError(f"state='hc' needs an LSTM, but the model's cell is {model.cell!r}; use state='h'")
-    progress = check_bool("progress", progress)
-    if device is not None:
-        device = check_device("device", device)
-        for part in (model.embedding, model.rnn, model.head):
-            if isinstance(part, torch.nn.Module):
-                part.to(device)
-    dev = model._device()
-    cell = model.cell
-    symbols = np.ascontiguousarray(symbols, dtype=np.int32)
-    offsets = np.ascontiguousarray(offsets, dtype=np.int64)
-    dim = _state_dim(model, state)
-    hidden = np.empty((symbols.size, dim), dtype=np.float32)
-    outputs = np.empty(symbols.size, dtype=np.float32)
-    with _eval_mode(model):
-        for rows, states, probs in iter_steps(model, symbols, offsets, batch_size=batch_size, state=state,
-                                              progress=progress):
-            hidden[rows] = states
-            outputs[rows] = probs
-        h0 = torch.zeros(1, model.hidden_size, device=dev, dtype=model._dtype())
-        h0_output = float(torch.sigmoid(model.accept_logit(h0))[0])
-    return Trace(
-        hidden=hidden,
-        symbols=symbols,
-        offsets=offsets,
-        h0=np.zeros(dim, dtype=np.float32),
-        outputs=outputs,
-        h0_output=h0_output,
-        alphabet=model.alphabet,
-        state=state,
-        cell=cell,
-    )
-
-
-@torch.no_grad()
-def step_from(
-    model: Any,
-    states: np.ndarray,
-    symbol_ids: np.ndarray,
-    *,
-    state: StateKind = "h",
-    batch_size: int = 65536,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Run one recurrent step from arbitrary states, batched.
-
-    The step is computed in the model's own dtype (float64 or bfloat16 weights work); the
-    results are converted to float32, like a :class:`Trace`.
-
-    Parameters
-    ----------
-    model : RNNClassifier or RecurrentAdapter
-    states : ndarray of shape (n, dim)
-        Full recurrent states in the trace layout of ``state`` (for an LSTM this needs
-        ``state="hc"``: the cell vector is part of the state).
-    symbol_ids : ndarray of shape (n,), int
-
-    Returns
-    -------
-    next_states : ndarray of shape (n, dim), float32
-    outputs : ndarray of shape (n,), float32
-        Acceptance probability after the step.
-    """
-    model = as_recurrent(model)
-    check_choice("state", state, ("h", "hc"))
-    if model.cell == "lstm" and state != "hc":
-        raise ValidationError("state='h' does not hold an LSTM's full state; step_from needs state='hc' for an LSTM")
-    dim = _state_dim(model, state)
-    states = np.asarray(states, dtype=np.float32)
-    symbol_ids = np.asarray(symbol_ids)
-    if states.ndim != 2 or states.shape[1] != dim:
-        raise ValidationError(f"states must have shape (n, {dim}), got {states.shape}")
-    if symbol_ids.shape != (states.shape[0],):
-        raise ValidationError(f"symbol_ids must have shape ({states.shape[0]},), got {symbol_ids.shape}")
-    if symbol_ids.size and (symbol_ids.min() < 0 or symbol_ids.max() >= len(model.alphabet)):
-        raise ValidationError(f"symbol_ids must be in [0, {len(model.alphabet)}), got values {symbol_ids.min()}..{symbol_ids.max()}")
-    dev = model._device()
-    nxt = np.empty_like(states)
-    outs = np.empty(states.shape[0], dtype=np.float32)
-    with _eval_mode(model):
-        for b0 in range(0, states.shape[0], batch_size):
-            sl = slice(b0, b0 + batch_size)
-            st = _unlayout(torch.from_numpy(states[sl]).to(dev, dtype=model._dtype()), model)
-            ids = torch.from_numpy(symbol_ids[sl].astype(np.int64)).to(dev)[:, None]
-            out, st = model.rnn(model._inputs(ids), st)
-            nxt[sl] = _layout(st, model.cell, state).float().cpu().numpy()
-            outs[sl] = torch.sigmoid(model.accept_logit(out[:, 0])).float().cpu().numpy()
-    return nxt, outs

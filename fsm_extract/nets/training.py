@@ -18,7 +18,8 @@ from torch import nn
 from .._checks import check_bool, check_choice, check_float, check_int, check_seed
 from ..data.datasets import Dataset
 from ..errors import ArgumentTypeError, ValidationError
-from .models import RNNClassifier, _padded, _seed_everything
+from .models import RNNClassifier
+from .parts import padded, seed_everything
 
 __all__ = ["train_classifier", "prefix_labels", "hold_out"]
 
@@ -193,10 +194,10 @@ def train_classifier(
         dataset, validation = hold_out(dataset, validation_fraction, seed)
         watched = "held-out" if validation is not None else "training"
 
-    gen = _seed_everything(seed)
+    gen = seed_everything(seed)
     model = RNNClassifier(dataset.alphabet, cell=cell, hidden_size=hidden_size, num_layers=num_layers, embedding_dim=embedding_dim)
     symbols, offsets = dataset.encode()
-    ids, lengths = _padded(symbols, offsets, np.arange(len(dataset)))
+    ids, lengths = padded(symbols, offsets, np.arange(len(dataset)))
     targets, train_mask, empty_target = _targets(dataset, language, ids, lengths)
     tensors = (torch.from_numpy(ids), torch.from_numpy(targets.astype(np.float32)), torch.from_numpy(train_mask))
     opt = torch.optim.Adam(model.parameters(), lr=lr)
