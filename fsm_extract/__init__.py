@@ -7,9 +7,17 @@ the network they explain.
 """
 
 from . import datasets, languages, networks
-from .abstraction.clustering import GaussianMixtureAbstraction, KMeansAbstraction, make_abstraction
+from .abstraction.clustering import (
+    GaussianMixtureAbstraction,
+    KMeansAbstraction,
+    make_abstraction,
+)
+from .analysis.fidelity import FidelityReport, fidelity
+from .analysis.residual import ResidualItem
+from .analysis.search import SearchResult, search_disagreements
 from .automata.automaton import ExtractedFSM, load_fsm
 from .data.datasets import Dataset
+from .data.languages import Language
 from .errors import (
     ArgumentTypeError,
     DataFormatError,
@@ -24,18 +32,14 @@ from .errors import (
     ValidationError,
     WriteError,
 )
-from .data.languages import Language
+from .extraction.extract import extract
+from .extraction.refinement import Refinement
+from .extraction.sweep import SweepResult, sweep
 from .nets.checkpoints import load_model
 from .nets.models import RecurrentAdapter, RNNClassifier
-from .nets.net import Net, as_net
-from .analysis.fidelity import FidelityReport, fidelity
-from .extraction.extract import extract
-from .analysis.residual import ResidualItem
-from .analysis.search import SearchResult, search_disagreements
-from .extraction.sweep import SweepResult, sweep
-from .nets.net import collect_trace
+from .nets.net import Net, as_net, collect_trace
 from .nets.trace import Trace
-from .nets.training import train_classifier
+from .nets.training import EarlyStopping, train_classifier
 
 __version__ = "0.1.0"
 
@@ -49,6 +53,7 @@ __all__ = [
     "RecurrentAdapter",
     "load_model",
     "train_classifier",
+    "EarlyStopping",
     "Net",
     "as_net",
     "Trace",
@@ -59,6 +64,7 @@ __all__ = [
     "ExtractedFSM",
     "load_fsm",
     "extract",
+    "Refinement",
     "fidelity",
     "FidelityReport",
     "ResidualItem",

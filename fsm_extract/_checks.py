@@ -19,7 +19,14 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ArgumentTypeError, DataFormatError, FsmExtractError, MissingFileError, ValidationError, WriteError
+from .errors import (
+    ArgumentTypeError,
+    DataFormatError,
+    FsmExtractError,
+    MissingFileError,
+    ValidationError,
+    WriteError,
+)
 
 __all__ = [
     "check_int",

@@ -14,7 +14,12 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from .._checks import check_choice, check_finite_array, check_int, check_seed
-from ..errors import ArgumentTypeError, FewerClustersWarning, NotFittedError, ValidationError
+from ..errors import (
+    ArgumentTypeError,
+    FewerClustersWarning,
+    NotFittedError,
+    ValidationError,
+)
 from ..nets.trace import Trace
 
 __all__ = ["KMeansAbstraction", "GaussianMixtureAbstraction", "make_abstraction", "Method", "count_distinct_rows"]

@@ -24,26 +24,25 @@ States are stepped in chunks of at most :data:`CHUNK_VALUES` state values.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from itertools import product
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
-from .._checks import check_choice, check_float, check_int
-from ..errors import DataFormatError, ValidationError
+from .._checks import check_int
+from ..automata.nearest import nearest_centroid
+from ..automata.state_map import FeatureKind, FeatureSpec
+from ..errors import ValidationError
 from ..nets.net import as_net
 from ..nets.trace import Trace
 
-__all__ = ["FeatureMap", "FeatureKind", "continuation_words", "output_columns", "MAX_FEATURE_COLUMNS"]
+__all__ = ["FeatureMap", "FeatureAbstraction", "FeatureKind", "continuation_words", "output_columns", "MAX_FEATURE_COLUMNS"]
 
 #: Behavioural feature columns (net steps per state) at most; see the module docstring.
 MAX_FEATURE_COLUMNS = 256
 #: State values (rows x width) stepped at once when computing features.
 CHUNK_VALUES = 2**23
-
-FeatureKind = Literal["hidden", "behaviour", "both"]
-
 
 def continuation_words(n_symbols: int, depth: int) -> list[tuple[int, ...]]:
     """All words of length 1..depth, shortest first, in symbol order (the feature columns)."""
@@ -57,57 +56,9 @@ def output_columns(probs: np.ndarray) -> np.ndarray:
     return probs[:, 1:] if probs.shape[1] == 2 else probs
 
 @dataclass(frozen=True)
-class FeatureMap:
-    """Maps full recurrent states (trace layout) to the points the abstraction clusters.
-
-    Parameters
-    ----------
-    features : {"hidden", "behaviour", "both"}
-    depth : int
-        Longest continuation whose output is a feature (``n_symbols + ... + n_symbols**depth``
-        columns).
-    hidden_weight, behaviour_weight : float
-        Scale of each part. Hidden coordinates are divided by ``hidden_scale`` (their RMS row
-        norm on the fitting data), so both parts are of order 1.
-    hidden_columns : int
-        Leading columns of the state used as coordinates (an LSTM's ``h`` part of ``"hc"``).
-    hidden_scale : float
-    state : {"h", "hc"}
-        The trace layout the map expects (the full recurrent state).
-    requested_depth : int, optional
-        The depth asked for, when the column cap reduced it to ``depth``.
-    symbols : tuple of int, optional
-        When the alphabet alone exceeds the column cap: the sampled symbols whose one-step
-        outputs are the features (``depth`` is then 1). None: every symbol.
-    """
-
-    features: str = "both"
-    depth: int = 2
-    hidden_weight: float = 1.0
-    behaviour_weight: float = 1.0
-    hidden_columns: int = 0
-    hidden_scale: float = 1.0
-    state: str = "h"
-    requested_depth: int | None = None
-    symbols: tuple | None = None
-
-    def __post_init__(self) -> None:
-        check_choice("features", self.features, ("hidden", "behaviour", "both"))
-        check_int("depth", self.depth, min=0 if self.features == "hidden" else 1, max=8)
-        check_float("hidden_weight", self.hidden_weight, min=0.0)
-        check_float("behaviour_weight", self.behaviour_weight, min=0.0)
-        check_float("hidden_scale", self.hidden_scale, min=0.0, min_inclusive=False)
-        check_int("hidden_columns", self.hidden_columns, min=0)
-        check_choice("state", self.state, ("h", "hc"))
-        if self.requested_depth is not None:
-            check_int("requested_depth", self.requested_depth, min=self.depth, max=8)
-        if self.symbols is not None:
-            if isinstance(self.symbols, (str, bytes)) or not hasattr(self.symbols, "__iter__"):
-                raise ValidationError(f"symbols={self.symbols!r} must be a sequence of symbol ids")
-            ids = tuple(check_int("symbols[]", a, min=0) for a in self.symbols)
-            if not ids or len(set(ids)) != len(ids) or self.depth != 1:
-                raise ValidationError(f"symbols={list(ids)} must be distinct symbol ids (at least one) with depth=1")
-            object.__setattr__(self, "symbols", ids)
+class FeatureMap(FeatureSpec):
+    """Maps full recurrent states (trace layout) to the points the abstraction clusters: the
+    parameters of :class:`~fsm_extract.automata.state_map.FeatureSpec`, applied with a net."""
 
     @classmethod
     def fit(cls, trace: Trace, *, features: FeatureKind = "both", depth: int = 2,
@@ -133,18 +84,6 @@ class FeatureMap:
         return cls(features=features, depth=depth, hidden_weight=hidden_weight, behaviour_weight=behaviour_weight,
                    hidden_columns=cols, hidden_scale=scale if scale > 0 else 1.0, state=trace.state,
                    requested_depth=requested, symbols=symbols)
-
-    @property
-    def uses_net(self) -> bool:
-        return self.features != "hidden"
-
-    def steps_per_state(self, n_symbols: int) -> int:
-        """Net steps (feature columns) the behavioural features of one state cost."""
-        if not self.uses_net:
-            return 0
-        if self.symbols is not None:
-            return len(self.symbols)
-        return sum(n_symbols**d for d in range(1, self.depth + 1))
 
     def continuation_outputs(self, model: Any, states: np.ndarray, *, chunk: int = 8192) -> np.ndarray:
         """The net's acceptance probability on every continuation up to ``depth`` (or on each
@@ -194,19 +133,35 @@ class FeatureMap:
             parts.append(self.continuation_outputs(model, states) * np.float32(self.behaviour_weight))
         return np.concatenate(parts, axis=1)
 
-    def to_dict(self) -> dict[str, Any]:
-        out = {"features": self.features, "depth": self.depth, "hidden_weight": self.hidden_weight,
-               "behaviour_weight": self.behaviour_weight, "hidden_columns": self.hidden_columns,
-               "hidden_scale": self.hidden_scale, "state": self.state}
-        if self.requested_depth is not None:  # the column cap applied: say so
-            out["requested_depth"] = self.requested_depth
-        if self.symbols is not None:
-            out["symbols"] = list(self.symbols)
-        return out
+    @classmethod
+    def from_spec(cls, spec: FeatureSpec) -> "FeatureMap":
+        """The map of the parameters an automaton was saved with."""
+        return spec if isinstance(spec, FeatureMap) else cls(**{f.name: getattr(spec, f.name) for f in fields(FeatureSpec)})
 
     @classmethod
     def from_dict(cls, data: Any) -> "FeatureMap":
-        try:
-            return cls(**dict(data))
-        except (TypeError, ValueError) as exc:
-            raise DataFormatError(f"metadata 'features' must describe a feature map: {exc}") from None
+        return cls.from_spec(FeatureSpec.from_dict(data))
+
+    def spec(self) -> FeatureSpec:
+        """The parameters alone (what an automaton stores)."""
+        return FeatureSpec(**{f.name: getattr(self, f.name) for f in fields(FeatureSpec)})
+
+
+class FeatureAbstraction:
+    """A fitted abstraction over behavioural features: a full state's features, then the
+    nearest of ``centroids_`` (the abstraction of refined extraction).
+
+    Parameters
+    ----------
+    net : Net
+    features : FeatureMap
+    centroids : ndarray of shape (n_clusters, n_features)
+    initial_label : int
+        The cluster of the initial state.
+    """
+
+    def __init__(self, net: Any, features: FeatureMap, centroids: np.ndarray, initial_label: int) -> None:
+        self.net, self.features, self.centroids_, self.initial_label_ = net, features, centroids, initial_label
+
+    def predict(self, hidden: np.ndarray) -> np.ndarray:
+        return nearest_centroid(self.features.transform(self.net, hidden), self.centroids_)

@@ -25,8 +25,9 @@ from typing import Any
 
 import numpy as np
 
-from ..automata.nearest import nearest_centroid
 from ..automata.counting import count_outputs, count_transitions
+from ..automata.nearest import nearest_centroid
+from ..nets.trace import Trace
 
 __all__ = ["Split", "refine_partition"]
 
@@ -96,21 +97,87 @@ def _impurities(counts: np.ndarray, out_counts: np.ndarray, threshold: float, mi
     return cands
 
 
+class _Partition:
+    """The fixed data a partition is refined on, and its counts under given centres."""
+
+    def __init__(self, points: np.ndarray, point0: np.ndarray, trace: Trace) -> None:
+        self.points, self.point0, self.trace = points, point0, trace
+        self.symbols, self.offsets = trace.symbols, trace.offsets
+        self.out_cls, self.out0 = trace.classes, trace.h0_class
+        lengths = np.diff(self.offsets)
+        self.starts = self.offsets[:-1][lengths > 0]
+        # successor of each step inside its word (-1 at a word's last step)
+        self.nxt = np.arange(1, points.shape[0] + 1, dtype=np.int64)
+        self.nxt[self.offsets[1:][lengths > 0] - 1] = -1
+
+    def counts(self, centroids: np.ndarray) -> tuple:
+        """(labels, initial label, transition counts, output counts, behaviour blocks)."""
+        labels = nearest_centroid(self.points, centroids)
+        init = int(nearest_centroid(self.point0[None, :], centroids)[0])
+        n, t = centroids.shape[0], self.trace
+        counts = count_transitions(labels, self.symbols, self.offsets, init, n, len(t.alphabet))
+        outs = count_outputs(labels, self.out_cls, init, self.offsets, n, t.n_classes, initial_output=self.out0)
+        return labels, init, counts, outs, behaviour_blocks(counts, outs)
+
+    def signature(self, q: int, a: int | None, labels: np.ndarray, init: int, block: np.ndarray) -> tuple:
+        """The members of cluster ``q`` (points) and what tells them apart (their output, or the
+        behaviour block of their successor on ``a``); h0 counts once per word it starts."""
+        members = np.flatnonzero(labels == q)
+        extra_pts = extra_sig = None
+        if a is None:  # mixed outputs: split by output class
+            sig_idx, sig = members, self.out_cls[members]
+            if init == q:  # h0 is visited once per word: give it that weight
+                n_words = self.offsets.size - 1
+                extra_pts, extra_sig = np.repeat(self.point0[None, :], n_words, axis=0), np.full(n_words, self.out0)
+        else:  # split by the successor cluster on symbol a
+            succ = self.nxt[members]
+            ok = succ >= 0
+            ok[ok] = self.symbols[succ[ok]] == a
+            sig_idx, sig = members[ok], block[labels[succ[ok]]]
+            if init == q:  # h0 is a member too: its successors are the first steps of words
+                first = self.starts[self.symbols[self.starts] == a]
+                if first.size:
+                    extra_pts = np.repeat(self.point0[None, :], first.size, axis=0)
+                    extra_sig = block[labels[first]]
+        pts = self.points[sig_idx]
+        if extra_pts is not None:
+            pts, sig = np.concatenate([pts, extra_pts]), np.concatenate([sig, extra_sig])
+        return pts, sig
+
+
+def _split_centres(centroids: np.ndarray, q: int, pts: np.ndarray, group_of: np.ndarray, order: np.ndarray,
+                   max_states: int) -> tuple[np.ndarray, list[int], float, bool]:
+    """Split cluster ``q``: its groups' means become centres (the largest keeps ``q``). Returns
+    the centres, the clusters it became, the separation (the share of the signed members the
+    nearest-centre classifier puts in their own group) and whether the split took effect."""
+    new_centres = [pts[group_of == g].mean(0) for g in order]
+    centroids = centroids.copy()
+    centroids[q] = new_centres[0]
+    into = [q]
+    for c in new_centres[1:]:
+        if centroids.shape[0] >= max_states:
+            break
+        centroids = np.vstack([centroids, c[None, :]])
+        into.append(centroids.shape[0] - 1)
+    target = np.full(group_of.size, -1)
+    for new_label, g in zip(into, order):
+        target[group_of == g] = new_label
+    kept = target >= 0
+    assigned = nearest_centroid(pts[kept], centroids)
+    separation = float((assigned == target[kept]).mean()) if kept.any() else float("nan")
+    return centroids, into, separation, np.unique(assigned).size >= 2
+
+
 def refine_partition(
     points: np.ndarray,
     point0: np.ndarray,
     centroids: np.ndarray,
-    symbols: np.ndarray,
-    offsets: np.ndarray,
-    out_cls: np.ndarray,
-    out0: int,
-    alphabet: tuple,
+    trace: Trace,
     *,
     threshold: float = 0.999,
     max_states: int = 64,
     min_mass: int = 2,
     max_iterations: int = 1000,
-    n_classes: int = 2,
     iteration0: int = 0,
     on_split: Any = None,
 ) -> tuple[np.ndarray, list[Split], dict]:
@@ -124,11 +191,8 @@ def refine_partition(
         The same for the initial state.
     centroids : ndarray of shape (n_clusters, n_features)
         Starting centres (e.g. from k-means).
-    symbols, offsets : the trace's CSR arrays
-    out_cls : ndarray of shape (n_steps,), int
-        The net's output class after each step; ``out0`` on the empty prefix.
-    n_classes : int, default 2
-        Number of output classes.
+    trace : Trace
+        Its CSR arrays, its output classes after each step and on the empty prefix.
     threshold : float
         A transition (or output) is deterministic when its majority share is at least this.
     max_states : int
@@ -148,54 +212,24 @@ def refine_partition(
         ``deterministic`` (bool), ``remaining`` impurities (list), ``stopped`` (why).
     """
     centroids = np.array(centroids, dtype=np.float64)
-    k = len(alphabet)
-    n_steps = points.shape[0]
-    lengths = np.diff(offsets)
-    starts = offsets[:-1][lengths > 0]
-    # successor of each step inside its word (-1 at a word's last step)
-    nxt = np.arange(1, n_steps + 1, dtype=np.int64)
-    nxt[offsets[1:][lengths > 0] - 1] = -1
+    data = _Partition(points, point0, trace)
+    alphabet = trace.alphabet
     splits: list[Split] = []
     skip: set = set()
     stopped = "deterministic"
     it = iteration0
     for _ in range(max_iterations):
-        labels = nearest_centroid(points, centroids)
-        init = int(nearest_centroid(point0[None, :], centroids)[0])
-        n = centroids.shape[0]
-        counts = count_transitions(labels, symbols, offsets, init, n, k)
-        outs = count_outputs(labels, out_cls, init, offsets, n, n_classes, initial_output=out0)
-        block = behaviour_blocks(counts, outs)
+        labels, init, counts, outs, block = data.counts(centroids)
         cands = _impurities(_by_block(counts, block), outs, threshold, min_mass, skip)
         if not cands:
             stopped = "deterministic"
             break
-        if n >= max_states:
+        if centroids.shape[0] >= max_states:
             stopped = "state budget"
             break
         mass, q, a, share = cands[0]
-        members = np.flatnonzero(labels == q)
-        if a is None:  # mixed outputs: split by output class
-            sig_idx, sig = members, out_cls[members]
-            extra_pts, extra_sig = None, None
-            if init == q:  # h0 is visited once per word: give it that weight
-                n_words = offsets.size - 1
-                extra_pts, extra_sig = np.repeat(point0[None, :], n_words, axis=0), np.full(n_words, out0)
-        else:  # split by the successor cluster on symbol a
-            succ = nxt[members]
-            ok = (succ >= 0)
-            ok[ok] = symbols[succ[ok]] == a
-            sig_idx, sig = members[ok], block[labels[succ[ok]]]
-            extra_pts, extra_sig = None, None
-            if init == q:  # h0 is a member too: its successors are the first steps of words
-                first = starts[symbols[starts] == a]
-                if first.size:
-                    extra_pts = np.repeat(point0[None, :], first.size, axis=0)
-                    extra_sig = block[labels[first]]
-        pts = points[sig_idx]
-        if extra_pts is not None:
-            pts, sig = np.concatenate([pts, extra_pts]), np.concatenate([sig, extra_sig])
-        values, inverse, group_mass = np.unique(sig, return_inverse=True, return_counts=True)
+        pts, sig = data.signature(q, a, labels, init, block)
+        _, inverse, group_mass = np.unique(sig, return_inverse=True, return_counts=True)
         big = np.flatnonzero(group_mass >= min_mass)
         if big.size < 2:
             skip.add((q, a))
@@ -204,36 +238,17 @@ def refine_partition(
         group_of = inverse.ravel()
         if on_split is not None:
             on_split(pts, np.where(np.isin(group_of, big), group_of, -1))
-        new_centres = [pts[group_of == g].mean(0) for g in order]
-        centroids[q] = new_centres[0]
-        into = [q]
-        for c in new_centres[1:]:
-            if centroids.shape[0] >= max_states:
-                break
-            centroids = np.vstack([centroids, c[None, :]])
-            into.append(centroids.shape[0] - 1)
+        centroids, into, separation, took = _split_centres(centroids, q, pts, group_of, order, max_states)
         it += 1
-        # how well the classifier separates the groups it was built from (the signed members)
-        target = np.full(group_of.size, -1)
-        for new_label, g in zip(into, order):
-            target[group_of == g] = new_label
-        kept = target >= 0
-        assigned = nearest_centroid(pts[kept], centroids)
-        separation = float((assigned == target[kept]).mean()) if kept.any() else float("nan")
         splits.append(Split(iteration=it, cluster=q, reason="output" if a is None else "transition",
                             symbol=None if a is None else alphabet[a], majority_share=share,
                             impure_mass=mass, into=tuple(into), separation=separation))
-        # a split that changes nothing would come back forever: check it took effect
-        if np.unique(assigned).size < 2:
+        if not took:  # a split that changes nothing would come back forever
             skip.add((q, a))
     else:
         stopped = "iteration budget"
-    labels = nearest_centroid(points, centroids)
-    init = int(nearest_centroid(point0[None, :], centroids)[0])
-    n = centroids.shape[0]
-    counts = count_transitions(labels, symbols, offsets, init, n, k)
-    outs = count_outputs(labels, out_cls, init, offsets, n, n_classes, initial_output=out0)
-    remaining = _impurities(_by_block(counts, behaviour_blocks(counts, outs)), outs, threshold, min_mass, set())
+    _, _, counts, outs, block = data.counts(centroids)
+    remaining = _impurities(_by_block(counts, block), outs, threshold, min_mass, set())
     status = {
         "deterministic": not remaining,
         "stopped": stopped if remaining or stopped == "deterministic" else "deterministic",

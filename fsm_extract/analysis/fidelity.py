@@ -22,8 +22,18 @@ from ..errors import ArgumentTypeError, ValidationError
 from ..nets.net import as_net
 from ..nets.trace import Trace
 from ..words import check_ordered_words, encode_words, word_keys, words_digest
-from .agreement import (beyond_fit, by_length, concentration, coverage, determinism, reference_check,
-                        shortest_disagreements, side_by_side, task_accuracy, variance_explained)
+from .agreement import (
+    beyond_fit,
+    by_length,
+    concentration,
+    coverage,
+    determinism,
+    reference_check,
+    shortest_disagreements,
+    side_by_side,
+    task_accuracy,
+    variance_explained,
+)
 from .alignment import align_to_net, needs_alignment
 from .report import FidelityReport, headline
 from .residual import add_search_finds, attribute_residual
@@ -75,7 +85,7 @@ def evaluate_trace(
     if fsm.centroids is not None and fsm.centroids.shape[1] != trace.dim:
         raise ValidationError(
             f"fsm.centroids have {fsm.centroids.shape[1]} columns but the trace has dim={trace.dim}: the FSM was "
-            f"extracted from another net, or with another state kind (metadata state={fsm.metadata.get('state')!r})"
+            f"extracted from another net, or with another state kind (state={fsm.state_layout!r})"
         )
     if labels is not None:
         labels = np.asarray(labels)
@@ -87,7 +97,7 @@ def evaluate_trace(
         raise ValidationError(
             f"the FSM's cluster centroids have {None if fsm.cluster_centroids is None else fsm.cluster_centroids.shape[1]} "
             f"columns but the trace has dim={trace.dim}: trace the net with the state kind the FSM was extracted with "
-            f"(metadata state={fsm.metadata.get('state')!r})"
+            f"(state={fsm.state_layout!r})"
         )
     run = side_by_side(fsm, trace, points, point0)
     n, k, n_steps = fsm.n_states, len(fsm.alphabet), trace.n_steps
@@ -217,7 +227,7 @@ def fidelity(
     fit_words = None if fit_data is None else set(word_keys(fit_data.words if isinstance(fit_data, Dataset) else fit_data, "fit_data"))
     aligned = needs_alignment(fsm)
     symbols, offsets = encode_words(words, net.alphabet)
-    trace = net.trace(symbols, offsets, state="h" if aligned else fsm.metadata.get("state", "h"), batch_size=batch_size)
+    trace = net.trace(symbols, offsets, state="h" if aligned else fsm.state_layout, batch_size=batch_size)
     if trace.n_words == 0:
         raise ValidationError("data must hold at least one word, got none")
     notes = []
@@ -228,9 +238,9 @@ def fidelity(
                      f"steps it is in, on these {trace.n_words} words"
                      + (f"; {len(unvisited)} state(s) never visited: {unvisited[:8]}" if unvisited else ""))
     points = point0 = None
-    if fsm.metadata.get("features") is not None:
+    if fsm.abstraction is not None and fsm.abstraction.features is not None:
 
-        fmap = FeatureMap.from_dict(fsm.metadata["features"])
+        fmap = FeatureMap.from_spec(fsm.abstraction.features)
         points = fmap.transform(net, trace.hidden)
         point0 = fmap.transform(net, trace.h0[None, :])[0]
     held_out, overlap = None, None

@@ -29,14 +29,21 @@ from typing import Any
 import numpy as np
 
 from .._checks import check_int, check_seed
-from ..automata.automaton import ExtractedFSM
+from ..automata.automaton import ExtractedFSM, access_words
 from ..automata.counting import run_transitions
 from ..errors import ArgumentTypeError, ValidationError
 from ..nets.net import as_net
-from . import search_strategies as _strategies
-from ..automata.automaton import access_words
-from .search_strategies import _BATCH, _explore, _fitting, _Found, _random, _Runner, _systematic
 from ..words import decode_word, encode_ids, format_word
+from . import search_strategies as _strategies
+from .search_strategies import (
+    _BATCH,
+    _explore,
+    _fitting,
+    _Found,
+    _random,
+    _Runner,
+    _systematic,
+)
 
 __all__ = ["first_disagreeing_prefixes", "Disagreement", "SearchResult", "search_disagreements", "MAX_BUDGET"]
 

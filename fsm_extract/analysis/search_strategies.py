@@ -13,13 +13,13 @@ from typing import Any
 
 import numpy as np
 
+from ..abstraction.features import FeatureMap
 from ..automata.automaton import ExtractedFSM
 from ..automata.counting import run_transitions
 from ..nets.forward import padded_steps
 from ..nets.net import Net
 from ..nets.trace import output_classes
 from ..words import encode_ids
-from ..abstraction.features import FeatureMap
 
 __all__ = ["CHUNK_STEPS", "MAX_CANDIDATES"]
 
@@ -29,13 +29,12 @@ class _Runner:
 
     def __init__(self, net: Net, fsm: ExtractedFSM, budget: int) -> None:
         self.net, self.fsm, self.budget, self.start = net, fsm, budget, net.steps
-        self.state = fsm.metadata.get("state", "h")
+        self.state = fsm.state_layout
         self.full = net.full_state  # what a single step needs
         self.dim = net.state_dim(self.state)
         self.fmap = None
-        if fsm.metadata.get("features") is not None:
-
-            self.fmap = FeatureMap.from_dict(fsm.metadata["features"])
+        if fsm.abstraction is not None and fsm.abstraction.features is not None:
+            self.fmap = FeatureMap.from_spec(fsm.abstraction.features)
 
     @property
     def spent(self) -> int:

@@ -10,9 +10,8 @@ from the net itself (``completed``). States are ints ``0..n_states-1``.
 from __future__ import annotations
 
 import dataclasses
-from collections import deque
-
 import os
+from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -21,15 +20,23 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .._checks import (
+    atomic_write_text,
+    check_bool,
+    check_finite_array,
+    check_int,
+    check_out_path,
+)
+from .._limits import MAX_FSM_STATES
+from ..errors import ValidationError
+from ..words import Word, check_alphabet, encode_word, encode_words
+from . import automata_lib
 from . import fsm_io as _fsm_io
 from .minimize import minimize_fsm
+from .nearest import nearest_centroid
 from .render import render as render_fsm
 from .render import svg_or_none, to_dot
-from .nearest import nearest_centroid
-from .._limits import MAX_FSM_STATES
-from .._checks import atomic_write_text, check_bool, check_finite_array, check_int, check_out_path
-from ..errors import ArgumentTypeError, ValidationError
-from ..words import Word, check_alphabet, encode_word, encode_words
+from .state_map import StateAbstraction
 
 if TYPE_CHECKING:  # pragma: no cover
     from automata.fa.dfa import DFA
@@ -71,13 +78,18 @@ class ExtractedFSM:
         was dropped as unreachable by :meth:`minimize`.
     cluster_centroids : ndarray of shape (n_clusters, f), dtype float64, optional
         The centre of each cluster of the abstraction (needs ``cluster_map``), in the space the
-        abstraction clusters (hidden coordinates, or the behavioural features named in
-        ``metadata["features"]``). With it,
-        :meth:`abstract` maps any hidden state to the FSM state of its nearest cluster: the
-        abstraction the fidelity checker compares the FSM's own state against.
+        abstraction clusters (hidden coordinates, or the behavioural features of
+        ``abstraction``). With it, :meth:`abstract` maps any point to the FSM state of its
+        nearest cluster: the abstraction the fidelity checker compares the FSM's own state against.
     metadata : dict, optional
         JSON-serialisable values (``{"method": "kmeans", "seed": 0}``), stored as a read-only
-        normalised copy (tuples become lists, NumPy scalars Python numbers).
+        normalised copy (tuples become lists, NumPy scalars Python numbers). A record of how the
+        automaton was made; nothing is rebuilt from it.
+    abstraction : StateAbstraction, optional
+        The typed description of the abstraction the automaton was extracted with: the trace
+        layout of the net states it reads and its behavioural features, if any
+        (:class:`~fsm_extract.automata.state_map.StateAbstraction`). None: made without a net
+        (from a DFA, by hand); such an automaton is aligned to a net before it is checked.
     """
 
     alphabet: tuple[str, ...]
@@ -91,6 +103,7 @@ class ExtractedFSM:
     cluster_map: np.ndarray | None = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
     cluster_centroids: np.ndarray | None = None
+    abstraction: StateAbstraction | None = None
 
     def __post_init__(self) -> None:
         for name, value in _fsm_io.checked_fields(self).items():
@@ -99,7 +112,8 @@ class ExtractedFSM:
     def __reduce__(self) -> tuple:  # MappingProxyType does not pickle; rebuild through __init__
         return (type(self), (self.alphabet, self.transitions, self.accepting, self.initial,
                              self.transition_counts, self.output_counts, self.completed,
-                             self.centroids, self.cluster_map, self.to_dict()["metadata"], self.cluster_centroids))
+                             self.centroids, self.cluster_map, self.to_dict()["metadata"], self.cluster_centroids,
+                             self.abstraction))
 
     def with_metadata(self, **values: Any) -> ExtractedFSM:
         """A copy with ``values`` added to (or replacing keys of) ``metadata``."""
@@ -119,6 +133,7 @@ class ExtractedFSM:
         cluster_map: Any = None,
         metadata: Mapping[str, Any] | None = None,
         cluster_centroids: Any = None,
+        abstraction: StateAbstraction | None = None,
     ) -> ExtractedFSM:
         """Build the automaton the evidence supports.
 
@@ -166,7 +181,7 @@ class ExtractedFSM:
         meta = dict(metadata or {})
         meta["undecided_outputs"] = undecided.tolist()
         return cls(alphabet, transitions, outputs[:, 1] > outputs[:, 0], initial, counts, outputs,
-                   unobserved, centroids, cluster_map, meta, cluster_centroids)
+                   unobserved, centroids, cluster_map, meta, cluster_centroids, abstraction)
 
     @classmethod
     def from_automata(cls, dfa: DFA, *, alphabet: Any = None) -> ExtractedFSM:
@@ -182,32 +197,8 @@ class ExtractedFSM:
         alphabet : sequence of str, optional
             Default: the DFA's input symbols, sorted. Must include all of them.
         """
-        from automata.fa.dfa import DFA
-
-        if not isinstance(dfa, DFA):
-            raise ArgumentTypeError(f"dfa must be an automata-lib DFA, got {type(dfa).__name__}")
-        symbols = set(dfa.input_symbols)
-        if not all(isinstance(s, str) for s in symbols):
-            raise ArgumentTypeError(f"dfa.input_symbols must all be strings, got {sorted(map(repr, symbols))}")
-        alphabet = check_alphabet(sorted(symbols) if alphabet is None else alphabet)
-        missing = symbols - set(alphabet)
-        if missing:
-            raise ValidationError(f"alphabet={list(alphabet)} must include every input symbol of the DFA; missing {sorted(missing)}")
-        trap = object()
-        index = {dfa.initial_state: 0}
-        order = [dfa.initial_state]
-        rows: list[list[int]] = []
-        for q in order:  # grows while iterating: breadth-first
-            row = []
-            for a in alphabet:
-                t = trap if q is trap else dfa.transitions.get(q, {}).get(a, trap) if a in symbols else trap
-                if t not in index:
-                    index[t] = len(order)
-                    order.append(t)
-                row.append(index[t])
-            rows.append(row)
-        accepting = [q is not trap and q in dfa.final_states for q in order]
-        return cls(alphabet, np.array(rows, np.int64), accepting, 0, metadata={"source": "automata-lib DFA"})
+        alphabet, table, accepting = automata_lib.table_of_dfa(dfa, alphabet)
+        return cls(alphabet, table, accepting, 0, metadata={"source": "automata-lib DFA"})
 
     # ------------------------------------------------------------------------- derived
     @property
@@ -217,6 +208,11 @@ class ExtractedFSM:
     @property
     def n_symbols(self) -> int:
         return len(self.alphabet)
+
+    @property
+    def state_layout(self) -> str:
+        """The trace layout (``"h"`` or ``"hc"``) of the net states the abstraction reads."""
+        return "h" if self.abstraction is None else self.abstraction.state
 
     @cached_property
     def state_outputs(self) -> np.ndarray:
@@ -331,16 +327,7 @@ class ExtractedFSM:
         With multi-character symbols the DFA is still valid, but its ``accepts_input`` must be
         given a sequence of symbols, not a ``str`` (which it reads one character at a time).
         """
-        from automata.fa.dfa import DFA
-
-        table = self.transitions.tolist()
-        return DFA(
-            states=set(range(self.n_states)),
-            input_symbols=set(self.alphabet),
-            transitions={q: dict(zip(self.alphabet, row)) for q, row in enumerate(table)},
-            initial_state=self.initial,
-            final_states={int(q) for q in np.flatnonzero(self.accepting)},
-        )
+        return automata_lib.dfa_of_table(self.alphabet, self.transitions, self.accepting, self.initial)
 
     def equivalent(self, other: Any) -> bool:
         """Whether ``other`` accepts the same language.
@@ -349,18 +336,8 @@ class ExtractedFSM:
         object with a ``.dfa`` attribute (a ``Language``). Both must have the same alphabet
         (as sets): automata-lib silently answers False otherwise, so a ValidationError is raised.
         """
-        from automata.fa.dfa import DFA
-
         dfa = other.to_automata() if isinstance(other, ExtractedFSM) else getattr(other, "dfa", other)
-        if not isinstance(dfa, DFA):
-            raise ArgumentTypeError(f"other must be an ExtractedFSM, a DFA or have a .dfa, got {type(other).__name__}")
-        if set(dfa.input_symbols) != set(self.alphabet):
-            raise ValidationError(
-                f"other has alphabet {sorted(map(str, dfa.input_symbols))}, which must equal this FSM's "
-                f"alphabet {sorted(self.alphabet)} to compare languages"
-            )
-        other_fsm = ExtractedFSM.from_automata(dfa, alphabet=self.alphabet)  # completes partial DFAs
-        return bool(self.to_automata() == other_fsm.to_automata())
+        return automata_lib.equivalent(self.to_automata(), dfa, self.alphabet)
 
     # ------------------------------------------------------------------------- files
     def to_dict(self, *, timing: bool = True) -> dict[str, Any]:

@@ -1,10 +1,10 @@
 """Data conversion for :class:`~fsm_extract.automata.automaton.ExtractedFSM`: the array and metadata
 checks its constructor uses, and JSON (de)serialisation.
 
-Schema ``fsm-extract/fsm`` version 1, a JSON object with exactly these keys::
+Schema ``fsm-extract/fsm`` version 2, a JSON object with exactly these keys::
 
     format             "fsm-extract/fsm"
-    version            1
+    version            2 (version-1 files, without the last two keys, still load)
     alphabet           list of str
     initial            int
     transitions        list of n_states lists of n_symbols ints
@@ -14,8 +14,11 @@ Schema ``fsm-extract/fsm`` version 1, a JSON object with exactly these keys::
     completed          list of [q, a] pairs
     centroids          list of n_states lists of d numbers, or null
     cluster_map        list of ints, or null
-    cluster_centroids  list of n_clusters lists of d numbers, or null (optional key)
+    cluster_centroids  list of n_clusters lists of d numbers, or null (optional key in version 1)
     metadata           object
+    abstraction        {"state": "h" or "hc", "features": {...} or null}, or null
+                       (version 1: read from the metadata keys "state" and "features")
+    output_kind        "accept" (the kind of outputs the states give)
 
 Reading never raises anything but DataFormatError (MissingFileError for a missing file).
 """
@@ -30,10 +33,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .._checks import check_int, read_json
 from .._limits import MAX_FSM_STATES, check_fsm_size, fsm_table_cells
-from .._checks import read_json, check_int
 from ..errors import ArgumentTypeError, DataFormatError, ValidationError
 from ..words import check_alphabet
+from .state_map import StateAbstraction
 
 if TYPE_CHECKING:  # pragma: no cover
     from .automaton import ExtractedFSM
@@ -44,10 +48,11 @@ __all__ = [
 ]
 
 FORMAT = "fsm-extract/fsm"
-VERSION = 1
-_KEYS = ("format", "version", "alphabet", "initial", "transitions", "accepting", "transition_counts",
-         "output_counts", "completed", "centroids", "cluster_map", "metadata")
-_OPTIONAL_KEYS = ("cluster_centroids",)
+VERSION = 2
+_KEYS_V1 = ("format", "version", "alphabet", "initial", "transitions", "accepting", "transition_counts",
+            "output_counts", "completed", "centroids", "cluster_map", "metadata")
+_KEYS = _KEYS_V1 + ("cluster_centroids", "abstraction", "output_kind")
+_OPTIONAL_KEYS_V1 = ("cluster_centroids",)
 
 
 # ----------------------------------------------------------------------------- checks used on construction
@@ -171,7 +176,14 @@ def checked_fields(fsm: ExtractedFSM) -> dict[str, Any]:
         "alphabet": alphabet, "transitions": transitions, "initial": initial, "accepting": accepting,
         "transition_counts": counts, "output_counts": outputs, "completed": completed, "centroids": centroids,
         "cluster_map": cluster_map, "metadata": freeze_metadata(fsm.metadata), "cluster_centroids": cluster_centroids,
+        "abstraction": _abstraction(fsm.abstraction),
     }
+
+
+def _abstraction(value: Any) -> StateAbstraction | None:
+    if value is not None and not isinstance(value, StateAbstraction):
+        raise ArgumentTypeError(f"abstraction must be a StateAbstraction or None, got {type(value).__name__}")
+    return value
 
 
 def _json_default(obj: Any) -> Any:
@@ -237,6 +249,8 @@ def fsm_to_dict(fsm: ExtractedFSM) -> dict[str, Any]:
         "cluster_map": None if fsm.cluster_map is None else fsm.cluster_map.tolist(),
         "metadata": copy.deepcopy(dict(fsm.metadata)),
         "cluster_centroids": None if fsm.cluster_centroids is None else fsm.cluster_centroids.tolist(),
+        "abstraction": None if fsm.abstraction is None else fsm.abstraction.to_dict(),
+        "output_kind": "accept",
     }
 
 
@@ -297,13 +311,14 @@ def _from_dict(cls: type[ExtractedFSM], data: Any, max_states: int) -> Extracted
     if data.get("format") != FORMAT:
         raise DataFormatError(f"format={data.get('format')!r} must be {FORMAT!r}; this is not an fsm-extract FSM")
     version = data.get("version")
-    if version != VERSION or not _is_int(version):
+    if version not in (1, VERSION) or not _is_int(version):
         newer = " (written by a newer fsm_extract? upgrade it)" if _is_int(version) and version > VERSION else ""
-        raise DataFormatError(f"version={version!r} is not supported: found version {version!r}, but this fsm_extract reads only version {VERSION}{newer}")
-    missing = [k for k in _KEYS if k not in data]
-    extra = sorted(k for k in data if k not in _KEYS + _OPTIONAL_KEYS)
+        raise DataFormatError(f"version={version!r} is not supported: found version {version!r}, but this fsm_extract reads only versions 1 and {VERSION}{newer}")
+    keys, optional = (_KEYS_V1, _OPTIONAL_KEYS_V1) if version == 1 else (_KEYS, ())
+    missing = [k for k in keys if k not in data]
+    extra = sorted(k for k in data if k not in keys + optional)
     if missing or extra:
-        raise DataFormatError(f"an FSM object must have exactly the keys {list(_KEYS)}; missing {missing}, unexpected {extra}")
+        raise DataFormatError(f"an FSM object must have exactly the keys {list(keys)}; missing {missing}, unexpected {extra}")
     alphabet = data["alphabet"]
     if not isinstance(alphabet, list) or not all(isinstance(s, str) for s in alphabet):
         raise DataFormatError(f"alphabet must be a list of strings, got {alphabet!r}"[:300])
@@ -348,8 +363,16 @@ def _from_dict(cls: type[ExtractedFSM], data: Any, max_states: int) -> Extracted
     cluster_centroids = None if cc is None else _array(cc, "cluster_centroids", 2, *number, np.float64)
     if not isinstance(data["metadata"], dict):
         raise DataFormatError(f"metadata must be a JSON object, got {type(data['metadata']).__name__}")
+    if version == 1:  # the abstraction was described by metadata keys
+        meta = data["metadata"]
+        raw = {"state": meta.get("state", "h"), "features": meta.get("features")} if cluster_centroids is not None else None
+    else:
+        raw = data["abstraction"]
+        if data["output_kind"] != "accept":
+            raise DataFormatError(f"output_kind={data['output_kind']!r} must be 'accept' (this fsm_extract reads acceptors)")
+    abstraction = None if raw is None else StateAbstraction.from_dict(raw)
     try:
         return cls(tuple(alphabet), transitions, accepting, data["initial"], counts, outputs, completed,
-                   centroids, cluster_map, data["metadata"], cluster_centroids)
+                   centroids, cluster_map, data["metadata"], cluster_centroids, abstraction)
     except (ValidationError, ArgumentTypeError) as exc:
         raise DataFormatError(f"does not describe a valid FSM: {exc}") from None

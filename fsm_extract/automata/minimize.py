@@ -79,4 +79,4 @@ def minimize_fsm(fsm: ExtractedFSM) -> ExtractedFSM:
     if "undecided_outputs" in meta:
         meta["undecided_outputs"] = np.flatnonzero(outputs[:, 1] == outputs[:, 0]).tolist()
     return type(fsm)(fsm.alphabet, transitions, accepting, 0, counts, outputs, completed,
-                      centroids, cluster_map, meta, fsm.cluster_centroids)
+                      centroids, cluster_map, meta, fsm.cluster_centroids, fsm.abstraction)

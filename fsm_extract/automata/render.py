@@ -22,9 +22,23 @@ from typing import TYPE_CHECKING, Literal
 import graphviz
 import numpy as np
 
+from .._checks import (
+    atomic_write,
+    atomic_write_text,
+    check_bool,
+    check_choice,
+    check_float,
+    check_int,
+    check_out_path,
+)
 from .._limits import DOT_TIMEOUT, MAX_RENDER_STATES, RENDER_EDGES_PER_STATE
-from .._checks import atomic_write, atomic_write_text, check_bool, check_choice, check_float, check_int, check_out_path
-from ..errors import ArgumentTypeError, FsmExtractError, GraphvizNotFoundError, GraphvizTimeoutError, ValidationError
+from ..errors import (
+    ArgumentTypeError,
+    FsmExtractError,
+    GraphvizNotFoundError,
+    GraphvizTimeoutError,
+    ValidationError,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from .automaton import ExtractedFSM

@@ -24,7 +24,13 @@ from automata.regex.parser import (
     add_concat_and_empty_string_tokens,
     get_regex_lexer,
 )
-from automata.regex.postfix import InfixOperator, Literal, PostfixOperator, tokens_to_postfix, validate_tokens
+from automata.regex.postfix import (
+    InfixOperator,
+    Literal,
+    PostfixOperator,
+    tokens_to_postfix,
+    validate_tokens,
+)
 
 from .._limits import REGEX_WORK_PER_STATE
 from ..errors import ValidationError

@@ -10,15 +10,20 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Iterable
 from typing import Any, Literal
 
 import numpy as np
 
 from .._checks import atomic_write, check_choice, check_existing_file, check_out_path
-from ..errors import ArgumentTypeError, DataFormatError, MissingFileError, ValidationError
+from ..errors import (
+    ArgumentTypeError,
+    DataFormatError,
+    MissingFileError,
+    ValidationError,
+)
 from ..words import check_alphabet, check_ordered_words, encode_words, is_valid_text
 
 __all__ = ["Dataset", "load", "load_jsonl", "bundled_names", "bundled_dir", "SPLITS", "TOMITA"]

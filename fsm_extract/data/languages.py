@@ -22,13 +22,13 @@ from automata.base.exceptions import AutomatonException, RegexException
 from automata.fa.dfa import DFA
 from automata.fa.nfa import NFA
 
-from . import dfa_tables as _sampling
-from . import _regex
+from .._checks import check_int, check_seed, read_json
 from .._limits import MAX_REGEX_STATES, REGEX_NFA_PER_STATE
-from .._checks import read_json, check_int, check_seed
-from .datasets import Dataset
 from ..errors import ArgumentTypeError, DataFormatError, ValidationError
 from ..words import check_alphabet, encode_word, encode_words
+from . import _regex
+from . import dfa_tables as _sampling
+from .datasets import Dataset
 
 __all__ = ["Language", "tomita", "from_regex", "from_dfa", "load_dfa", "random_dfa", "dyck"]
 

@@ -6,7 +6,9 @@ automaton -> minimisation.
 
 from __future__ import annotations
 
+import dataclasses
 import time
+import warnings
 from collections.abc import Iterable
 from typing import Any, Literal
 
@@ -17,41 +19,61 @@ from ..abstraction.build import build_fsm
 from ..abstraction.clustering import Method, make_abstraction
 from ..automata.automaton import ExtractedFSM
 from ..data.datasets import Dataset
-from ..errors import ValidationError
+from ..errors import ArgumentTypeError, ValidationError
 from ..nets.net import as_net
 from ..nets.trace import StateKind
 from ..words import check_ordered_words, encode_words, words_digest
-from .._checks import check_float
-from ..analysis.search import MAX_BUDGET
-from .refinement import extract_refined
+from .refinement import Refinement, extract_refined
 from .sweep import select_n_states
 
 __all__ = ["extract"]
 
 
-_REFINE_DEFAULTS = {"features": "both", "depth": 2, "threshold": 0.999, "max_rounds": 5, "search": False}
+#: The keywords of :class:`Refinement` ``extract`` took before it existed; they keep working for
+#: one release, with a DeprecationWarning.
+_DEPRECATED = ("features", "depth", "threshold", "max_rounds", "search")
 
 
-def _refuse_refine_only(auto: bool, **given: Any) -> None:
-    """ValidationError naming the first refine-only option given a non-default value when
-    extraction does not refine (it would be ignored silently)."""
-    for option, value in given.items():
-        default = _REFINE_DEFAULTS[option]
-        if isinstance(value, str) != isinstance(default, str) or value != default:
-            why = ("n_states='auto' extracts without refinement: drop it, or give n_states a number" if auto
-                   else "refine=False: drop it, or extract with refine=True")
-            raise ValidationError(f"{option}={value!r} applies only to refined extraction, but {why}")
+def _refinement(refine: Any, auto: bool, deprecated: dict[str, Any]) -> Refinement | None:
+    """The refinement options: ``refine`` (True, False or a Refinement) and the deprecated
+    keywords folded in; ValidationError when they are given but extraction does not refine."""
+    unknown = sorted(set(deprecated) - set(_DEPRECATED))
+    if unknown:
+        raise ArgumentTypeError(f"extract() got an unexpected keyword argument {unknown[0]!r}")
+    options = Refinement.of(refine)
+    if deprecated:
+        warnings.warn(f"extract({', '.join(f'{k}=...' for k in deprecated)}) is deprecated: pass "
+                      f"refine=fx.Refinement({', '.join(f'{k}=...' for k in deprecated)})", DeprecationWarning,
+                      stacklevel=3)
+        if options is None or auto:
+            defaults = Refinement()
+            for option, value in deprecated.items():
+                default = getattr(defaults, option)
+                if isinstance(value, str) != isinstance(default, str) or value != default:
+                    why = ("n_states='auto' extracts without refinement: drop it, or give n_states a number" if auto
+                           else "refine=False: drop it, or extract with refine=True")
+                    raise ValidationError(f"{option}={value!r} applies only to refined extraction, but {why}")
+        else:
+            options = dataclasses.replace(options, **deprecated)
+    return None if auto else options
 
 
-def _refine_options(*, features: Any, depth: Any, threshold: Any, max_rounds: Any, search: Any) -> tuple:
-    """The refine-only options of :func:`extract`, checked (``search`` as net steps)."""
+def _fitting_words(data: Any) -> list:
+    """The fitting words of ``data`` (a Dataset or a sequence of words), checked."""
+    check_ordered_words(data, "data")
+    if isinstance(data, Dataset):
+        data.check_nonempty("data")
+        return list(data.words)
+    if isinstance(data, (str, bytes)) or not isinstance(data, Iterable):
+        return data  # encode_words names the problem
+    return list(data)  # a generator must survive being read twice (trace, fingerprint)
 
-    check_choice("features", features, ("both", "hidden", "behaviour"))
-    depth = check_int("depth", depth, min=1, max=6)
-    threshold = check_float("threshold", threshold, min=0.5, max=1.0)
-    max_rounds = check_int("max_rounds", max_rounds, min=0, max=1000)
-    search = 200_000 if search is True else 0 if search is False else check_int("search", search, min=0, max=MAX_BUDGET)
-    return features, depth, threshold, max_rounds, search
+
+def _split_validation(words: list, seed: int) -> tuple[list, list]:
+    """A seeded 20% of ``words`` held out for choosing ``n_states="auto"``: (fit, validation)."""
+    perm = np.random.default_rng(seed).permutation(len(words))
+    n_val = max(1, len(words) // 5) if len(words) > 1 else 0
+    return [words[i] for i in np.sort(perm[n_val:])], [words[i] for i in np.sort(perm[:n_val])]
 
 
 def extract(
@@ -69,30 +91,28 @@ def extract(
     validation: Any = None,
     target: float = 0.999,
     max_states: int = 64,
-    refine: bool = True,
-    features: str = "both",
-    depth: int = 2,
-    threshold: float = 0.999,
-    max_rounds: int = 5,
-    search: bool | int = False,
+    refine: bool | Refinement = True,
+    **deprecated: Any,
 ) -> ExtractedFSM:
     """Extract a finite-state machine from a recurrent classifier.
 
     Parameters
     ----------
-    model : RNNClassifier or RecurrentAdapter
+    model : RNNClassifier, RecurrentAdapter or Net
     data : Dataset or sequence of words
         The words whose hidden states are clustered (the fitting data). Labels are not used:
         the automaton describes the net, not the task. A ``set`` is refused (its order
         changes with ``PYTHONHASHSEED``): pass ``sorted(words)``.
     n_states : int or "auto", default 16
         Clusters in the abstraction (the minimised automaton may be smaller). ``"auto"``
-        tries every k = 2, 3, ..., 16, then 20, 24, 32, ... up to ``max_states`` and keeps the smallest
-        k whose prefix agreement with the net on ``validation`` reaches ``target``, else the most
-        faithful k; ``metadata["auto"]`` records every k tried.
+        tries every k = 2, 3, ..., 16, then 20, 24, 32, ... up to ``max_states`` and keeps the
+        smallest k whose prefix agreement with the net on ``validation`` reaches ``target``,
+        else the most faithful k; ``metadata["auto"]`` records every k tried.
     method : {"kmeans", "gmm"}
     state : {"h", "hc"}
-        Cluster hidden vectors, or an LSTM's hidden and cell vectors.
+        Without refinement: cluster hidden vectors, or an LSTM's hidden and cell vectors.
+        Refinement always traces the full recurrent state (behavioural features run the cell
+        from it).
     seed : int
         Same seed, same automaton.
     max_fit_points : int
@@ -108,29 +128,18 @@ def extract(
     max_states : int, default 64
         The largest automaton built: the state budget of refinement and of ``n_states="auto"``,
         and an upper bound on ``n_states``.
-    refine : bool, default True
+    refine : bool or Refinement, default True
         Refine the clustering until the automaton explains the net (see
-        :mod:`fsm_extract.extraction.refinement`): behavioural features, splitting of clusters whose
-        transitions are not deterministic, and a counterexample loop. ``False`` keeps plain
-        clustering of the hidden states (``state``, ``method``), for comparison.
-        ``n_states="auto"`` always uses plain clustering.
-    features : {"both", "hidden", "behaviour"}
-        With ``refine``: what is clustered (see :mod:`fsm_extract.abstraction.features`). This and the
-        next four options are refused (ValidationError) with a non-default value when
-        extraction does not refine (``refine=False`` or ``n_states="auto"``).
-    depth : int, default 2
-        With ``refine``: longest continuation whose output is a feature.
-    threshold : float, default 0.999
-        With ``refine``: a transition is deterministic when its majority share reaches this.
-    max_rounds : int, default 5
-        With ``refine``: counterexample rounds. Refinement always traces the full recurrent
-        state (``"hc"`` for an LSTM), since behavioural features run the cell from it.
-    search : bool or int, default False
-        With ``refine``: when a round's counterexample check finds nothing, also search the
-        net for disagreements (:func:`fsm_extract.analysis.search.search_disagreements`; ``True``
-        spends 200,000 net steps per round, an int that many, at most
-        ``search.MAX_BUDGET``, 10^9) and refine on what it finds.
-        This is how a rare trigger the fitting data never shows gets into the automaton.
+        :mod:`fsm_extract.extraction.refinement`): behavioural features, splitting of clusters
+        whose transitions are not deterministic, and a counterexample loop; an
+        :class:`~fsm_extract.extraction.refinement.Refinement` sets its options
+        (``refine=fx.Refinement(search=True)`` also searches the net for rare behaviour).
+        ``False`` keeps plain clustering of the hidden states (``state``, ``method``), for
+        comparison. ``n_states="auto"`` always uses plain clustering.
+    **deprecated
+        ``features``, ``depth``, ``threshold``, ``max_rounds``, ``search``: the options of
+        :class:`Refinement` as keywords, deprecated (a DeprecationWarning; they are folded into
+        ``refine``). Given a non-default value without refinement, they raise ValidationError.
 
     Returns
     -------
@@ -139,18 +148,13 @@ def extract(
         part that differs between two runs with the same seed, is in ``metadata["timing"]``
         (``to_dict(timing=False)`` and ``save(path, timing=False)`` leave it out).
     """
-    model = as_net(model, check=True)
+    net = as_net(model, check=True)
     auto = isinstance(n_states, str) and n_states == "auto"
-    asked_refine = check_bool("refine", refine)
-    refine = asked_refine and not auto
-    options = {"features": features, "depth": depth, "threshold": threshold, "max_rounds": max_rounds, "search": search}
-    if not refine:
-        _refuse_refine_only(auto, **options)
+    options = _refinement(refine, auto, deprecated)
     batch_size = check_int("batch_size", batch_size, min=1)
-    if state == "hc" and model.cell != "lstm":
-        raise ValidationError(f"state='hc' needs an LSTM, but the model's cell is {model.cell!r}; use state='h'")
-    if refine:
-        features, depth, threshold, max_rounds, search = _refine_options(**options)
+    check_choice("state", state, ("h", "hc"))
+    if state == "hc" and net.cell != "lstm":
+        raise ValidationError(f"state='hc' needs an LSTM, but the model's cell is {net.cell!r}; use state='h'")
     max_states = check_int("max_states", max_states, min=1)
     if not auto:
         n_states = check_int("n_states", n_states, min=1)
@@ -158,54 +162,31 @@ def extract(
             raise ValidationError(f"n_states={n_states} must be <= max_states={max_states}, the largest automaton "
                                   f"extract builds (raise max_states to fit more clusters)")
     check_choice("method", method, ("kmeans", "gmm"))
-    check_choice("state", state, ("h", "hc"))
     seed = check_seed("seed", seed)
     minimize = check_bool("minimize", minimize)
     progress = check_bool("progress", progress)
-    check_ordered_words(data, "data")
     check_ordered_words(validation, "validation")
-    if isinstance(data, Dataset):
-        data.check_nonempty("data")
-    elif not isinstance(data, (str, bytes)) and isinstance(data, Iterable):
-        data = list(data)  # a generator must survive being read twice (trace, fingerprint)
     t0 = time.perf_counter()
-    words = list(data.words) if isinstance(data, Dataset) else data
-    encode_words(words, model.alphabet)  # every word a str or sequence of known symbols, before any look
-    digest = words_digest(words)  # all of data, before any split
-    if refine:
-
+    words = _fitting_words(data)
+    encode_words(words, net.alphabet)  # every word a str or sequence of known symbols, before any look
+    meta = {"seed": seed, "fit_digest": words_digest(words)}  # the digest covers all of data, before any split
+    if options is not None:
         if not any(len(w) for w in words):
             raise ValidationError("data must hold at least one non-empty word, got only empty words")
-        fsm = extract_refined(model, words, n_states=n_states, seed=seed, method=method, features=features, depth=depth,
-                              threshold=threshold, max_states=max_states, max_rounds=max_rounds,
-                              max_fit_points=max_fit_points, minimize=minimize, batch_size=batch_size,
-                              progress=progress, metadata={"seed": seed, "fit_digest": digest}, search=search)
+        fsm = extract_refined(net, words, n_states=n_states, seed=seed, method=method, refinement=options,
+                              max_states=max_states, max_fit_points=max_fit_points, minimize=minimize,
+                              batch_size=batch_size, progress=progress, metadata=meta)
         return fsm.with_metadata(timing={"seconds": round(time.perf_counter() - t0, 3)})
-    val_trace = None
-    if auto:
-        if validation is None:
-            perm = np.random.default_rng(seed).permutation(len(words))
-            n_val = max(1, len(words) // 5) if len(words) > 1 else 0
-            val_words = [words[i] for i in np.sort(perm[:n_val])]
-            words = [words[i] for i in np.sort(perm[n_val:])]
-            validation = val_words
-        val_trace = model.trace_words(validation, name="validation", state=state, batch_size=batch_size)
-    trace = model.trace_words(words, state=state, batch_size=batch_size, progress=progress)
+    if auto and validation is None:
+        words, validation = _split_validation(words, seed)
+    trace = net.trace_words(words, state=state, batch_size=batch_size, progress=progress)
     if trace.n_steps == 0:
         raise ValidationError("data must hold at least one non-empty word, got only empty words")
-    meta = {
-        "method": method,
-        "n_clusters": None if auto else n_states,
-        "state": state,
-        "seed": seed,
-        "n_fit_words": trace.n_words,
-        "n_fit_steps": trace.n_steps,
-        "max_fit_length": int(trace.lengths.max()),
-        "fit_digest": digest,
-    }
+    meta.update(method=method, n_clusters=None if auto else n_states, state=state, n_fit_words=trace.n_words,
+                n_fit_steps=trace.n_steps, max_fit_length=int(trace.lengths.max()))
     if auto:
-
-        chosen, record = select_n_states(model, trace, val_trace, target=target, max_states=max_states,
+        val_trace = net.trace_words(validation, name="validation", state=state, batch_size=batch_size)
+        chosen, record = select_n_states(net, trace, val_trace, target=target, max_states=max_states,
                                          method=method, seed=seed, max_fit_points=max_fit_points)
         n_states = record["chosen"]
         meta.update(n_clusters=n_states, auto=record)
@@ -213,5 +194,5 @@ def extract(
         fsm = chosen.with_metadata(**meta)  # already fitted (and minimised) at the chosen k
     else:
         abstraction = make_abstraction(method, n_states=n_states, seed=seed, max_fit_points=max_fit_points).fit(trace)
-        fsm = build_fsm(model, trace, abstraction, minimize=minimize, metadata=meta)
+        fsm = build_fsm(net, trace, abstraction, minimize=minimize, metadata=meta)
     return fsm.with_metadata(timing={"seconds": round(time.perf_counter() - t0, 3)})

@@ -21,26 +21,36 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from dataclasses import dataclass
 from itertools import product
 from typing import Any
 
 import numpy as np
 
-from ..abstraction.clustering import make_abstraction
-from ..automata.automaton import ExtractedFSM
-from ..abstraction.features import MAX_FEATURE_COLUMNS, FeatureKind, FeatureMap
-from ..abstraction.completion import complete_transitions
-from ..automata.counting import count_outputs, count_transitions, run_transitions
+from .._checks import check_choice, check_float, check_int
+from ..abstraction.build import build_fsm, fewer_clusters_record
+from ..abstraction.clustering import Method, make_abstraction
+from ..abstraction.features import (
+    MAX_FEATURE_COLUMNS,
+    FeatureAbstraction,
+    FeatureKind,
+    FeatureMap,
+)
 from ..abstraction.splitting import refine_partition
-from ..analysis.search import first_disagreeing_prefixes
-from ..automata.automaton import access_words
+from ..analysis.search import (
+    MAX_BUDGET,
+    first_disagreeing_prefixes,
+    search_disagreements,
+)
+from ..automata.automaton import ExtractedFSM, access_words
+from ..automata.counting import run_transitions
 from ..automata.nearest import nearest_centroid
-from ..nets.trace import output_classes
+from ..errors import ArgumentTypeError
+from ..nets.net import Net
+from ..nets.trace import Trace, output_classes
 from ..words import decode_word, encode_ids, encode_word, encode_words
-from ..analysis.search import search_disagreements
-from ..abstraction.build import fewer_clusters_record, state_centroids
 
-__all__ = ["extract_refined", "check_words", "probe_words", "MAX_CHECK_STEPS", "MAX_PROBE_WORDS",
+__all__ = ["Refinement", "extract_refined", "check_words", "probe_words", "MAX_CHECK_STEPS", "MAX_PROBE_WORDS",
            "MAX_ADDED_STEPS"]
 
 #: Net steps one counterexample check runs at most (probe and random words): random words
@@ -53,14 +63,71 @@ MAX_PROBE_WORDS = 20_000
 MAX_ADDED_STEPS = 100_000
 
 
-class _NearestCentre:
-    """The refined abstraction: features of a full state, then the nearest centre."""
+@dataclass(frozen=True)
+class Refinement:
+    """The options of refined extraction: ``fx.extract(model, data, refine=fx.Refinement(...))``.
 
-    def __init__(self, model: Any, fmap: FeatureMap, centroids: np.ndarray, initial_label: int) -> None:
-        self.model, self.fmap, self.centroids_, self.initial_label_ = model, fmap, centroids, initial_label
+    Frozen and validated on construction (``Refinement(depth=9)`` raises a ValidationError
+    naming ``depth``). ``refine=True`` means ``Refinement()``.
 
-    def predict(self, hidden: np.ndarray) -> np.ndarray:
-        return nearest_centroid(self.fmap.transform(self.model, hidden), self.centroids_)
+    Parameters
+    ----------
+    features : {"both", "hidden", "behaviour"}, default "both"
+        What is clustered (see :mod:`fsm_extract.abstraction.features`).
+    depth : int, default 2
+        Longest continuation whose output is a feature (1..6).
+    threshold : float, default 0.999
+        A transition is deterministic when its majority share reaches this (0.5..1).
+    max_rounds : int, default 5
+        Counterexample rounds.
+    search : bool or int, default False
+        When a round's check finds nothing, also search the net for disagreements and refine
+        on what it finds: ``True`` spends 200,000 net steps per round, an int that many (at
+        most ``search.MAX_BUDGET``); stored as an int (0: no search).
+    probe_length : int, default 3
+        The check runs every state's access word followed by every word up to this length.
+    n_random : int, default 2000
+        Random words of lengths beyond the fitting words per check.
+    max_check_steps, max_probe_words, max_added_steps, max_feature_columns : int
+        The memory and time bounds (see :func:`extract_refined`).
+    """
+
+    features: FeatureKind = "both"
+    depth: int = 2
+    threshold: float = 0.999
+    max_rounds: int = 5
+    search: bool | int = 0
+    probe_length: int = 3
+    n_random: int = 2000
+    max_check_steps: int = MAX_CHECK_STEPS
+    max_probe_words: int = MAX_PROBE_WORDS
+    max_added_steps: int = MAX_ADDED_STEPS
+    max_feature_columns: int = MAX_FEATURE_COLUMNS
+
+    def __post_init__(self) -> None:
+        check_choice("features", self.features, ("both", "hidden", "behaviour"))
+        check_int("depth", self.depth, min=1, max=6)
+        object.__setattr__(self, "threshold", check_float("threshold", self.threshold, min=0.5, max=1.0))
+        check_int("max_rounds", self.max_rounds, min=0, max=1000)
+        search = 200_000 if self.search is True else 0 if self.search is False else check_int(
+            "search", self.search, min=0, max=MAX_BUDGET)
+        object.__setattr__(self, "search", search)
+        check_int("probe_length", self.probe_length, min=0, max=10)
+        check_int("n_random", self.n_random, min=0)
+        for name in ("max_check_steps", "max_probe_words", "max_added_steps", "max_feature_columns"):
+            check_int(name, getattr(self, name), min=1)
+
+    @classmethod
+    def of(cls, refine: Any) -> "Refinement | None":
+        """The options ``refine=`` stands for: None for False, defaults for True."""
+        if isinstance(refine, Refinement):
+            return refine
+        if isinstance(refine, bool):
+            return cls() if refine else None
+        raise ArgumentTypeError(f"refine={refine!r} must be True, False or an fx.Refinement, got {type(refine).__name__}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
 
 
 def probe_words(fsm: ExtractedFSM, *, probe_length: int, max_words: int, rng: np.random.Generator) -> list[list[int]]:
@@ -122,82 +189,94 @@ def _kept_counterexamples(found: list[list[int]], max_steps: int) -> list[list[i
     return [w for i, w in enumerate(found) if i in keep]
 
 
-def _disagreements(model: Any, fsm: ExtractedFSM, words: list[list[int]]) -> tuple[list[list[int]], int]:
+def _disagreements(net: Net, fsm: ExtractedFSM, words: list[list[int]]) -> tuple[list[list[int]], int]:
     """Shortest disagreeing prefix of each word where the FSM and the net part (and steps run)."""
     symbols, offsets = encode_ids(words)
-    probs, h0 = model.outputs(symbols, offsets)  # no states kept
+    probs, h0 = net.outputs(symbols, offsets)  # no states kept
     fsm_out = fsm.state_outputs[run_transitions(fsm.transitions, symbols, offsets, fsm.initial)]
     bad = fsm_out != output_classes(probs)
     found = [[]] if int(fsm.state_outputs[fsm.initial]) != int(output_classes(h0[None, :])[0]) else []  # the empty word
     return found + first_disagreeing_prefixes(words, bad, offsets), int(symbols.size)
 
 
-def _searched(model: Any, fsm: ExtractedFSM, *, budget: int, seed: int, max_len: int) -> tuple[list[list[int]], int]:
+def _searched(net: Net, fsm: ExtractedFSM, *, budget: int, seed: int, max_len: int) -> tuple[list[list[int]], int]:
     """The verified disagreements :func:`~fsm_extract.analysis.search.search_disagreements` finds (symbol
     ids) and the net steps it spent."""
-
-    result = search_disagreements(model, fsm, budget=budget, seed=seed, max_len=max_len)
+    result = search_disagreements(net, fsm, budget=budget, seed=seed, max_len=max_len)
     return [encode_word(d.word, fsm.alphabet).tolist() for d in result.disagreements], result.steps_spent
 
 
-def _fit(model: Any, symbols: np.ndarray, offsets: np.ndarray, alphabet: tuple, *, state: str, fmap_args: dict, method: str,
-         batch_size: int, progress: bool,
-         n_states: int, seed: int, max_fit_points: int, centroids: np.ndarray | None, threshold: float,
-         max_states: int, iteration0: int) -> tuple:
-    trace = model.trace(symbols, offsets, state=state, batch_size=batch_size, progress=progress)
-    fmap = FeatureMap.fit(trace, **fmap_args)
-    points = fmap.transform(model, trace.hidden)
-    point0 = fmap.transform(model, trace.h0[None, :])[0]
+@dataclass(frozen=True)
+class _Setup:
+    """What stays fixed over the rounds of one refined extraction."""
+
+    net: Net
+    options: Refinement
+    n_states: int
+    seed: int
+    method: Method
+    max_states: int
+    max_fit_points: int
+    minimize: bool
+    batch_size: int
+    progress: bool
+
+
+@dataclass(frozen=True)
+class _Round:
+    """One fit: the trace, the feature map, the refined centres, the automaton and the splits."""
+
+    trace: Trace
+    fmap: FeatureMap
+    centroids: np.ndarray
+    fsm: ExtractedFSM
+    splits: list
+    status: dict
+
+
+def _fit(setup: _Setup, symbols: np.ndarray, offsets: np.ndarray, centroids: np.ndarray | None, iteration0: int) -> _Round:
+    """Trace, features, (starting clusters,) splitting and the automaton of one round."""
+    net, opt = setup.net, setup.options
+    trace = net.trace(symbols, offsets, state=net.full_state, batch_size=setup.batch_size, progress=setup.progress)
+    fmap = FeatureMap.fit(trace, features=opt.features, depth=opt.depth, max_columns=opt.max_feature_columns,
+                          seed=setup.seed)
+    points = fmap.transform(net, trace.hidden)
+    point0 = fmap.transform(net, trace.h0[None, :])[0]
+    initial_clusters = None
     if centroids is None:
         feat_trace = dataclasses.replace(trace, hidden=points, h0=point0)
         # one k-means start is enough: refinement repairs what the starting partition mixes
-        extra = {"n_init": 1} if method == "kmeans" else {}
-        centroids = make_abstraction(method, n_states=n_states, seed=seed, max_fit_points=max_fit_points,
-                                     **extra).fit(feat_trace).centroids_
+        extra = {"n_init": 1} if setup.method == "kmeans" else {}
+        centroids = make_abstraction(setup.method, n_states=setup.n_states, seed=setup.seed,
+                                     max_fit_points=setup.max_fit_points, **extra).fit(feat_trace).centroids_
         initial_clusters = int(centroids.shape[0])
-    else:
-        initial_clusters = None
-    out_cls, out0 = trace.classes, trace.h0_class
-    centroids, splits, status = refine_partition(points, point0, centroids, trace.symbols, trace.offsets, out_cls, out0,
-                                                 alphabet, threshold=threshold, max_states=max_states, iteration0=iteration0,
-                                                 n_classes=trace.n_classes)
+    centroids, splits, status = refine_partition(points, point0, centroids, trace, threshold=opt.threshold,
+                                                 max_states=setup.max_states, iteration0=iteration0)
     status["initial_clusters"] = initial_clusters
-    labels = nearest_centroid(points, centroids)
     init = int(nearest_centroid(point0[None, :], centroids)[0])
-    n, k = centroids.shape[0], len(alphabet)
-    counts = count_transitions(labels, trace.symbols, trace.offsets, init, n, k)
-    outs = count_outputs(labels, out_cls, init, trace.offsets, n, trace.n_classes, initial_output=out0)
-    abstraction = _NearestCentre(model, fmap, centroids, init)
-    completion, how = complete_transitions(model, abstraction, trace, labels, counts.sum(-1), points=points, point0=point0)
-    return trace, fmap, centroids, labels, init, counts, outs, completion, how, splits, status
+    abstraction = FeatureAbstraction(net, fmap, centroids, init)
+    fsm = build_fsm(net, trace, abstraction, labels=nearest_centroid(points, centroids), points=points, point0=point0,
+                    minimize=setup.minimize)
+    return _Round(trace=trace, fmap=fmap, centroids=centroids, fsm=fsm, splits=splits, status=status)
 
 
 def extract_refined(
-    model: Any,
+    net: Net,
     words: Any,
     *,
     n_states: int = 16,
     seed: int = 0,
-    method: str = "kmeans",
-    features: FeatureKind = "both",
-    depth: int = 2,
-    threshold: float = 0.999,
+    method: Method = "kmeans",
+    refinement: Refinement | None = None,
     max_states: int = 64,
-    max_rounds: int = 5,
-    probe_length: int = 3,
-    n_random: int = 2000,
     max_fit_points: int = 100_000,
     minimize: bool = True,
     batch_size: int = 512,
     progress: bool = False,
     metadata: dict | None = None,
-    search: int = 0,
-    max_check_steps: int = MAX_CHECK_STEPS,
-    max_probe_words: int = MAX_PROBE_WORDS,
-    max_added_steps: int = MAX_ADDED_STEPS,
-    max_feature_columns: int = MAX_FEATURE_COLUMNS,
 ) -> ExtractedFSM:
-    """Extract with refinement and counterexamples; see the module docstring.
+    """Extract with refinement and counterexamples; see the module docstring and
+    :class:`Refinement` (default: ``Refinement()``).
 
     Memory and time are bounded whatever the words: every trace runs in chunks
     (:mod:`fsm_extract.nets.forward`); a counterexample check runs at most ``max_check_steps`` net
@@ -207,71 +286,57 @@ def extract_refined(
     shortest first) join the fitting data per round. The limits used are recorded in
     ``metadata["refine"]["check"]``. Behavioural features use at most ``max_feature_columns``
     continuations per state (default :data:`~fsm_extract.abstraction.features.MAX_FEATURE_COLUMNS`, 256;
-    ``metadata["features"]`` says when ``depth`` was reduced or symbols sampled).
+    ``fsm.abstraction.features`` says when ``depth`` was reduced or symbols sampled).
 
     ``metadata["refine"]`` records every split (which cluster, why, on which symbol, how much
     impure mass), the state of the last partition, and each counterexample round (words
     checked, net steps, disagreements found and added; with ``search > 0``, the search's net
     steps and finds).
     """
-
+    opt = Refinement() if refinement is None else refinement
+    setup = _Setup(net=net, options=opt, n_states=n_states, seed=seed, method=method, max_states=max_states,
+                   max_fit_points=max_fit_points, minimize=minimize, batch_size=batch_size, progress=progress)
     t0 = time.perf_counter()
-    alphabet = model.alphabet
-    state = model.full_state
-    symbols, offsets = encode_words(words, alphabet)
+    symbols, offsets = encode_words(words, net.alphabet)
     fit_words = [symbols[offsets[i] : offsets[i + 1]].tolist() for i in range(offsets.size - 1)]
     max_fit_len = int(np.diff(offsets).max()) if offsets.size > 1 else 0
-    fmap_args = {"features": features, "depth": depth, "max_columns": max_feature_columns, "seed": seed}
+    lengths = [max_fit_len + 1, max(2 * max_fit_len, max_fit_len + 10)]
     rng = np.random.default_rng(seed)
     centroids, splits, rounds, initial_clusters = None, [], [], n_states
-    for round_ in range(max_rounds + 1):
-        trace, fmap, centroids, labels, _initial, counts, outs, completion, how, new_splits, status = _fit(
-            model, symbols, offsets, alphabet, state=state, fmap_args=fmap_args, method=method, batch_size=batch_size,
-            progress=progress, n_states=n_states, seed=seed,
-            max_fit_points=max_fit_points, centroids=centroids, threshold=threshold, max_states=max_states,
-            iteration0=len(splits))
-        splits.extend(new_splits)
-        if status["initial_clusters"] is not None:
-            initial_clusters = status["initial_clusters"]
-        n = centroids.shape[0]
-        hidden_means = np.repeat(trace.h0[None, :].astype(np.float64), n, axis=0)  # clusters holding only h0
-        sizes = np.bincount(labels, minlength=n)
-        sums = np.zeros((n, trace.dim))
-        np.add.at(sums, labels, trace.hidden)
-        hidden_means[sizes > 0] = sums[sizes > 0] / sizes[sizes > 0, None]
-        fsm = ExtractedFSM.from_counts(counts, outs, initial=_initial, alphabet=alphabet, completion=completion,
-                                       centroids=hidden_means, cluster_map=np.arange(n), cluster_centroids=centroids)
-        if minimize:
-            fsm = fsm.minimize()
-        fsm = state_centroids(fsm, trace, labels)
-        check = check_words(fsm, probe_length=probe_length, n_random=n_random, min_len=max_fit_len + 1,
-                            max_len=max(2 * max_fit_len, max_fit_len + 10), rng=rng, max_steps=max_check_steps,
-                            max_probe_words=max_probe_words)
-        found, steps = _disagreements(model, fsm, check)
+    for round_ in range(opt.max_rounds + 1):
+        fit = _fit(setup, symbols, offsets, centroids, len(splits))
+        centroids, fsm = fit.centroids, fit.fsm
+        splits.extend(fit.splits)
+        if fit.status["initial_clusters"] is not None:
+            initial_clusters = fit.status["initial_clusters"]
+        check = check_words(fsm, probe_length=opt.probe_length, n_random=opt.n_random, min_len=lengths[0],
+                            max_len=lengths[1], rng=rng, max_steps=opt.max_check_steps,
+                            max_probe_words=opt.max_probe_words)
+        found, steps = _disagreements(net, fsm, check)
         record = {"round": round_ + 1, "checked_words": len(check), "net_steps": steps}
-        if search and not found:
-            found, record["search_steps"] = _searched(model, fsm.with_metadata(state=state, features=fmap.to_dict()),
-                                                      budget=search, seed=(seed + round_) % 2**32,
-                                                      max_len=max(2 * max_fit_len, max_fit_len + 10))
-        record.update(disagreements=len(found), shortest=[str(decode_word(w, alphabet)) for w in sorted(found, key=len)[:3]])
+        if opt.search and not found:
+            found, record["search_steps"] = _searched(net, fsm, budget=opt.search, seed=(seed + round_) % 2**32,
+                                                      max_len=lengths[1])
+        record.update(disagreements=len(found),
+                      shortest=[str(decode_word(w, net.alphabet)) for w in sorted(found, key=len)[:3]])
         rounds.append(record)
-        if not found or round_ == max_rounds:
+        if not found or round_ == opt.max_rounds:
             break  # every automaton built is checked, so the record describes the one returned
-        fit_words.extend(_kept_counterexamples(found, max_added_steps))
+        fit_words.extend(_kept_counterexamples(found, opt.max_added_steps))
         symbols, offsets = encode_ids(fit_words)
+    status = fit.status
     meta = {
         **(metadata or {}),
         "method": f"{method}+refine", "n_clusters": int(centroids.shape[0]), "initial_clusters": initial_clusters,
-        "state": state, "features": fmap.to_dict(), "completion": how,
-        "refine": {"threshold": threshold, "max_states": max_states, "splits": [s.to_dict() for s in splits],
+        "state": net.full_state, "features": fit.fmap.to_dict(),
+        "refine": {"threshold": opt.threshold, "max_states": max_states, "splits": [s.to_dict() for s in splits],
                    "deterministic": status["deterministic"], "stopped": status["stopped"],
                    "remaining": status["remaining"], "counterexample_rounds": rounds,
                    "check_passed": bool(rounds) and rounds[-1]["disagreements"] == 0,
-                   "check": {"probe_length": probe_length, "random_words": n_random, "search": search,
-                             "max_steps": max_check_steps, "max_probe_words": max_probe_words,
-                             "max_added_steps": max_added_steps,
-                             "random_lengths": [max_fit_len + 1, max(2 * max_fit_len, max_fit_len + 10)]}},
-        "n_fit_words": trace.n_words, "n_fit_steps": trace.n_steps, "max_fit_length": max_fit_len,
+                   "check": {"probe_length": opt.probe_length, "random_words": opt.n_random, "search": opt.search,
+                             "max_steps": opt.max_check_steps, "max_probe_words": opt.max_probe_words,
+                             "max_added_steps": opt.max_added_steps, "random_lengths": lengths}},
+        "n_fit_words": fit.trace.n_words, "n_fit_steps": fit.trace.n_steps, "max_fit_length": max_fit_len,
         "timing": {"seconds": round(time.perf_counter() - t0, 3)},
     }
     if initial_clusters < n_states:

@@ -15,14 +15,14 @@ from typing import Any
 import numpy as np
 
 from .._checks import atomic_write, check_bool, check_float, check_out_path, check_seed
+from ..abstraction.build import build_fsm
 from ..abstraction.clustering import count_distinct_rows, make_abstraction
+from ..analysis.fidelity import evaluate_trace
 from ..data.datasets import Dataset
 from ..errors import ArgumentTypeError, ValidationError
-from ..analysis.fidelity import evaluate_trace
+from ..nets.net import as_net
 from ..nets.trace import Trace
 from ..words import check_ordered_words
-from ..abstraction.build import build_fsm
-from ..nets.net import as_net
 
 __all__ = ["SweepResult", "sweep", "sweep_traces", "AUTO_GRID"]
 

@@ -17,8 +17,8 @@ from typing import Any
 
 import torch
 
-from .._limits import CHECKPOINT_SLACK_BYTES
 from .._checks import check_choice, check_int
+from .._limits import CHECKPOINT_SLACK_BYTES
 from ..errors import DataFormatError
 from ..words import check_alphabet
 

@@ -7,10 +7,10 @@ import os
 
 import torch
 
-from . import _checkpoint
 from .._checks import check_existing_file, check_int
 from .._limits import MAX_PARAMETERS
 from ..errors import ArgumentTypeError, DataFormatError, ValidationError
+from . import _checkpoint
 from .models import CHECKPOINT_FORMAT, CHECKPOINT_VERSION, RNNClassifier
 from .parts import check_device
 

@@ -25,12 +25,12 @@ import numpy as np
 import torch
 from automata.fa.dfa import DFA
 
-from ..data import dfa_tables as _sampling
 from .._checks import check_bool, check_float, check_int, check_seed
-from ..errors import ArgumentTypeError, ValidationError
+from ..data import dfa_tables as _sampling
 from ..data.languages import Language, from_dfa
-from .models import RNNClassifier
+from ..errors import ArgumentTypeError, ValidationError
 from ..words import encode_word, format_word
+from .models import RNNClassifier
 
 __all__ = ["exact_lstm", "exact_gru", "plant_trigger", "MIN_SHARPNESS"]
 

@@ -21,7 +21,14 @@ from ..data.datasets import Dataset
 from ..errors import ArgumentTypeError, ValidationError
 from ..words import encode_words
 from .determinism import check_deterministic
-from .forward import h0_probs, iter_steps, net_outputs, padded_steps, state_dim, step_states
+from .forward import (
+    h0_probs,
+    iter_steps,
+    net_outputs,
+    padded_steps,
+    state_dim,
+    step_states,
+)
 from .parts import RecurrentParts, check_device
 from .trace import StateKind, Trace
 

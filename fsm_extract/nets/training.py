@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import copy
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
+from tqdm.auto import tqdm
 
 from .._checks import check_bool, check_choice, check_float, check_int, check_seed
 from ..data.datasets import Dataset
@@ -21,7 +23,7 @@ from ..errors import ArgumentTypeError, ValidationError
 from .models import RNNClassifier
 from .parts import padded, seed_everything
 
-__all__ = ["train_classifier", "prefix_labels", "hold_out"]
+__all__ = ["train_classifier", "EarlyStopping", "prefix_labels", "hold_out"]
 
 
 def prefix_labels(language: Any, ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
@@ -97,6 +99,54 @@ def hold_out(dataset: Dataset, fraction: float, seed: int) -> tuple[Dataset, Dat
     return train, dataset.subset(val_idx)
 
 
+@dataclass(frozen=True)
+class EarlyStopping:
+    """When :func:`train_classifier` stops early (``early_stopping=EarlyStopping(...)``).
+
+    Parameters
+    ----------
+    validation_fraction : float, default 0.1
+        Share of the training words held out (seeded) when no ``validation`` is given; in (0, 0.5].
+    patience : int, default 10
+        Epochs without improvement of the watched accuracy before stopping.
+    """
+
+    validation_fraction: float = 0.1
+    patience: int = 10
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "validation_fraction", check_float(
+            "validation_fraction", self.validation_fraction, min=0.0, max=0.5, min_inclusive=False))
+        check_int("patience", self.patience, min=1)
+
+
+def _check_arguments(dataset: Any, *, cell: Any, validation: Any, language: Any, early_stopping: Any) -> EarlyStopping | None:
+    """Check what :func:`train_classifier` is given beyond plain numbers; the early stopping
+    options it stands for (None: never stop early)."""
+    if not isinstance(dataset, Dataset):
+        raise ArgumentTypeError(f"dataset must be an fsm_extract Dataset, got {type(dataset).__name__}")
+    dataset.check_nonempty("dataset", both_classes=True)
+    check_choice("cell", cell, ("lstm", "gru", "rnn"))
+    if validation is not None:
+        if not isinstance(validation, Dataset):
+            raise ArgumentTypeError(f"validation must be an fsm_extract Dataset or None, got {type(validation).__name__}")
+        validation.check_nonempty("validation")
+        if validation.alphabet != dataset.alphabet:
+            raise ValidationError(
+                f"validation.alphabet={list(validation.alphabet)} must equal dataset.alphabet={list(dataset.alphabet)}"
+            )
+    if language is not None:
+        if not hasattr(language, "transition_table") or not hasattr(language, "alphabet"):
+            raise ArgumentTypeError(f"language must be an fsm_extract Language or None, got {type(language).__name__}")
+        if tuple(language.alphabet) != dataset.alphabet:
+            raise ValidationError(
+                f"language.alphabet={list(language.alphabet)} must equal dataset.alphabet={list(dataset.alphabet)}"
+            )
+    if isinstance(early_stopping, EarlyStopping):
+        return early_stopping
+    return EarlyStopping() if check_bool("early_stopping", early_stopping) else None
+
+
 def train_classifier(
     dataset: Dataset,
     *,
@@ -112,9 +162,7 @@ def train_classifier(
     language: Any = None,
     max_seconds: float | None = None,
     progress: bool = True,
-    early_stopping: bool = True,
-    validation_fraction: float = 0.1,
-    patience: int = 10,
+    early_stopping: bool | EarlyStopping = True,
 ) -> RNNClassifier:
     """Train a recurrent classifier that gives an acceptance logit after every symbol.
 
@@ -142,17 +190,14 @@ def train_classifier(
         Stop after this much wall time (the best weights so far are kept).
     progress : bool
         Show a progress bar with loss, validation accuracy and, at the end, why training stopped.
-    early_stopping : bool, default True
+    early_stopping : bool or EarlyStopping, default True
         Stop once the validation words are classified 100% right, or when their accuracy has
         not improved for ``patience`` epochs. Without ``validation``, a seeded
         ``validation_fraction`` of ``dataset`` is held out for it (as scikit-learn's
         ``early_stopping=True`` does) and not trained on; a dataset under 20 words holds out
-        nothing and its training accuracy is watched instead. ``False``: run all ``epochs``
-        (keeping the best weights on ``validation`` if given).
-    validation_fraction : float, default 0.1
-        Share of ``dataset`` held out when ``validation`` is None and ``early_stopping``.
-    patience : int, default 10
-        Epochs without improvement before stopping.
+        nothing and its training accuracy is watched instead. ``True`` means
+        ``EarlyStopping()`` (10%, patience 10); ``False``: run all ``epochs`` (keeping the best
+        weights on ``validation`` if given).
 
     Returns
     -------
@@ -160,73 +205,43 @@ def train_classifier(
         In eval mode, with ``model.metadata`` holding the training record (epochs run,
         seconds, final accuracies, what was watched and why training stopped: ``stopped``).
     """
-    if not isinstance(dataset, Dataset):
-        raise ArgumentTypeError(f"dataset must be an fsm_extract Dataset, got {type(dataset).__name__}")
-    dataset.check_nonempty("dataset", both_classes=True)
-    check_choice("cell", cell, ("lstm", "gru", "rnn"))
+    stopping = _check_arguments(dataset, cell=cell, validation=validation, language=language,
+                                early_stopping=early_stopping)
     epochs = check_int("epochs", epochs, min=1, max=1_000_000)
     lr = check_float("lr", lr, min=0.0, min_inclusive=False, max=10.0)
     batch_size = check_int("batch_size", batch_size, min=1)
     seed = check_seed("seed", seed)
     progress = check_bool("progress", progress)
-    early_stopping = check_bool("early_stopping", early_stopping)
-    validation_fraction = check_float("validation_fraction", validation_fraction, min=0.0, max=0.5, min_inclusive=False)
-    patience = check_int("patience", patience, min=1)
     if max_seconds is not None:
         max_seconds = check_float("max_seconds", max_seconds, min=0.0, min_inclusive=False)
-    if validation is not None:
-        if not isinstance(validation, Dataset):
-            raise ArgumentTypeError(f"validation must be an fsm_extract Dataset or None, got {type(validation).__name__}")
-        validation.check_nonempty("validation")
-        if validation.alphabet != dataset.alphabet:
-            raise ValidationError(
-                f"validation.alphabet={list(validation.alphabet)} must equal dataset.alphabet={list(dataset.alphabet)}"
-            )
-    if language is not None:
-        if not hasattr(language, "transition_table") or not hasattr(language, "alphabet"):
-            raise ArgumentTypeError(f"language must be an fsm_extract Language or None, got {type(language).__name__}")
-        if tuple(language.alphabet) != dataset.alphabet:
-            raise ValidationError(
-                f"language.alphabet={list(language.alphabet)} must equal dataset.alphabet={list(dataset.alphabet)}"
-            )
     watched = "validation" if validation is not None else None
-    if validation is None and early_stopping:
-        dataset, validation = hold_out(dataset, validation_fraction, seed)
+    if validation is None and stopping is not None:
+        dataset, validation = hold_out(dataset, stopping.validation_fraction, seed)
         watched = "held-out" if validation is not None else "training"
 
     gen = seed_everything(seed)
     model = RNNClassifier(dataset.alphabet, cell=cell, hidden_size=hidden_size, num_layers=num_layers, embedding_dim=embedding_dim)
-    symbols, offsets = dataset.encode()
-    ids, lengths = padded(symbols, offsets, np.arange(len(dataset)))
-    targets, train_mask, empty_target = _targets(dataset, language, ids, lengths)
-    tensors = (torch.from_numpy(ids), torch.from_numpy(targets.astype(np.float32)), torch.from_numpy(train_mask))
+    tensors, empty_target = _tensors(dataset, language)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     start = time.perf_counter()
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=epochs, desc="train", unit="epoch", leave=False)
+    watch = validation if validation is not None else dataset
+    run = _Run(watched=watched, stopping=stopping, max_seconds=max_seconds, start=start)
+    bar = tqdm(total=epochs, desc="train", unit="epoch", leave=False) if progress else None
     best_acc, best_state, best_epoch, epochs_run, stopped = -1.0, None, 0, 0, f"all {epochs} epochs run"
     try:
         for epoch in range(epochs):
             loss = _epoch(model, opt, tensors, empty_target, batch_size, gen)
             epochs_run = epoch + 1
             model.eval()
-            acc = _word_accuracy(model, validation if validation is not None else dataset)
+            acc = _word_accuracy(model, watch)
             if acc > best_acc:
                 best_acc, best_state, best_epoch = acc, copy.deepcopy(model.state_dict()), epochs_run
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(loss=f"{loss:.4f}", acc=f"{acc:.4f}")
-            if early_stopping and acc >= 1.0:
-                stopped = f"{watched} accuracy reached 100%"
-                break
-            if early_stopping and epochs_run - best_epoch >= patience:
-                stopped = f"{watched} accuracy did not improve for {patience} epochs"
-                break
-            if max_seconds is not None and time.perf_counter() - start > max_seconds:
-                stopped = f"max_seconds={max_seconds} reached"
+            why = run.stop(acc, epochs_run, best_epoch)
+            if why is not None:
+                stopped = why
                 break
     finally:
         if bar is not None:
@@ -250,6 +265,34 @@ def train_classifier(
         ("validation_accuracy" if validation is not None else "train_accuracy"): best_acc,
     }
     return model
+
+
+def _tensors(dataset: Dataset, language: Any) -> tuple[tuple, float | None]:
+    """(ids, targets, mask) tensors of the padded dataset, and the empty word's target."""
+    symbols, offsets = dataset.encode()
+    ids, lengths = padded(symbols, offsets, np.arange(len(dataset)))
+    targets, train_mask, empty_target = _targets(dataset, language, ids, lengths)
+    return (torch.from_numpy(ids), torch.from_numpy(targets.astype(np.float32)), torch.from_numpy(train_mask)), empty_target
+
+
+@dataclass(frozen=True)
+class _Run:
+    """When a training run stops: the watched accuracy reached 100% or stalled, or time ran out."""
+
+    watched: str | None
+    stopping: EarlyStopping | None
+    max_seconds: float | None
+    start: float
+
+    def stop(self, acc: float, epochs_run: int, best_epoch: int) -> str | None:
+        """Why training stops after this epoch, or None."""
+        if self.stopping is not None and acc >= 1.0:
+            return f"{self.watched} accuracy reached 100%"
+        if self.stopping is not None and epochs_run - best_epoch >= self.stopping.patience:
+            return f"{self.watched} accuracy did not improve for {self.stopping.patience} epochs"
+        if self.max_seconds is not None and time.perf_counter() - self.start > self.max_seconds:
+            return f"max_seconds={self.max_seconds} reached"
+        return None
 
 
 def _epoch(model: RNNClassifier, opt: torch.optim.Optimizer, tensors: tuple, empty_target: float | None,
