@@ -49,13 +49,13 @@ class FeatureSpec:
         outputs are the features (``depth`` is then 1). None: every symbol.
     """
 
-    features: str = "both"
+    features: FeatureKind = "both"
     depth: int = 2
     hidden_weight: float = 1.0
     behaviour_weight: float = 1.0
     hidden_columns: int = 0
     hidden_scale: float = 1.0
-    state: str = "h"
+    state: StateLayout = "h"
     requested_depth: int | None = None
     symbols: tuple | None = None
 

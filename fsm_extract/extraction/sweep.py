@@ -16,12 +16,12 @@ import numpy as np
 
 from .._checks import atomic_write, check_bool, check_float, check_out_path, check_seed
 from ..abstraction.build import build_fsm
-from ..abstraction.clustering import count_distinct_rows, make_abstraction
+from ..abstraction.clustering import Method, count_distinct_rows, make_abstraction
 from ..analysis.fidelity import evaluate_trace
 from ..data.datasets import Dataset
 from ..errors import ArgumentTypeError, ValidationError
 from ..nets.net import as_net
-from ..nets.trace import Trace
+from ..nets.trace import StateKind, Trace
 from ..words import check_ordered_words
 
 __all__ = ["SweepResult", "sweep", "sweep_traces", "AUTO_GRID"]
@@ -121,7 +121,7 @@ def sweep_traces(
     test_trace: Trace,
     ks: Any,
     *,
-    method: str = "kmeans",
+    method: Method = "kmeans",
     seed: int = 0,
     reference: Any = None,
     max_fit_points: int = 100_000,
@@ -167,8 +167,8 @@ def sweep(
     test_data: Any,
     n_states: Any = range(2, 65),
     *,
-    method: str = "kmeans",
-    state: str = "h",
+    method: Method = "kmeans",
+    state: StateKind = "h",
     seed: int = 0,
     reference: Any = None,
     progress: bool = True,
@@ -223,7 +223,7 @@ def select_n_states(
     *,
     target: float = 0.999,
     max_states: int = 64,
-    method: str = "kmeans",
+    method: Method = "kmeans",
     seed: int = 0,
     max_fit_points: int = 100_000,
 ) -> tuple[Any, dict]:

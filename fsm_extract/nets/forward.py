@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..automata.state_map import StateLayout
 from .determinism import eval_mode
 from .parts import RecurrentParts, padded
 
@@ -142,7 +143,7 @@ def h0_probs(model: RecurrentParts) -> np.ndarray:
 
 @torch.no_grad()
 def net_outputs(model: RecurrentParts, symbols: np.ndarray, offsets: np.ndarray, *,
-                batch_size: int = 512, state: str = "h") -> tuple[np.ndarray, np.ndarray]:
+                batch_size: int = 512, state: StateLayout = "h") -> tuple[np.ndarray, np.ndarray]:
     """The net's class probabilities after every step (ndarray of shape (n_steps, n_classes),
     float32) and of the empty prefix, without keeping any state: memory is the outputs plus
     one chunk. ``state`` picks the same computation as a trace of that layout."""

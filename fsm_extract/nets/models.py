@@ -27,7 +27,7 @@ from .determinism import check_deterministic
 from .forward import net_outputs
 from .parts import CELLS, CellKind, RecurrentParts, cell_kind
 
-__all__ = ["RNNClassifier", "RecurrentAdapter", "as_recurrent", "CHECKPOINT_FORMAT", "CHECKPOINT_VERSION",
+__all__ = ["RNNClassifier", "RecurrentAdapter", "CHECKPOINT_FORMAT", "CHECKPOINT_VERSION",
            "CheckpointWriteError"]
 
 CHECKPOINT_FORMAT = "fsm-extract/model"
@@ -231,17 +231,3 @@ class RecurrentAdapter(_Predicts):
 
     def __repr__(self) -> str:
         return f"RecurrentAdapter(cell={self.cell!r}, hidden_size={self.hidden_size}, alphabet={self.alphabet})"
-
-
-def as_recurrent(model: Any, *, name: str = "model", check: bool = False) -> RecurrentParts:
-    """Check that ``model`` is an :class:`RNNClassifier` or :class:`RecurrentAdapter`; with
-    ``check`` (the public entry points), also that two identical forward passes agree
-    (:func:`fsm_extract.nets.determinism.check_deterministic`)."""
-    if isinstance(model, RecurrentParts):
-        if check:
-            check_deterministic(model, name=name)
-        return model
-    raise ArgumentTypeError(
-        f"{name}={type(model).__name__} must be an fsm_extract RNNClassifier or a RecurrentAdapter "
-        "(wrap your own torch model with fx.RecurrentAdapter(embedding=..., rnn=..., head=..., alphabet=...))"
-    )

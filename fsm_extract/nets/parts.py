@@ -10,17 +10,17 @@ uses the zero initial state.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
 from ..errors import ArgumentTypeError, ValidationError
+from .trace import CellKind
 
 __all__ = ["RecurrentParts", "CellKind", "CELLS", "cell_kind", "check_device", "padded", "seed_everything"]
 
-CellKind = Literal["lstm", "gru", "rnn"]
 CELLS: dict[str, type[nn.RNNBase]] = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
 
 

@@ -16,9 +16,10 @@ from .._checks import check_choice, check_float
 from ..errors import ArgumentTypeError, ValidationError
 from ..words import check_alphabet
 
-__all__ = ["Trace", "StateKind", "output_classes"]
+__all__ = ["Trace", "StateKind", "CellKind", "output_classes"]
 
 StateKind = Literal["h", "hc"]
+CellKind = Literal["lstm", "gru", "rnn"]
 
 
 def output_classes(probs: np.ndarray) -> np.ndarray:
@@ -102,8 +103,8 @@ class Trace:
     outputs: np.ndarray | None
     h0_output: float | None
     alphabet: tuple
-    state: str = "h"
-    cell: str = "lstm"
+    state: StateKind = "h"
+    cell: CellKind = "lstm"
     probs: np.ndarray | None = None
     h0_probs: np.ndarray | None = None
 

@@ -21,7 +21,7 @@ from .._checks import check_bool, check_choice, check_float, check_int, check_se
 from ..data.datasets import Dataset
 from ..errors import ArgumentTypeError, ValidationError
 from .models import RNNClassifier
-from .parts import padded, seed_everything
+from .parts import CellKind, padded, seed_everything
 
 __all__ = ["train_classifier", "EarlyStopping", "prefix_labels", "hold_out"]
 
@@ -150,7 +150,7 @@ def _check_arguments(dataset: Any, *, cell: Any, validation: Any, language: Any,
 def train_classifier(
     dataset: Dataset,
     *,
-    cell: str = "lstm",
+    cell: CellKind = "lstm",
     hidden_size: int = 32,
     num_layers: int = 1,
     embedding_dim: int | None = None,
