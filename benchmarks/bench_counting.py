@@ -37,7 +37,7 @@ import numba
 import numpy as np
 from _machine import cpu_model  # benchmarks/_machine.py (the script's own folder is on sys.path)
 
-from fsm_extract.counting import _count_transitions_kernel, _transition_args, count_transitions
+from fsm_extract.automata.counting import _count_transitions_kernel, _transition_args, count_transitions
 
 N_SYMBOLS = 4
 

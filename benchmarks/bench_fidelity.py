@@ -12,7 +12,7 @@ default), each after one untimed warm-up call (JIT compilation, caches):
                       features the automaton's clusters live in (runs the net's cell and head
                       on every state: the continuation outputs), as ``fx.fidelity`` does,
 - ``evaluate_trace``  everything else beyond the forward pass, on that trace, with the task
-                      labels and the reference DFA (``fsm_extract.fidelity.evaluate_trace``),
+                      labels and the reference DFA (``fsm_extract.analysis.fidelity.evaluate_trace``),
 - ``fx.fidelity``     the whole public call (trace + features + fingerprint + report).
 
 Target: ``evaluate_trace`` <= 5 s.
@@ -40,7 +40,7 @@ from _machine import cpu_model  # benchmarks/_machine.py (the script's own folde
 import torch
 
 import fsm_extract as fx
-from fsm_extract.fidelity import evaluate_trace
+from fsm_extract.analysis.fidelity import evaluate_trace
 
 TARGET_S = 5.0
 
@@ -91,7 +91,7 @@ def main() -> None:
             t_trace, trace = best_of(lambda: fx.collect_trace(model, data, state=state), args.repeats)
             t_feat, points, point0 = None, None, None
             if fsm.metadata.get("features") is not None:
-                from fsm_extract.behaviour import FeatureMap
+                from fsm_extract.abstraction.features import FeatureMap
 
                 fmap = FeatureMap.from_dict(fsm.metadata["features"])
                 t_feat, points = best_of(lambda: fmap.transform(model, trace.hidden), args.repeats)

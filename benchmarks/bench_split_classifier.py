@@ -22,7 +22,7 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.tree import DecisionTreeClassifier
 
 import fsm_extract as fx
-from fsm_extract import refine as refine_module
+from fsm_extract.abstraction import splitting as refine_module
 
 
 class NearestCentroid:
@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     def recording(*a, **k):
         return original(*a, **k, on_split=lambda pts, grp: groups_seen.append((pts.copy(), grp.copy())))
 
-    import fsm_extract.refined as refined
+    import fsm_extract.extraction.refinement as refined
 
     refined.refine_partition = recording
     try:

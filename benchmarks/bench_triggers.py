@@ -14,7 +14,7 @@ Every net step is counted at the net itself (a counting wrapper around the embed
 batch the toolkit runs, padding included), so the figures are what was computed, not what a
 function says it spent. Per case, with a budget of ``--budget`` net steps (default 10^6):
 
-- ``extract``: ``fx.extract(net, data, max_rounds=2)`` (refined, the default, with two
+- ``extract``: ``fx.extract(net, data, refine=fx.Refinement(max_rounds=2))`` (refined, the default, with two
   counterexample rounds: more rounds cost more net steps than the search needs): does it
   recover the planted language exactly?
 - ``search``: ``fx.search_disagreements(net, fsm, budget=<what extract left>)``: does it report a
@@ -22,7 +22,7 @@ function says it spent. Per case, with a budget of ``--budget`` net steps (defau
   language (a false alarm is a reported word on which the net and the FSM agree; the net is
   exact, so that is a word where the planted language and the FSM agree).
 - found = exact recovery or a trigger word found, within the budget;
-- ``extract+search``: ``fx.extract(net, data, search=100_000)``: the counterexample loop also
+- ``extract+search``: ``fx.extract(net, data, refine=fx.Refinement(search=100_000))``: the counterexample loop also
   searches; does the automaton it returns equal the planted language? (its steps are reported;
   it is not held to the budget)
 - ``L*``: AALpy's ``run_Lstar`` (DFA, Rivest-Schapire counterexample processing, its cache)
@@ -73,7 +73,7 @@ class CountingEmbedding:
 
 def make_case(length: int, index: int):
     import fsm_extract as fx
-    from fsm_extract.networks import exact_lstm, plant_trigger
+    from fsm_extract.nets.exact import exact_lstm, plant_trigger
 
     rng = np.random.default_rng([length, index])
     n_states, k = int(rng.integers(4, 9)), int(rng.integers(2, 4))
@@ -87,7 +87,7 @@ def make_case(length: int, index: int):
 
 
 def counted(net):
-    from fsm_extract.models import RecurrentAdapter
+    from fsm_extract.nets.models import RecurrentAdapter
 
     counter = CountingEmbedding(net.embedding)
     model = RecurrentAdapter(embedding=counter, rnn=net.rnn, head=net.head, alphabet=net.alphabet)
@@ -227,7 +227,7 @@ def run_case(args: tuple) -> dict:
            "trigger_in_data": sum(trigger in "".join(w) for w in data.words)}
 
     t0 = time.perf_counter()
-    fsm = fx.extract(model, data, seed=index, max_rounds=max_rounds)
+    fsm = fx.extract(model, data, seed=index, refine=fx.Refinement(max_rounds=max_rounds))
     row["extract_steps"], row["extract_seconds"] = counter.steps, round(time.perf_counter() - t0, 2)
     row["extract_exact"] = bool(fsm.equivalent(planted))
 
@@ -249,7 +249,7 @@ def run_case(args: tuple) -> dict:
 
     model2, counter2 = counted(net)
     t0 = time.perf_counter()
-    fsm2 = fx.extract(model2, data, seed=index, search=search_per_round, max_rounds=8)
+    fsm2 = fx.extract(model2, data, seed=index, refine=fx.Refinement(search=search_per_round, max_rounds=8))
     row["loop_exact"] = bool(fsm2.equivalent(planted))
     row["loop_steps"], row["loop_seconds"] = counter2.steps, round(time.perf_counter() - t0, 2)
 

@@ -7,9 +7,17 @@ the network they explain.
 """
 
 from . import datasets, languages, networks
-from .abstraction import GaussianMixtureAbstraction, KMeansAbstraction, make_abstraction
-from .automaton import ExtractedFSM, load_fsm
-from .datasets import Dataset
+from .abstraction.clustering import (
+    GaussianMixtureAbstraction,
+    KMeansAbstraction,
+    make_abstraction,
+)
+from .analysis.fidelity import FidelityReport, fidelity
+from .analysis.residual import ResidualItem
+from .analysis.search import SearchResult, search_disagreements
+from .automata.automaton import ExtractedFSM, load_fsm
+from .data.datasets import Dataset
+from .data.languages import Language
 from .errors import (
     ArgumentTypeError,
     DataFormatError,
@@ -24,15 +32,14 @@ from .errors import (
     ValidationError,
     WriteError,
 )
-from .languages import Language
-from .models import RecurrentAdapter, RNNClassifier, load_model
-from .fidelity import FidelityReport, fidelity
-from .pipeline import extract
-from .residual import ResidualItem
-from .search import SearchResult, search_disagreements
-from .sweep import SweepResult, sweep
-from .trace import Trace, collect_trace
-from .training import train_classifier
+from .extraction.extract import extract
+from .extraction.refinement import Refinement
+from .extraction.sweep import SweepResult, sweep
+from .nets.checkpoints import load_model
+from .nets.models import RecurrentAdapter, RNNClassifier
+from .nets.net import Net, as_net, collect_trace
+from .nets.trace import Trace
+from .nets.training import EarlyStopping, train_classifier
 
 __version__ = "0.1.0"
 
@@ -46,6 +53,9 @@ __all__ = [
     "RecurrentAdapter",
     "load_model",
     "train_classifier",
+    "EarlyStopping",
+    "Net",
+    "as_net",
     "Trace",
     "collect_trace",
     "KMeansAbstraction",
@@ -54,6 +64,7 @@ __all__ = [
     "ExtractedFSM",
     "load_fsm",
     "extract",
+    "Refinement",
     "fidelity",
     "FidelityReport",
     "ResidualItem",

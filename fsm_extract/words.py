@@ -94,7 +94,7 @@ def check_ordered_words(words: Any, name: str) -> None:
     with ``PYTHONHASHSEED``, so the trace, the k-means subsample and finally the automaton would
     change from one process to the next with the same seed. Every public function that takes
     words refuses one (ArgumentTypeError naming the argument) rather than sorting it silently:
-    ``sorted(words)`` says what order is meant. (``fit_data`` of :func:`fsm_extract.fidelity`
+    ``sorted(words)`` says what order is meant. (``fit_data`` of :func:`fsm_extract.analysis.fidelity`
     is only used for membership, so a set is fine there.)
     """
     if isinstance(words, AbstractSet):

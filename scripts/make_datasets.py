@@ -3,7 +3,7 @@
     python scripts/make_datasets.py [--out datasets] [--only tomita3 ...]
 
 writes ``<out>/tomita{1..7}/{train,validation,test}.jsonl``. Every split is drawn with
-:meth:`fsm_extract.languages.Language.sample` (balanced per length, uniform inside each class)
+:meth:`fsm_extract.data.languages.Language.sample` (balanced per length, uniform inside each class)
 from a fixed seed, ``seed = 1000 * n + split_index`` (train 0, validation 1, test 2), so the
 files only change if the sampler does.
 """

@@ -6,7 +6,7 @@
 For each number of DFA states ``n`` and each distractor amplitude, ``--per-cell`` random minimal
 DFAs (``fx.languages.random_dfa(n_states=n, alphabet=..., seed=i)``, ``i = 0..per_cell-1``, the
 same DFAs in every amplitude column) are turned into exact LSTMs with
-``fsm_extract.networks.exact_lstm(lang, distractors=..., amplitude=..., seed=i)`` (distractor
+``fsm_extract.nets.exact.exact_lstm(lang, distractors=..., amplitude=..., seed=i)`` (distractor
 units, permuted hidden units). ``fx.extract`` is run on ``lang.sample(n=2000, min_len=0,
 max_len=2n+10, seed=0)`` with ``n_states = P + 1`` clusters, ``P`` the number of the net's
 (state, last symbol) units, i.e. its number of distinct hidden states without distractors, h0
@@ -29,7 +29,7 @@ import time
 import torch
 
 import fsm_extract as fx
-from fsm_extract.networks import exact_lstm
+from fsm_extract.nets.exact import exact_lstm
 
 MODES = ("refined", "plain")
 

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import fsm_extract as fx
-from fsm_extract.abstraction import GaussianMixtureAbstraction, KMeansAbstraction, make_abstraction
+from fsm_extract.abstraction.clustering import GaussianMixtureAbstraction, KMeansAbstraction, make_abstraction
 from fsm_extract.errors import FewerClustersWarning, ArgumentTypeError, NotFittedError, ValidationError
 
 from .conftest import random_words

@@ -1,4 +1,4 @@
-"""Checking a net against a specification: alignment (fsm_extract.alignment), fx.fidelity with a
+"""Checking a net against a specification: alignment (fsm_extract.analysis.alignment), fx.fidelity with a
 Language / DFA / centre-less FSM, search finds in the residual, and the CLI's --spec / --dfa."""
 
 from __future__ import annotations
@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 
 import fsm_extract as fx
-from fsm_extract.alignment import align_to_net, needs_alignment
+from fsm_extract.analysis.alignment import align_to_net, needs_alignment
 from fsm_extract.cli import main
 from fsm_extract.errors import ArgumentTypeError, ValidationError
-from fsm_extract.networks import exact_lstm
-from fsm_extract.residual import ResidualItem, add_search_finds
-from fsm_extract.search import Disagreement, SearchResult
-from fsm_extract.trace import Trace
+from fsm_extract.nets.exact import exact_lstm
+from fsm_extract.analysis.residual import ResidualItem, add_search_finds
+from fsm_extract.analysis.search import Disagreement
+from fsm_extract.nets.trace import Trace
 from fsm_extract.words import encode_words
 
 

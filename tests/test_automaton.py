@@ -1,4 +1,4 @@
-"""Tests of fsm_extract.automaton: ExtractedFSM and load_fsm."""
+"""Tests of fsm_extract.automata.automaton: ExtractedFSM and load_fsm."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from automata.fa.nfa import NFA
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fsm_extract.automaton import ExtractedFSM, load_fsm
+from fsm_extract.automata.automaton import ExtractedFSM, load_fsm
 from fsm_extract.errors import (
     ArgumentTypeError,
     DataFormatError,
@@ -345,9 +345,28 @@ def _same(a: ExtractedFSM, b: ExtractedFSM) -> None:
         assert (x is None and y is None) or (np.array_equal(x, y) and x.dtype == y.dtype)
 
 
+def test_version_1_documents_still_load(observed):
+    """Schema version 1 had no abstraction, output_kind (and optionally no cluster_centroids)
+    keys: the abstraction was read from the metadata keys "state" and "features"."""
+    d = observed.to_dict()
+    v1 = {k: v for k, v in d.items() if k not in ("abstraction", "output_kind", "cluster_centroids")}
+    v1["version"] = 1
+    loaded = ExtractedFSM.from_dict(json.loads(json.dumps(v1)))
+    _same(loaded, observed)
+    assert loaded.abstraction is None and loaded.cluster_centroids is None
+    with_centres = dict(v1, cluster_map=[0, 1, 2], cluster_centroids=[[0.0], [1.0], [2.0]],
+                        metadata={"state": "hc", "features": {"features": "hidden", "depth": 0, "hidden_weight": 1.0,
+                                                               "behaviour_weight": 1.0, "hidden_columns": 1,
+                                                               "hidden_scale": 1.0, "state": "hc"}})
+    loaded = ExtractedFSM.from_dict(with_centres)
+    assert loaded.abstraction.state == "hc" and loaded.abstraction.features.features == "hidden"
+    again = ExtractedFSM.from_dict(json.loads(json.dumps(loaded.to_dict())))
+    assert again.to_dict()["version"] == 2 and again.abstraction == loaded.abstraction
+
+
 def test_dict_round_trip(observed, parity):
     d = observed.to_dict()
-    assert d["format"] == "fsm-extract/fsm" and d["version"] == 1
+    assert d["format"] == "fsm-extract/fsm" and d["version"] == 2
     assert d["completed"] == [[2, 0]] and [0, 1, 2, 1] in d["transition_counts"]
     _same(ExtractedFSM.from_dict(json.loads(json.dumps(d))), observed)
     d["metadata"]["undecided_outputs"].append(0)  # a copy: the FSM is unchanged
@@ -398,8 +417,8 @@ def _broken(d, **changes):
 @pytest.mark.parametrize(
     "changes, words",
     [
-        (dict(version=2), ["found version 2", "reads only version 1", "newer"]),
-        (dict(version=0), ["found version 0", "reads only version 1"]),
+        (dict(version=3), ["found version 3", "reads only versions 1 and 2", "newer"]),
+        (dict(version=0), ["found version 0", "reads only versions 1 and 2"]),
         (dict(version="1"), ["version='1'"]),
         (dict(transitions=[[0, 1], [1, 2], [2, 7]]), ["transitions[2, 1]=7", "[0, 3)"]),
         (dict(transitions=[[0, 1], [1], [2, 1]]), ["transitions", "ragged"]),

@@ -14,8 +14,8 @@ import pytest
 import torch
 
 import fsm_extract as fx
-from fsm_extract.models import RNNClassifier
-from fsm_extract.trace import collect_trace_encoded
+from fsm_extract.nets.models import RNNClassifier
+from fsm_extract.nets.net import collect_trace_encoded
 from fsm_extract.words import encode_words
 
 
@@ -38,7 +38,7 @@ def _peak_rss_mb(code: str, timeout: float = 300) -> tuple[dict, float]:
 
 def test_trace_of_a_long_word_is_chunked_and_equals_the_unchunked_trace(monkeypatch):
     """A word far longer than a chunk is run in pieces of time with the state carried over."""
-    from fsm_extract import chunked
+    from fsm_extract.nets import forward as chunked
 
     torch.manual_seed(0)
     model = RNNClassifier("01", hidden_size=8)
@@ -65,7 +65,7 @@ def test_trace_of_a_long_word_is_chunked_and_equals_the_unchunked_trace(monkeypa
 
 
 def test_check_words_respect_the_step_budget():
-    from fsm_extract.refined import check_words
+    from fsm_extract.extraction.refinement import check_words
 
     fsm = fx.ExtractedFSM(alphabet="01", transitions=np.array([[1, 0], [0, 1]]), accepting=[True, False], initial=0)
     rng = np.random.default_rng(0)
@@ -100,14 +100,14 @@ def _alphabet(k: int) -> list[str]:
 
 @pytest.fixture(scope="module")
 def fifty():
-    from fsm_extract.networks import exact_lstm
+    from fsm_extract.nets.exact import exact_lstm
 
     lang = fx.languages.random_dfa(n_states=5, alphabet=_alphabet(50), seed=0)
     return lang, exact_lstm(lang)
 
 
 def test_feature_width_is_capped_and_recorded(fifty):
-    from fsm_extract.behaviour import MAX_FEATURE_COLUMNS, FeatureMap
+    from fsm_extract.abstraction.features import MAX_FEATURE_COLUMNS, FeatureMap
 
     lang, net = fifty
     trace = fx.collect_trace(net, lang.sample(n=20, max_len=6, seed=0), state="hc")
@@ -131,8 +131,8 @@ def test_feature_width_is_capped_and_recorded(fifty):
 
 
 def test_continuation_outputs_step_in_bounded_chunks(fifty, monkeypatch):
-    from fsm_extract import behaviour
-    from fsm_extract.behaviour import FeatureMap
+    from fsm_extract.abstraction import features as behaviour
+    from fsm_extract.abstraction.features import FeatureMap
 
     lang, net = fifty
     trace = fx.collect_trace(net, lang.sample(n=50, max_len=6, seed=0), state="hc")
@@ -140,13 +140,13 @@ def test_continuation_outputs_step_in_bounded_chunks(fifty, monkeypatch):
     assert fmap.depth == 2
     ref = fmap.continuation_outputs(net, trace.hidden[:12])
     rows = []
-    real = behaviour.step_from
+    real = fx.Net.step
 
-    def spy(model, states, ids, **kw):
+    def spy(self, states, ids, **kw):  # every single step goes through the one net interface
         rows.append(states.shape[0])
-        return real(model, states, ids, **kw)
+        return real(self, states, ids, **kw)
 
-    monkeypatch.setattr(behaviour, "step_from", spy)
+    monkeypatch.setattr(fx.Net, "step", spy)
     monkeypatch.setattr(behaviour, "CHUNK_VALUES", 2550 * trace.dim * 4)  # 4 states at a time
     out = fmap.continuation_outputs(net, trace.hidden[:12])
     np.testing.assert_allclose(out, ref, atol=1e-6)
@@ -154,7 +154,8 @@ def test_continuation_outputs_step_in_bounded_chunks(fifty, monkeypatch):
 
 
 def test_probe_words_are_capped_and_sampled_with_the_seed():
-    from fsm_extract.refined import access_words, probe_words
+    from fsm_extract.automata.automaton import access_words
+    from fsm_extract.extraction.refinement import probe_words
 
     k = 50
     fsm = fx.ExtractedFSM(alphabet=_alphabet(k), transitions=np.array([[(q + a) % 5 for a in range(k)] for q in range(5)]),
@@ -178,7 +179,7 @@ def test_refined_extraction_with_a_large_alphabet(k):
         import time, torch
         torch.set_num_threads(1)
         import fsm_extract as fx
-        from fsm_extract.networks import exact_lstm
+        from fsm_extract.nets.exact import exact_lstm
         from tests.test_bounds import _alphabet
         lang = fx.languages.random_dfa(n_states=5, alphabet=_alphabet({k}), seed=0)
         net = exact_lstm(lang)
@@ -195,7 +196,7 @@ def test_refined_extraction_with_a_large_alphabet(k):
 
 @pytest.fixture(scope="module")
 def planted():
-    from fsm_extract.networks import exact_lstm, plant_trigger
+    from fsm_extract.nets.exact import exact_lstm, plant_trigger
 
     base = fx.languages.random_dfa(n_states=5, alphabet="01", seed=3)
     lang = plant_trigger(base, "011010011100")
@@ -206,7 +207,7 @@ def planted():
 
 def test_search_budget_is_capped_and_the_cap_can_be_raised(planted):
     from fsm_extract.errors import ArgumentTypeError, ValidationError
-    from fsm_extract.search import MAX_BUDGET, search_disagreements
+    from fsm_extract.analysis.search import MAX_BUDGET, search_disagreements
 
     _, net, fsm = planted
     assert MAX_BUDGET == 10**9
@@ -226,18 +227,18 @@ def test_search_budget_is_capped_and_the_cap_can_be_raised(planted):
 def test_search_runs_in_chunks_and_keeps_few_candidates(planted, monkeypatch):
     """Memory is bounded by a chunk of words, whatever the budget: words are drawn, run and
     dropped a chunk at a time, and only the shortest candidates are kept for verification."""
-    from fsm_extract import search_strategies as search
-    from fsm_extract.search import search_disagreements
+    from fsm_extract.analysis import search_strategies as search
+    from fsm_extract.analysis.search import search_disagreements
 
     lang, net, fsm = planted
     sizes = []
-    real = search.net_outputs
+    real = fx.Net.outputs
 
-    def spy(model, symbols, offsets, **kw):
+    def spy(self, symbols, offsets, **kw):  # the outputs-only runs of the one net interface
         sizes.append(int(symbols.size))
-        return real(model, symbols, offsets, **kw)
+        return real(self, symbols, offsets, **kw)
 
-    monkeypatch.setattr(search, "net_outputs", spy)
+    monkeypatch.setattr(fx.Net, "outputs", spy)
     monkeypatch.setattr(search, "CHUNK_STEPS", 4000)
     monkeypatch.setattr(search, "MAX_CANDIDATES", 5)
     result = search_disagreements(net, fsm, budget=120_000, seed=0, max_len=40)
@@ -255,8 +256,8 @@ def test_search_with_a_large_budget_runs_in_bounded_memory():
         import time, torch
         torch.set_num_threads(1)
         import fsm_extract as fx
-        from fsm_extract.networks import exact_lstm, plant_trigger
-        from fsm_extract.search import search_disagreements
+        from fsm_extract.nets.exact import exact_lstm, plant_trigger
+        from fsm_extract.analysis.search import search_disagreements
         base = fx.languages.random_dfa(n_states=5, alphabet="01", seed=3)
         net = exact_lstm(plant_trigger(base, "011010011100"), distractors=4, amplitude=0.1, seed=1)
         fsm = fx.extract(net, base.sample(n=2000, min_len=0, max_len=20, seed=0), n_states=16)
@@ -272,7 +273,7 @@ def test_search_with_a_large_budget_runs_in_bounded_memory():
                                          ("1e15", "must be an integer"), ("2.5", "must be an integer")])
 @pytest.mark.parametrize("command", ["extract", "fidelity"])
 def test_cli_validates_the_search_budget_before_any_work(tmp_path, capsys, command, value, rule, monkeypatch):
-    from fsm_extract import search
+    from fsm_extract.analysis import search
     from fsm_extract.cli import main
 
     monkeypatch.setattr(search, "search_disagreements", lambda *a, **k: pytest.fail("no search may start"))
@@ -316,7 +317,7 @@ def test_refine_only_options_at_their_defaults_are_accepted_without_refinement()
 
 @pytest.mark.parametrize("n", range(1, 8))
 def test_auto_finds_the_exact_automaton_of_an_exactly_built_net(n):
-    from fsm_extract.networks import exact_lstm
+    from fsm_extract.nets.exact import exact_lstm
 
     lang = fx.languages.tomita(n)
     net = exact_lstm(lang)

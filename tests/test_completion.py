@@ -11,10 +11,10 @@ import pytest
 import torch
 
 import fsm_extract as fx
-from fsm_extract.abstraction import KMeansAbstraction
-from fsm_extract.automaton import ExtractedFSM
-from fsm_extract.completion import complete_transitions
-from fsm_extract.counting import count_outputs, count_transitions
+from fsm_extract.abstraction.clustering import KMeansAbstraction
+from fsm_extract.automata.automaton import ExtractedFSM
+from fsm_extract.abstraction.completion import complete_transitions
+from fsm_extract.automata.counting import count_outputs, count_transitions
 from fsm_extract.errors import ValidationError
 
 

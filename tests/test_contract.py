@@ -39,9 +39,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import fsm_extract as fx
-from fsm_extract import counting
+from fsm_extract.automata import counting
 from fsm_extract.cli import main as cli_main
-from fsm_extract.render import to_dot
+from fsm_extract.automata.render import to_dot
 
 
 
@@ -1295,7 +1295,7 @@ CASES = [
     _case("load_model-garbage", lambda c: fx.load_model(c.files.garbage), A, "path="),
     _case("load_model-name-too-long", lambda c: fx.load_model(c.files.dir / ("a" * 300 + ".pt")), F, "path="),
     _case("from_dict-not-dict", lambda c: fx.ExtractedFSM.from_dict([1, 2]), A, "JSON object"),
-    _case("from_dict-version", lambda c: fx.ExtractedFSM.from_dict(dict(c.valid_fsm_dict, version=2)), A, "version=2"),
+    _case("from_dict-version", lambda c: fx.ExtractedFSM.from_dict(dict(c.valid_fsm_dict, version=3)), A, "version=3"),
     _case("from_dict-nan-centroid", lambda c: fx.ExtractedFSM.from_dict(
         dict(c.valid_fsm_dict, centroids=[[math.nan] * 4 for _ in c.valid_fsm_dict["transitions"]])), A, "centroids"),
     # --- extract

@@ -1,4 +1,4 @@
-"""Tests of fsm_extract.counting: kernels against their NumPy references, hand-computed
+"""Tests of fsm_extract.automata.counting: kernels against their NumPy references, hand-computed
 examples, counter overflow, and the boundary checks."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fsm_extract.counting import (
+from fsm_extract.automata.counting import (
     count_outputs,
     count_outputs_reference,
     count_transitions,
@@ -275,7 +275,7 @@ def test_count_array_size_is_bounded():
 
 
 def test_read_only_and_writeable_inputs_share_one_compiled_signature():
-    from fsm_extract import counting
+    from fsm_extract.automata import counting
 
     labels = np.array([1, 0, 1], dtype=np.int32)
     symbols = np.array([0, 1, 0], dtype=np.int32)

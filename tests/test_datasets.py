@@ -1,4 +1,4 @@
-"""Tests of fsm_extract.datasets: the bundled splits, their regeneration, and user JSONL files."""
+"""Tests of fsm_extract.data.datasets: the bundled splits, their regeneration, and user JSONL files."""
 
 from __future__ import annotations
 
@@ -11,8 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fsm_extract import datasets, languages
-from fsm_extract.datasets import Dataset
+from fsm_extract import datasets
+
+from fsm_extract import languages
+from fsm_extract.data.datasets import Dataset
 from fsm_extract.errors import ArgumentTypeError, DataFormatError, MissingFileError, UnknownSymbolError, ValidationError
 
 REPO = Path(__file__).resolve().parent.parent

@@ -5,7 +5,6 @@ the number of threads."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
@@ -131,7 +130,7 @@ _EXTRACT = """
 import sys, torch
 torch.set_num_threads(int(sys.argv[1]))
 import fsm_extract as fx
-from fsm_extract.networks import exact_lstm
+from fsm_extract.nets.exact import exact_lstm
 lang = fx.languages.tomita(3)
 net = exact_lstm(lang, distractors=4, amplitude=0.1, seed=0)
 words = sorted(set(lang.sample(n=600, max_len=14, seed=0).words))

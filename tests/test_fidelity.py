@@ -2,7 +2,7 @@
 
 Most tests build an ExtractedFSM and a Trace by hand (1-D hidden states near cluster centroids),
 so that each number can be derived on paper; the comments derive them. A few run real nets:
-an exact LSTM for tomita4 (fsm_extract.networks.exact_lstm) for the "no residual" and fitting-
+an exact LSTM for tomita4 (fsm_extract.nets.exact.exact_lstm) for the "no residual" and fitting-
 data cases.
 """
 
@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 
 import fsm_extract as fx
 from fsm_extract.errors import ArgumentTypeError, FsmExtractError, ValidationError
-from fsm_extract.fidelity import FidelityReport, evaluate_trace
-from fsm_extract.trace import Trace
+from fsm_extract.analysis.fidelity import FidelityReport, evaluate_trace
+from fsm_extract.nets.trace import Trace
 from fsm_extract.words import encode_words
 
 
@@ -499,7 +499,7 @@ def test_matches_plain_reference_on_random_traces(seed, n_states, n_words):
 # ----------------------------------------------------------------------------- with a net
 @pytest.fixture(scope="module")
 def exact_setup():
-    from fsm_extract.networks import exact_lstm
+    from fsm_extract.nets.exact import exact_lstm
 
     lang = fx.languages.tomita(4)
     net = exact_lstm(lang)

@@ -1,4 +1,4 @@
-"""Tests of fsm_extract.languages: the languages against plain-Python definitions, and the sampler."""
+"""Tests of fsm_extract.data.languages: the languages against plain-Python definitions, and the sampler."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fsm_extract import languages
-from fsm_extract.datasets import Dataset
+from fsm_extract.data.datasets import Dataset
 from fsm_extract.errors import ArgumentTypeError, UnknownSymbolError, ValidationError
 
 # ---------------------------------------------------------------------------------------------

@@ -291,7 +291,7 @@ def test_estimate_and_subset_construction_agree_with_automata_lib():
     from automata.fa.nfa import NFA
     from hypothesis import given, settings, strategies as st
 
-    from fsm_extract._regex import estimate_nfa_states
+    from fsm_extract.data._regex import estimate_nfa_states
 
     @settings(max_examples=150, deadline=None)
     @given(st.lists(st.sampled_from(_REGEX_PIECES), min_size=1, max_size=4), st.sampled_from(["", "|", "*", "{2,}"]))
@@ -307,7 +307,7 @@ def test_estimate_and_subset_construction_agree_with_automata_lib():
 
 
 def test_row_ids_partition_rows_like_numpy_unique(rng):
-    from fsm_extract._sampling import _row_ids
+    from fsm_extract.data.dfa_tables import _row_ids
 
     for n, k, high in [(1, 1, 1), (50, 3, 4), (1000, 5, 3), (200, 2, 10**12)]:
         rows = rng.integers(0, high, (n, k))
@@ -472,7 +472,7 @@ def _no_write_access(monkeypatch, folder: Path) -> None:
 
 
 def test_an_unwritable_folder_is_refused_before_the_work(small, tmp_path, monkeypatch, capsys):
-    from fsm_extract import training
+    from fsm_extract.nets import training
     from fsm_extract.cli import main
 
     locked = tmp_path / "locked"
@@ -534,7 +534,8 @@ def test_cli_disk_full_is_one_line_exit_2(small, tmp_path, monkeypatch, capsys):
 
 @pytest.mark.parametrize("command", ["train", "extract"])
 def test_cli_refuses_a_fifo_out_before_the_work(small, tmp_path, monkeypatch, capsys, command):
-    from fsm_extract import pipeline, training
+    from fsm_extract.extraction import extract as pipeline
+    from fsm_extract.nets import training
     from fsm_extract.cli import main
 
     model = small[0].save(tmp_path / "m.pt")
@@ -598,7 +599,7 @@ def test_float64_model_matches_its_float32_copy(cell, layers):
 def test_float64_step_from_and_a_float32_embedding():
     """step_from takes float32 states and runs them in the model's dtype; an embedding giving
     float32 (one-hot) inputs to a float64 net is cast to the net's dtype."""
-    from fsm_extract.trace import step_from
+    from fsm_extract.nets.net import step_from
 
     torch.manual_seed(0)
     net = _Net().double()

@@ -5,7 +5,8 @@ from torch import nn
 
 import fsm_extract as fx
 from fsm_extract.errors import ArgumentTypeError, DataFormatError, FsmExtractError, MissingFileError, ValidationError
-from fsm_extract.models import RecurrentAdapter, RNNClassifier, load_model
+from fsm_extract.nets.checkpoints import load_model
+from fsm_extract.nets.models import RecurrentAdapter, RNNClassifier
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 import fsm_extract as fx
 from fsm_extract.errors import ArgumentTypeError, UnknownSymbolError, ValidationError
-from fsm_extract.networks import MIN_SHARPNESS, exact_gru, exact_lstm, plant_trigger
+from fsm_extract.nets.exact import MIN_SHARPNESS, exact_gru, exact_lstm, plant_trigger
 
 DISGUISE = {"distractors": 6, "amplitude": 0.3, "seed": 7}
 

@@ -258,7 +258,7 @@ def test_plain_bad_batch_size(model):
 
 @pytest.mark.parametrize("options", [{}, PLAIN], ids=["default", "plain"])
 def test_n_states_above_distinct_states_warns_and_uses_them_all(options):
-    from fsm_extract.networks import exact_lstm
+    from fsm_extract.nets.exact import exact_lstm
 
     lang = fx.languages.tomita(2)  # an exactly-built net has few distinct hidden states
     words = lang.sample(n=300, max_len=12, seed=0)

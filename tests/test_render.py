@@ -1,4 +1,4 @@
-"""Tests of fsm_extract.render: DOT source and rendered files."""
+"""Tests of fsm_extract.automata.render: DOT source and rendered files."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import shutil
 import numpy as np
 import pytest
 
-from fsm_extract import render as render_module
-from fsm_extract.automaton import ExtractedFSM
+from fsm_extract.automata import render as render_module
+from fsm_extract.automata.automaton import ExtractedFSM
 from fsm_extract.errors import ArgumentTypeError, GraphvizNotFoundError, MissingFileError, ValidationError
 
 HAVE_DOT = shutil.which("dot") is not None

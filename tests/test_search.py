@@ -5,8 +5,8 @@ import pytest
 
 import fsm_extract as fx
 from fsm_extract.errors import ArgumentTypeError, ValidationError
-from fsm_extract.networks import exact_lstm, plant_trigger
-from fsm_extract.search import search_disagreements
+from fsm_extract.nets.exact import exact_lstm, plant_trigger
+from fsm_extract.analysis.search import search_disagreements
 
 TRIGGER = "011010011100"
 

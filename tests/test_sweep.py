@@ -9,7 +9,7 @@ import pytest
 
 import fsm_extract as fx
 from fsm_extract.errors import ArgumentTypeError, FsmExtractError, ValidationError
-from fsm_extract.sweep import AUTO_GRID, SweepResult
+from fsm_extract.extraction.sweep import AUTO_GRID, SweepResult
 
 
 ROW_KEYS = {"k", "n_states", "prefix_agreement", "word_agreement", "state_agreement",

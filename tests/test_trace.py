@@ -5,8 +5,9 @@ from torch import nn
 
 import fsm_extract as fx
 from fsm_extract.errors import ArgumentTypeError, UnknownSymbolError, ValidationError
-from fsm_extract.models import RecurrentAdapter, RNNClassifier
-from fsm_extract.trace import Trace, collect_trace, step_from
+from fsm_extract.nets.models import RecurrentAdapter, RNNClassifier
+from fsm_extract.nets.net import collect_trace, step_from
+from fsm_extract.nets.trace import Trace
 
 from .conftest import random_words
 

@@ -200,7 +200,7 @@ def test_default_holds_out_words_and_stops_early():
 
 
 def test_hold_out_is_seeded_and_keeps_both_classes(tiny):
-    from fsm_extract.training import hold_out
+    from fsm_extract.nets.training import hold_out
 
     a_train, a_val = hold_out(tiny, 0.1, seed=3)
     b_train, b_val = hold_out(tiny, 0.1, seed=3)
@@ -215,7 +215,8 @@ def test_hold_out_is_seeded_and_keeps_both_classes(tiny):
 
 def test_patience_stops_a_plateau(tiny):
     """A net that cannot learn (lr tiny) stops after `patience` epochs without improvement."""
-    model = fx.train_classifier(tiny, hidden_size=4, lr=1e-6, epochs=500, patience=3, seed=0, progress=False)
+    model = fx.train_classifier(tiny, hidden_size=4, lr=1e-6, epochs=500, early_stopping=fx.EarlyStopping(patience=3),
+                                seed=0, progress=False)
     meta = model.metadata
     assert meta["stopped"].endswith("did not improve for 3 epochs")
     assert meta["epochs_run"] == meta["best_epoch"] + 3
@@ -234,4 +235,6 @@ def test_early_stopping_off_runs_every_epoch(tiny):
 ])
 def test_early_stopping_options_are_checked(tiny, kwargs, pattern):
     with pytest.raises(ValidationError, match=pattern):
-        fx.train_classifier(tiny, progress=False, **kwargs)
+        fx.EarlyStopping(**kwargs)
+    with pytest.raises(ArgumentTypeError, match="early_stopping='yes' must be True or False"):
+        fx.train_classifier(tiny, progress=False, early_stopping="yes")

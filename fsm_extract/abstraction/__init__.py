@@ -1,0 +1,1 @@
+"""abstraction: see ../shared/design.md (layers)."""

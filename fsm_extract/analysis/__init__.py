@@ -1,0 +1,1 @@
+"""analysis: see ../shared/design.md (layers)."""

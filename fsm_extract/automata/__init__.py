@@ -1,0 +1,1 @@
+"""automata: see ../shared/design.md (layers)."""

@@ -1,0 +1,82 @@
+"""Minimisation of an :class:`~fsm_extract.automata.automaton.ExtractedFSM`, evidence merged.
+
+Split from :mod:`fsm_extract.automata.automaton` to keep that module to the automaton object itself.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .automaton import ExtractedFSM
+
+__all__ = ["minimize_fsm", "bfs_order"]
+
+
+def bfs_order(transitions: np.ndarray, initial: int) -> list[int]:
+    """States reachable from ``initial``, in breadth-first order over symbols in alphabet order."""
+    table = transitions.tolist()
+    seen = {initial}
+    order = [initial]
+    for q in order:
+        for t in table[q]:
+            if t not in seen:
+                seen.add(t)
+                order.append(t)
+    return order
+
+
+def _merge(arr: np.ndarray, labels: np.ndarray, axis: int) -> np.ndarray:
+    """Sum the slices of ``arr`` along ``axis`` that share a label (labels cover 0..max, all used)."""
+    perm = np.argsort(labels, kind="stable")
+    starts = np.searchsorted(labels[perm], np.arange(int(labels.max()) + 1))
+    return np.add.reduceat(np.take(arr, perm, axis=axis), starts, axis=axis)
+
+
+def minimize_fsm(fsm: ExtractedFSM) -> ExtractedFSM:
+    """See :meth:`ExtractedFSM.minimize`."""
+    reach = np.array(bfs_order(fsm.transitions, fsm.initial), np.int64)
+    local = np.full(fsm.n_states, -1, np.int64)
+    local[reach] = np.arange(reach.size)
+    table = local[fsm.transitions[reach]]  # (r, k), reachable states only
+    block = np.unique(fsm.accepting[reach], return_inverse=True)[1].ravel()
+    while True:
+        _, refined = np.unique(np.column_stack([block, block[table]]), axis=0, return_inverse=True)
+        refined = refined.ravel()
+        done = refined.max() == block.max()
+        block = refined
+        if done:
+            break
+    rep = np.unique(block, return_index=True)[1]  # first member of each block
+    quotient = block[table[rep]]
+    order = np.array(bfs_order(quotient, int(block[0])), np.int64)
+    relabel = np.empty_like(order)
+    relabel[order] = np.arange(order.size)
+    new_of_local = relabel[block]  # (r,)
+    transitions = relabel[quotient[order]]
+    accepting = fsm.accepting[reach[rep[order]]]
+
+    counts = fsm.transition_counts[np.ix_(reach, np.arange(fsm.n_symbols), reach)]
+    counts = _merge(_merge(counts, new_of_local, 0), new_of_local, 2)
+    outputs = _merge(fsm.output_counts[reach], new_of_local, 0)
+    any_completed = _merge(fsm.completed[reach].astype(np.int64), new_of_local, 0) > 0
+    completed = any_completed & (counts.sum(-1) == 0)
+    centroids = None
+    if fsm.centroids is not None:
+        w = fsm.output_counts[reach].sum(1).astype(np.float64)
+        w = np.where(_merge(w, new_of_local, 0)[new_of_local] > 0, w, 1.0)
+        centroids = _merge(fsm.centroids[reach] * w[:, None], new_of_local, 0) / _merge(w, new_of_local, 0)[:, None]
+    state_map = np.full(fsm.n_states, -1, np.int64)
+    state_map[reach] = new_of_local
+    cluster_map = None
+    if fsm.cluster_map is not None:
+        cluster_map = np.where(fsm.cluster_map >= 0, state_map[fsm.cluster_map], -1)
+    meta = dict(fsm.metadata)
+    meta["minimized_from"] = fsm.n_states
+    meta["dropped_counts"] = int(fsm.transition_counts.sum() - counts.sum())
+    if "undecided_outputs" in meta:
+        meta["undecided_outputs"] = np.flatnonzero(outputs[:, 1] == outputs[:, 0]).tolist()
+    return type(fsm)(fsm.alphabet, transitions, accepting, 0, counts, outputs, completed,
+                      centroids, cluster_map, meta, fsm.cluster_centroids, fsm.abstraction)

@@ -1,0 +1,274 @@
+"""The commands of the ``fsm-extract`` command line (:mod:`fsm_extract.cli` parses the
+arguments and calls one of these). Each is a thin layer over the public API."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from . import datasets, languages
+from ._checks import atomic_write_text, check_choice, check_out_dir, check_out_path
+from .analysis.fidelity import fidelity
+from .automata.automaton import load_fsm
+from .automata.render import SUFFIXES
+from .errors import GraphvizNotFoundError, ValidationError
+from .extraction.extract import extract
+from .extraction.refinement import Refinement
+from .extraction.sweep import sweep
+from .nets.checkpoints import load_model
+from .nets.training import train_classifier
+
+__all__: list[str] = []
+
+
+def _interactive() -> bool:
+    """Progress bars only on a terminal: piped or captured stderr keeps just the one error line."""
+    return bool(getattr(sys.stderr, "isatty", lambda: False)())
+
+
+def _write_json(path, payload) -> None:
+    atomic_write_text(path, json.dumps(payload, indent=2, default=float) + "\n", name="--json")
+
+
+def _cmd_fidelity(args: argparse.Namespace) -> None:
+
+    json_out = check_out_path("--json", args.json, suffixes=(".json",)) if args.json is not None else None
+    reference, fit_data = None, None
+    if args.language is not None:
+        check_choice("--language", args.language, datasets.bundled_names())
+        reference = languages.tomita(int(args.language[len("tomita"):]))
+        fit_data = datasets.load(args.language, split="train")
+        model = load_model(args.model) if args.model is not None else datasets.bundled_model(args.language)
+        data = datasets.load(args.language, split="test")
+    else:
+        if args.model is None:
+            raise ValidationError("--model is required with --data: name the net's checkpoint")
+        model = load_model(args.model)
+        data = datasets.load_jsonl(args.data, alphabet=model.alphabet)
+    if args.fsm is None:
+        fit_data = None  # a specification was not fitted on the language's train split
+    if args.fit_data is not None:
+        fit_data = datasets.load_jsonl(args.fit_data, alphabet=model.alphabet)
+    if args.fsm is not None:
+        fsm = load_fsm(args.fsm)
+    elif args.spec is not None:
+        fsm = languages.from_regex(args.spec, alphabet=model.alphabet)
+    else:
+        fsm = languages.load_dfa(args.dfa)
+    if args.search < 0:
+        raise ValidationError(f"--search={args.search} must be >= 0 (net steps; 0 means no search)")
+    report = fidelity(model, fsm, data, reference=reference, fit_data=fit_data, search=args.search or False)
+    print(report.summary())
+    if json_out is not None:
+        _write_json(json_out, report.to_dict())
+        print(f"report written to {json_out}")
+
+
+_MAX_K = 10**6  # no abstraction has more clusters than this
+_MAX_KS = 10_000  # nor does a sweep try more values of k
+
+
+def _parse_states(text: str) -> list[int]:
+
+    try:
+        if ":" in text:
+            a, b = text.split(":")
+            lo, hi = int(a), int(b)
+            if lo < 1 or hi - lo > _MAX_KS or hi > _MAX_K + 1:
+                raise ValidationError(
+                    f"--states={text!r} must be a range A:B with 1 <= A, B - A <= {_MAX_KS} and B <= {_MAX_K + 1}"
+                )
+            ks = list(range(lo, hi))
+        else:
+            ks = [int(x) for x in text.split(",") if x.strip()]
+    except (ValueError, OverflowError) as exc:
+        if isinstance(exc, ValidationError):
+            raise
+        raise ValidationError(f"--states={text!r} must be A:B (k from A to B-1) or a comma list of ints") from None
+    if not ks or min(ks) < 1:
+        raise ValidationError(f"--states={text!r} must name at least one k >= 1")
+    if len(ks) > _MAX_KS or max(ks) > _MAX_K:
+        raise ValidationError(f"--states={text!r} must name at most {_MAX_KS} values of k, each <= {_MAX_K}")
+    return ks
+
+
+def _cmd_sweep(args: argparse.Namespace) -> None:
+
+    ks = _parse_states(args.states)
+    plot = check_out_path("--plot", args.plot, suffixes=(".png", ".svg", ".pdf")) if args.plot is not None else None
+    json_out = check_out_path("--json", args.json, suffixes=(".json",)) if args.json is not None else None
+    args.data = None
+    model, fit, reference = _load_source(args) if args.language is not None else (None, None, None)
+    if args.language is None:
+
+        model = load_model(args.model)
+    if args.fit_data is not None:
+        fit = datasets.load_jsonl(args.fit_data, alphabet=model.alphabet)
+    test = datasets.load(args.language, split="test") if args.language is not None else None
+    if args.test_data is not None:
+        test = datasets.load_jsonl(args.test_data, alphabet=model.alphabet)
+    if fit is None or test is None:
+        raise ValidationError("--fit-data and --test-data are required with --model")
+    result = sweep(model, fit, test, ks, method=args.method, seed=args.seed, reference=reference, progress=_interactive())
+    print(result.table())
+    best = result.best()
+    print(f"smallest k reaching 99.9% prefix agreement: {best['k']}" if best["prefix_agreement"] >= 0.999
+          else f"no k reached 99.9% prefix agreement; the best was k={best['k']} ({best['prefix_agreement']:.2%})")
+    if plot is not None:
+        result.plot(plot, title=f"{args.language or Path(args.model).stem}: extraction sweep")
+        print(f"plot written to {plot}")
+    if json_out is not None:
+        _write_json(json_out, result.to_dict())
+
+
+def _load_source(args: argparse.Namespace):
+    """(model, fitting data, language or None) from --model/--language and --data."""
+
+    language = None
+    if args.language is not None:
+        check_choice("--language", args.language, datasets.bundled_names())
+        language = languages.tomita(int(args.language[len("tomita"):]))
+        model = datasets.bundled_model(args.language)
+    else:
+        model = load_model(args.model)
+    if args.data is not None:
+        data = datasets.load_jsonl(args.data, alphabet=model.alphabet)
+    elif args.language is not None:
+        data = datasets.load(args.language, split="train")
+    else:
+
+        raise ValidationError("--data is required with --model: name the JSONL file of fitting words")
+    return model, data, language
+
+
+def _cmd_extract(args: argparse.Namespace) -> None:
+
+    out = check_out_path("--out", args.out, suffixes=(".json",))
+    model, data, _ = _load_source(args)
+    states = _parse_k(args.states)
+    if args.search < 0:
+        raise ValidationError(f"--search={args.search} must be >= 0 (net steps per round; 0 means no search)")
+    if args.search and (args.no_refine or states == "auto"):
+        raise ValidationError(f"--search={args.search} needs refinement: drop --no-refine and --states auto, or --search")
+    validation = None
+    if args.validation is not None:
+        validation = datasets.load_jsonl(args.validation, alphabet=model.alphabet)
+    elif states == "auto" and args.language is not None:
+        validation = datasets.load(args.language, split="validation")
+    refine = False if args.no_refine else Refinement(search=args.search)
+    fsm = extract(model, data, n_states=states, method=args.method, state=args.state, seed=args.seed,
+                  progress=_interactive(), validation=validation, refine=refine)
+    fsm.save(out)
+    k = fsm.metadata["n_clusters"]
+    print(f"{fsm.n_states} states ({k} clusters{' chosen automatically' if states == 'auto' else ''}, "
+          f"{int(fsm.completed.sum())} completed transitions); saved {out}")
+
+
+def _parse_k(text: str):
+
+    if text == "auto":
+        return "auto"
+    try:
+        k = int(text)
+    except ValueError:
+        raise ValidationError(f"--states={text!r} must be a positive integer or 'auto'") from None
+    if k < 1:
+        raise ValidationError(f"--states={text!r} must be a positive integer or 'auto' (n_states={k} must be >= 1)")
+    return k
+
+
+def _cmd_render(args: argparse.Namespace) -> None:
+
+    out = check_out_path("--out", args.out, suffixes=SUFFIXES)
+    fsm = load_fsm(args.fsm)
+    path = fsm.render(out, hide_sink=args.hide_sink, min_confidence=args.min_confidence, show_support=args.show_support,
+                      max_states=args.max_states)
+    print(f"wrote {path}")
+
+
+def _cmd_demo(args: argparse.Namespace) -> None:
+
+
+    check_choice("--language", args.language, datasets.bundled_names())
+    out_dir = check_out_dir("--out", args.out, files=("fsm.json", "fsm.svg"))
+    steps = tqdm(total=4, desc="demo", unit="step", bar_format="{desc}: {n}/{total} {postfix}", disable=not _interactive())
+    try:
+        steps.set_postfix_str("loading the bundled model")
+        model = datasets.bundled_model(args.language)
+        train = datasets.load(args.language, split="train")
+        test = datasets.load(args.language, split="test")
+        language = languages.tomita(int(args.language[len("tomita"):]))
+        steps.update()
+        steps.set_postfix_str(f"extracting ({args.states} clusters)")
+        fsm = extract(model, train, n_states=args.states, seed=args.seed)
+        steps.update()
+        steps.set_postfix_str("checking on the test split")
+        report = fidelity(model, fsm, test, reference=language, fit_data=train)
+        steps.update()
+        steps.set_postfix_str("rendering")
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ValidationError(f"--out={args.out!r} must be a folder that can be created ({exc.strerror})") from None
+        fsm.save(out_dir / "fsm.json")
+        try:
+            drawing = fsm.render(out_dir / "fsm.svg", hide_sink=False)
+        except GraphvizNotFoundError as exc:
+            drawing = f"not drawn ({' '.join(str(exc).split())})"
+        steps.update()
+    finally:
+        steps.close()
+    refine = fsm.metadata["refine"]
+    last = refine["counterexample_rounds"][-1]
+    print(f"{args.language}: bundled {model.cell.upper()} with {model.hidden_size} units, "
+          f"{report.task['net_accuracy']:.2%} right on the test split ({len(test)} words, lengths up to {int(test.lengths.max())})")
+    print(f"extracted automaton: {fsm.n_states} states from {args.states} clusters and {len(refine['splits'])} splits "
+          f"in {fsm.metadata.get('timing', {}).get('seconds', 0):.1f} s; last counterexample check: {last['disagreements']} disagreements "
+          f"in {last['checked_words']} words")
+    print(f"fidelity on the test split: {report.headline}")
+    eq = report.reference["fsm_equivalent"]
+    print(f"language-equivalent to the reference {args.language} DFA ({language.n_states} states): {'yes' if eq else 'no'}")
+    print(f"automaton: {out_dir / 'fsm.json'}; diagram: {drawing}")
+
+
+def _cmd_train(args: argparse.Namespace) -> None:
+
+    out = check_out_path("--out", args.out)
+    language = None
+    if args.language is not None:
+
+        check_choice("--language", args.language, datasets.bundled_names())
+        language = languages.tomita(int(args.language[len("tomita"):]))
+        data = datasets.load(args.language, split="train")
+        validation = datasets.load(args.language, split="validation")
+    else:
+        data = datasets.load_jsonl(args.data)
+        validation = None
+    if args.validation is not None:
+        validation = datasets.load_jsonl(args.validation, alphabet=data.alphabet)
+    model = train_classifier(
+        data,
+        cell=args.cell,
+        hidden_size=args.hidden_size,
+        num_layers=args.layers,
+        epochs=args.epochs,
+        lr=args.lr,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        validation=validation,
+        language=language,
+        max_seconds=args.max_seconds,
+        progress=not args.quiet and _interactive(),
+    )
+    model.save(out)
+    meta = model.metadata
+    acc = meta.get("validation_accuracy", meta.get("train_accuracy"))
+    which = {"held-out": f"held-out ({meta['held_out_words']} words)", None: "training"}.get(meta["watched"], meta["watched"])
+    print(f"trained {args.cell} ({args.hidden_size} units) in {meta['seconds']:.1f} s, {meta['epochs_run']} epochs "
+          f"({meta['stopped']}); {which} accuracy {acc:.4f}; saved {out}")
+
+

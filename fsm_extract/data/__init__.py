@@ -1,0 +1,1 @@
+"""data: see ../shared/design.md (layers)."""

@@ -1,0 +1,1 @@
+"""extraction: see ../shared/design.md (layers)."""

@@ -1,0 +1,198 @@
+"""``fx.extract``: from a trained recurrent net to a minimised automaton.
+
+This module only wires the stages together: trace -> abstraction -> counting -> completion ->
+automaton -> minimisation.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+import warnings
+from collections.abc import Iterable
+from typing import Any, Literal
+
+import numpy as np
+
+from .._checks import check_bool, check_choice, check_int, check_seed
+from ..abstraction.build import build_fsm
+from ..abstraction.clustering import Method, make_abstraction
+from ..automata.automaton import ExtractedFSM
+from ..data.datasets import Dataset
+from ..errors import ArgumentTypeError, ValidationError
+from ..nets.net import as_net
+from ..nets.trace import StateKind
+from ..words import check_ordered_words, encode_words, words_digest
+from .refinement import Refinement, extract_refined
+from .sweep import select_n_states
+
+__all__ = ["extract"]
+
+
+#: The keywords of :class:`Refinement` ``extract`` took before it existed; they keep working for
+#: one release, with a DeprecationWarning.
+_DEPRECATED = ("features", "depth", "threshold", "max_rounds", "search")
+
+
+def _refinement(refine: Any, auto: bool, deprecated: dict[str, Any]) -> Refinement | None:
+    """The refinement options: ``refine`` (True, False or a Refinement) and the deprecated
+    keywords folded in; ValidationError when they are given but extraction does not refine."""
+    unknown = sorted(set(deprecated) - set(_DEPRECATED))
+    if unknown:
+        raise ArgumentTypeError(f"extract() got an unexpected keyword argument {unknown[0]!r}")
+    options = Refinement.of(refine)
+    if deprecated:
+        warnings.warn(f"extract({', '.join(f'{k}=...' for k in deprecated)}) is deprecated: pass "
+                      f"refine=fx.Refinement({', '.join(f'{k}=...' for k in deprecated)})", DeprecationWarning,
+                      stacklevel=3)
+        if options is None or auto:
+            defaults = Refinement()
+            for option, value in deprecated.items():
+                default = getattr(defaults, option)
+                if isinstance(value, str) != isinstance(default, str) or value != default:
+                    why = ("n_states='auto' extracts without refinement: drop it, or give n_states a number" if auto
+                           else "refine=False: drop it, or extract with refine=True")
+                    raise ValidationError(f"{option}={value!r} applies only to refined extraction, but {why}")
+        else:
+            options = dataclasses.replace(options, **deprecated)
+    return None if auto else options
+
+
+def _fitting_words(data: Any) -> list:
+    """The fitting words of ``data`` (a Dataset or a sequence of words), checked."""
+    check_ordered_words(data, "data")
+    if isinstance(data, Dataset):
+        data.check_nonempty("data")
+        return list(data.words)
+    if isinstance(data, (str, bytes)) or not isinstance(data, Iterable):
+        return data  # encode_words names the problem
+    return list(data)  # a generator must survive being read twice (trace, fingerprint)
+
+
+def _split_validation(words: list, seed: int) -> tuple[list, list]:
+    """A seeded 20% of ``words`` held out for choosing ``n_states="auto"``: (fit, validation)."""
+    perm = np.random.default_rng(seed).permutation(len(words))
+    n_val = max(1, len(words) // 5) if len(words) > 1 else 0
+    return [words[i] for i in np.sort(perm[n_val:])], [words[i] for i in np.sort(perm[:n_val])]
+
+
+def extract(
+    model: Any,
+    data: Any,
+    *,
+    n_states: int | Literal["auto"] = 16,
+    method: Method = "kmeans",
+    state: StateKind = "h",
+    seed: int = 0,
+    max_fit_points: int = 100_000,
+    minimize: bool = True,
+    batch_size: int = 512,
+    progress: bool = False,
+    validation: Any = None,
+    target: float = 0.999,
+    max_states: int = 64,
+    refine: bool | Refinement = True,
+    **deprecated: Any,
+) -> ExtractedFSM:
+    """Extract a finite-state machine from a recurrent classifier.
+
+    Parameters
+    ----------
+    model : RNNClassifier, RecurrentAdapter or Net
+    data : Dataset or sequence of words
+        The words whose hidden states are clustered (the fitting data). Labels are not used:
+        the automaton describes the net, not the task. A ``set`` is refused (its order
+        changes with ``PYTHONHASHSEED``): pass ``sorted(words)``.
+    n_states : int or "auto", default 16
+        Clusters in the abstraction (the minimised automaton may be smaller). ``"auto"``
+        tries every k = 2, 3, ..., 16, then 20, 24, 32, ... up to ``max_states`` and keeps the
+        smallest k whose prefix agreement with the net on ``validation`` reaches ``target``,
+        else the most faithful k; ``metadata["auto"]`` records every k tried.
+    method : {"kmeans", "gmm"}
+    state : {"h", "hc"}
+        Without refinement: cluster hidden vectors, or an LSTM's hidden and cell vectors.
+        Refinement always traces the full recurrent state (behavioural features run the cell
+        from it).
+    seed : int
+        Same seed, same automaton.
+    max_fit_points : int
+        Fit the clustering on at most this many steps.
+    minimize : bool, default True
+    batch_size : int
+        Words per batch when tracing.
+    progress : bool
+    validation : Dataset or sequence of words, optional
+        For ``n_states="auto"``: held-out words to choose k on. Default: a seeded 20% of
+        ``data`` is held out for choosing, and the automaton is fitted on the other 80%.
+    target : float, default 0.999
+    max_states : int, default 64
+        The largest automaton built: the state budget of refinement and of ``n_states="auto"``,
+        and an upper bound on ``n_states``.
+    refine : bool or Refinement, default True
+        Refine the clustering until the automaton explains the net (see
+        :mod:`fsm_extract.extraction.refinement`): behavioural features, splitting of clusters
+        whose transitions are not deterministic, and a counterexample loop; an
+        :class:`~fsm_extract.extraction.refinement.Refinement` sets its options
+        (``refine=fx.Refinement(search=True)`` also searches the net for rare behaviour).
+        ``False`` keeps plain clustering of the hidden states (``state``, ``method``), for
+        comparison. ``n_states="auto"`` always uses plain clustering.
+    **deprecated
+        ``features``, ``depth``, ``threshold``, ``max_rounds``, ``search``: the options of
+        :class:`Refinement` as keywords, deprecated (a DeprecationWarning; they are folded into
+        ``refine``). Given a non-default value without refinement, they raise ValidationError.
+
+    Returns
+    -------
+    ExtractedFSM
+        ``metadata`` records the method, parameters and fitting size; wall-clock time, the only
+        part that differs between two runs with the same seed, is in ``metadata["timing"]``
+        (``to_dict(timing=False)`` and ``save(path, timing=False)`` leave it out).
+    """
+    net = as_net(model, check=True)
+    auto = isinstance(n_states, str) and n_states == "auto"
+    options = _refinement(refine, auto, deprecated)
+    batch_size = check_int("batch_size", batch_size, min=1)
+    check_choice("state", state, ("h", "hc"))
+    if state == "hc" and net.cell != "lstm":
+        raise ValidationError(f"state='hc' needs an LSTM, but the model's cell is {net.cell!r}; use state='h'")
+    max_states = check_int("max_states", max_states, min=1)
+    if not auto:
+        n_states = check_int("n_states", n_states, min=1)
+        if n_states > max_states:
+            raise ValidationError(f"n_states={n_states} must be <= max_states={max_states}, the largest automaton "
+                                  f"extract builds (raise max_states to fit more clusters)")
+    check_choice("method", method, ("kmeans", "gmm"))
+    seed = check_seed("seed", seed)
+    minimize = check_bool("minimize", minimize)
+    progress = check_bool("progress", progress)
+    check_ordered_words(validation, "validation")
+    t0 = time.perf_counter()
+    words = _fitting_words(data)
+    encode_words(words, net.alphabet)  # every word a str or sequence of known symbols, before any look
+    meta = {"seed": seed, "fit_digest": words_digest(words)}  # the digest covers all of data, before any split
+    if options is not None:
+        if not any(len(w) for w in words):
+            raise ValidationError("data must hold at least one non-empty word, got only empty words")
+        fsm = extract_refined(net, words, n_states=n_states, seed=seed, method=method, refinement=options,
+                              max_states=max_states, max_fit_points=max_fit_points, minimize=minimize,
+                              batch_size=batch_size, progress=progress, metadata=meta)
+        return fsm.with_metadata(timing={"seconds": round(time.perf_counter() - t0, 3)})
+    if auto and validation is None:
+        words, validation = _split_validation(words, seed)
+    trace = net.trace_words(words, state=state, batch_size=batch_size, progress=progress)
+    if trace.n_steps == 0:
+        raise ValidationError("data must hold at least one non-empty word, got only empty words")
+    meta.update(method=method, n_clusters=None if auto else n_states, state=state, n_fit_words=trace.n_words,
+                n_fit_steps=trace.n_steps, max_fit_length=int(trace.lengths.max()))
+    if auto:
+        val_trace = net.trace_words(validation, name="validation", state=state, batch_size=batch_size)
+        chosen, record = select_n_states(net, trace, val_trace, target=target, max_states=max_states,
+                                         method=method, seed=seed, max_fit_points=max_fit_points)
+        n_states = record["chosen"]
+        meta.update(n_clusters=n_states, auto=record)
+    if auto and minimize:
+        fsm = chosen.with_metadata(**meta)  # already fitted (and minimised) at the chosen k
+    else:
+        abstraction = make_abstraction(method, n_states=n_states, seed=seed, max_fit_points=max_fit_points).fit(trace)
+        fsm = build_fsm(net, trace, abstraction, minimize=minimize, metadata=meta)
+    return fsm.with_metadata(timing={"seconds": round(time.perf_counter() - t0, 3)})

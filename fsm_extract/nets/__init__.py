@@ -1,0 +1,1 @@
+"""nets: see ../shared/design.md (layers)."""
