@@ -12,7 +12,7 @@ import numpy as np
 if TYPE_CHECKING:  # pragma: no cover
     from .automaton import ExtractedFSM
 
-__all__ = ["minimize_fsm", "bfs_order"]
+__all__ = ["minimize_fsm", "quotient_fsm", "bfs_order"]
 
 
 def bfs_order(transitions: np.ndarray, initial: int) -> list[int]:
@@ -80,3 +80,44 @@ def minimize_fsm(fsm: ExtractedFSM) -> ExtractedFSM:
         meta["undecided_outputs"] = np.flatnonzero(outputs[:, 1] == outputs[:, 0]).tolist()
     return type(fsm)(fsm.alphabet, transitions, accepting, 0, counts, outputs, completed,
                       centroids, cluster_map, meta, fsm.cluster_centroids, fsm.abstraction)
+
+
+def quotient_fsm(fsm: ExtractedFSM, blocks: np.ndarray) -> ExtractedFSM:
+    """The automaton whose states are the ``blocks`` of ``fsm``'s states (an approximate
+    merge: the blocks need not behave alike), evidence merged, then minimised.
+
+    Counts are summed on both state axes; each block takes the majority output of its
+    members' outputs and, on each symbol, the majority successor block of the merged counts
+    (a pair its members never took keeps the transition of the member with the most outputs,
+    flagged ``completed`` when that one was); centroids are weighted as in minimisation and
+    ``cluster_map`` follows the blocks. ``metadata["merged_from"]`` records the old size.
+
+    Parameters
+    ----------
+    fsm : ExtractedFSM
+    blocks : ndarray of shape (n_states,), int
+        The block of each state, labels ``0..b-1`` all used.
+    """
+    blocks = np.asarray(blocks, np.int64)
+    b = int(blocks.max()) + 1
+    counts = _merge(_merge(fsm.transition_counts, blocks, 0), blocks, 2)
+    outputs = _merge(fsm.output_counts, blocks, 0)
+    weight = fsm.output_counts.sum(1).astype(np.float64)
+    rep = np.full(b, -1, np.int64)  # the member with the most outputs stands for its block
+    for q in np.argsort(-weight, kind="stable"):
+        if rep[blocks[q]] < 0:
+            rep[blocks[q]] = q
+    support = counts.sum(-1)
+    transitions = np.where(support > 0, counts.argmax(-1), blocks[fsm.transitions[rep]])
+    completed = (support == 0) & fsm.completed[rep]
+    centroids = None
+    if fsm.centroids is not None:
+        w = np.where(_merge(weight, blocks, 0)[blocks] > 0, weight, 1.0)
+        centroids = _merge(fsm.centroids * w[:, None], blocks, 0) / _merge(w, blocks, 0)[:, None]
+    cluster_map = None if fsm.cluster_map is None else np.where(fsm.cluster_map >= 0, blocks[fsm.cluster_map], -1)
+    meta = {**dict(fsm.metadata), "merged_from": fsm.n_states}
+    if "undecided_outputs" in meta:
+        meta["undecided_outputs"] = np.flatnonzero(outputs[:, 1] == outputs[:, 0]).tolist()
+    merged = type(fsm)(fsm.alphabet, transitions, outputs[:, 1] > outputs[:, 0], int(blocks[fsm.initial]), counts,
+                       outputs, completed, centroids, cluster_map, meta, fsm.cluster_centroids, fsm.abstraction)
+    return minimize_fsm(merged)

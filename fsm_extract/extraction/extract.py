@@ -23,6 +23,8 @@ from ..errors import ArgumentTypeError, ValidationError
 from ..nets.net import as_net
 from ..nets.trace import StateKind
 from ..words import check_ordered_words, encode_words, words_digest
+from .front import knee_tolerance
+from .pareto import MIN_SPLIT_WORDS, fit_front, held_out_split, words_and_labels
 from .refinement import Refinement, extract_refined
 from .sweep import select_n_states
 
@@ -74,6 +76,25 @@ def _split_validation(words: list, seed: int) -> tuple[list, list]:
     perm = np.random.default_rng(seed).permutation(len(words))
     n_val = max(1, len(words) // 5) if len(words) > 1 else 0
     return [words[i] for i in np.sort(perm[n_val:])], [words[i] for i in np.sort(perm[:n_val])]
+
+
+def _on_the_front(net: Any, words: list, data: Any, validation: Any, *, seed: int, refine: dict) -> ExtractedFSM:
+    """The knee of the front (see :class:`Refinement`, ``merge``): fitted on the words not held
+    out, chosen on the held-out ones; ``metadata["front"]`` records every size measured."""
+    labels = data.labels.astype(np.int64) if isinstance(data, Dataset) else None
+    if validation is None:
+        fit, held, held_labels = held_out_split(words, labels, seed)
+        source = "held out from data" if len(words) >= MIN_SPLIT_WORDS else "the fitting words (too few to hold out)"
+    else:
+        fit, (held, held_labels), source = words, words_and_labels(validation, "validation", net), "validation"
+    front, fine = fit_front(net, fit, held, held_out_labels=held_labels, seed=seed, refine=refine)
+    options = refine["refinement"]
+    point = front.knee(options.tolerance)
+    best = max(p.agreement for p in front.points)
+    record = {"chosen": point.n_states, "fine_states": fine.n_states, "held_out_words": len(held),
+              "measured_on": source, "tolerance": knee_tolerance(best) if options.tolerance is None else options.tolerance,
+              "points": [[p.n_states, round(p.agreement, 6), round(p.word_agreement, 6)] for p in front.points]}
+    return point.fsm.with_metadata(front=record)
 
 
 def extract(
@@ -173,9 +194,11 @@ def extract(
     if options is not None:
         if not any(len(w) for w in words):
             raise ValidationError("data must hold at least one non-empty word, got only empty words")
-        fsm = extract_refined(net, words, n_states=n_states, seed=seed, method=method, refinement=options,
-                              max_states=max_states, max_fit_points=max_fit_points, minimize=minimize,
-                              batch_size=batch_size, progress=progress, metadata=meta)
+        refine_kw = {"n_states": n_states, "method": method, "refinement": options, "max_states": max_states,
+                     "max_fit_points": max_fit_points, "minimize": minimize, "batch_size": batch_size,
+                     "progress": progress, "metadata": meta}
+        fsm = (_on_the_front(net, words, data, validation, seed=seed, refine=refine_kw) if options.merge
+               else extract_refined(net, words, seed=seed, **refine_kw))
         return fsm.with_metadata(timing={"seconds": round(time.perf_counter() - t0, 3)})
     if auto and validation is None:
         words, validation = _split_validation(words, seed)

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from .._checks import check_choice, check_float, check_int
+from .._checks import check_bool, check_choice, check_float, check_int
 from ..abstraction.build import build_fsm, fewer_clusters_record
 from ..abstraction.clustering import Method, make_abstraction
 from ..abstraction.features import (
@@ -90,6 +90,17 @@ class Refinement:
         Random words of lengths beyond the fitting words per check.
     max_check_steps, max_probe_words, max_added_steps, max_feature_columns : int
         The memory and time bounds (see :func:`extract_refined`).
+    merge : bool, default True
+        Land on the front: hold out a seeded 20% of the fitting words (or use ``validation``),
+        fit the fine automaton on the rest, merge it down one size at a time
+        (:mod:`fsm_extract.abstraction.merging`) and return the smallest automaton whose
+        held-out prefix agreement with the net is within ``tolerance`` of the best size's
+        (:meth:`~fsm_extract.extraction.front.ParetoFront.knee`). ``False`` returns the fine
+        automaton itself, fitted on all the words.
+    tolerance : float, optional
+        How much held-out agreement the answer may give up to be smaller. Default: a quarter
+        of the best automaton's disagreement, at least 0.001
+        (:func:`~fsm_extract.extraction.front.knee_tolerance`).
     """
 
     features: FeatureKind = "both"
@@ -103,6 +114,8 @@ class Refinement:
     max_probe_words: int = MAX_PROBE_WORDS
     max_added_steps: int = MAX_ADDED_STEPS
     max_feature_columns: int = MAX_FEATURE_COLUMNS
+    merge: bool = True
+    tolerance: float | None = None
 
     def __post_init__(self) -> None:
         check_choice("features", self.features, ("both", "hidden", "behaviour"))
@@ -116,6 +129,9 @@ class Refinement:
         check_int("n_random", self.n_random, min=0)
         for name in ("max_check_steps", "max_probe_words", "max_added_steps", "max_feature_columns"):
             check_int(name, getattr(self, name), min=1)
+        check_bool("merge", self.merge)
+        if self.tolerance is not None:
+            object.__setattr__(self, "tolerance", check_float("tolerance", self.tolerance, min=0.0, max=1.0))
 
     @classmethod
     def of(cls, refine: Any) -> "Refinement | None":

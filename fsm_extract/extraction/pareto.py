@@ -1,0 +1,116 @@
+"""``fx.pareto``, and the fitting both it and ``fx.extract`` (by default) run: a fine automaton
+fitted on part of the words, merged down one size at a time, every size measured on the words
+held out (see :mod:`fsm_extract.extraction.front`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .._checks import check_int, check_seed
+from ..abstraction.merging import merge_path
+from ..data.datasets import Dataset
+from ..errors import ValidationError
+from ..nets.net import Net, as_net
+from ..words import check_ordered_words, encode_words
+from .front import ParetoFront, measure_words
+from .refinement import Refinement, extract_refined
+
+__all__ = ["pareto", "fit_front", "held_out_split", "words_and_labels", "HELD_OUT", "MIN_SPLIT_WORDS"]
+
+#: Share of the words held out for measuring the front when no validation words are given.
+HELD_OUT = 0.2
+#: Below this many words nothing is held out: the front is measured on the fitting words (and says so).
+MIN_SPLIT_WORDS = 10
+
+
+def held_out_split(words: list, labels: np.ndarray | None, seed: int) -> tuple[list, list, np.ndarray | None]:
+    """A seeded :data:`HELD_OUT` share of ``words`` held out: (fitting words, held-out words,
+    their labels or None). With fewer than :data:`MIN_SPLIT_WORDS` words, both are all of them."""
+    if len(words) < MIN_SPLIT_WORDS:
+        return list(words), list(words), labels
+    perm = np.random.default_rng(seed).permutation(len(words))
+    n_val = max(1, int(round(HELD_OUT * len(words))))
+    val, fit = np.sort(perm[:n_val]), np.sort(perm[n_val:])
+    return [words[i] for i in fit], [words[i] for i in val], None if labels is None else labels[val]
+
+
+def words_and_labels(data: Any, name: str, net: Net) -> tuple[list, np.ndarray | None]:
+    check_ordered_words(data, name)
+    if isinstance(data, Dataset):
+        if data.alphabet != net.alphabet:
+            raise ValidationError(f"{name}.alphabet={list(data.alphabet)} must equal the model's alphabet {list(net.alphabet)}")
+        data.check_nonempty(name)
+        return list(data.words), data.labels.astype(np.int64)
+    words = list(data) if not isinstance(data, (str, bytes)) and hasattr(data, "__iter__") else data
+    encode_words(words, net.alphabet, name=name)  # names the problem, if any
+    return words, None
+
+
+def fit_front(net: Net, words: list, held_out: list, *, held_out_labels: np.ndarray | None = None, seed: int = 0,
+              refine: dict) -> tuple[ParetoFront, Any]:
+    """Fit the fine automaton on ``words`` (:func:`~fsm_extract.extraction.refinement.extract_refined`
+    with the keywords ``refine``), merge it down, and measure every size on ``held_out``."""
+    fine = extract_refined(net, words, seed=seed, **refine)
+    path = merge_path(fine, measure_words(net, words))
+    lengths = [len(w) for w in words]
+    evaluated = measure_words(net, held_out, name="validation")
+    front = ParetoFront.of(path, evaluated, labels=held_out_labels, max_fit_length=max(lengths, default=0),
+                           evaluated_on=f"{evaluated.n_words} held-out words")
+    return front, fine
+
+
+def pareto(
+    model: Any,
+    data: Any,
+    *,
+    validation: Any = None,
+    max_states: int = 64,
+    seed: int = 0,
+    n_states: int = 16,
+    refine: Refinement | None = None,
+    progress: bool = False,
+) -> ParetoFront:
+    """The front of automaton size against held-out agreement with the net.
+
+    Parameters
+    ----------
+    model : RNNClassifier, RecurrentAdapter or Net
+    data : Dataset or sequence of words
+        The fitting words (a ``set`` is refused).
+    validation : Dataset or sequence of words, optional
+        Held-out words the front is measured on. Default: a seeded 20% of ``data`` is held out
+        (nothing below 10 words: then the front is measured on the fitting words). With
+        labels (a Dataset), each point also has its task accuracy.
+    max_states : int, default 64
+        The fine automaton's state budget (the largest point).
+    seed : int, default 0
+    n_states : int, default 16
+        Starting clusters of the fine automaton.
+    refine : Refinement, optional
+        Options of the fine automaton's refinement (``merge`` and ``tolerance`` are not used).
+    progress : bool
+
+    Returns
+    -------
+    ParetoFront
+        ``.points``, ``.at(n)``, ``.best(target)``, ``.knee()``, ``.table()``, ``.plot(path)``,
+        ``.to_dict()``.
+    """
+    net = as_net(model, check=True)
+    max_states = check_int("max_states", max_states, min=1)
+    n_states = check_int("n_states", n_states, min=1, max=max_states)
+    seed = check_seed("seed", seed)
+    options = Refinement() if refine is None else Refinement.of(refine)
+    words, labels = words_and_labels(data, "data", net)
+    if validation is None:
+        words, held_out, held_labels = held_out_split(words, labels, seed)
+    else:
+        held_out, held_labels = words_and_labels(validation, "validation", net)
+    if not any(len(w) for w in words):
+        raise ValidationError("data must hold at least one non-empty word, got only empty words")
+    front, _ = fit_front(net, words, held_out, held_out_labels=held_labels, seed=seed,
+                         refine={"n_states": n_states, "refinement": options, "max_states": max_states,
+                                 "progress": progress, "metadata": {"seed": seed}})
+    return front
