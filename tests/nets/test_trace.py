@@ -9,7 +9,7 @@ from fsm_extract.nets.models import RecurrentAdapter, RNNClassifier
 from fsm_extract.nets.net import collect_trace, step_from
 from fsm_extract.nets.trace import Trace
 
-from .conftest import random_words
+from ..conftest import random_words
 
 
 def _stepwise_lstm(model, word):
