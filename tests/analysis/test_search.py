@@ -8,6 +8,7 @@ from fsm_extract.errors import ArgumentTypeError, ValidationError
 from fsm_extract.nets.exact import exact_lstm, plant_trigger
 from fsm_extract.analysis.search import search_disagreements
 
+
 TRIGGER = "011010011100"
 
 
@@ -159,3 +160,22 @@ def test_extract_with_search_recovers_the_planted_language(planted):
     assert all(r.get("search_steps", 0) <= 100_000 for r in refine["counterexample_rounds"])
     with pytest.raises(ValidationError, match="search=-1 must be >= 0"):
         fx.extract(net, data, search=-1)
+
+
+def test_search_budget_is_capped_and_the_cap_can_be_raised(planted):
+    from fsm_extract.errors import ArgumentTypeError, ValidationError
+    from fsm_extract.analysis.search import MAX_BUDGET, search_disagreements
+
+    _, net, fsm = planted
+    assert MAX_BUDGET == 10**9
+    with pytest.raises(ValidationError, match=r"budget=1000000001 must be <= 1000000000 \(max_budget"):
+        search_disagreements(net, fsm, budget=10**9 + 1)
+    with pytest.raises(ValidationError, match=r"budget=5000 must be <= 1000 \(max_budget"):
+        search_disagreements(net, fsm, budget=5000, max_budget=1000)
+    with pytest.raises(ArgumentTypeError, match="max_budget"):
+        search_disagreements(net, fsm, budget=5000, max_budget=1e9)
+    assert search_disagreements(net, fsm, budget=1000, max_budget=1000).steps_spent <= 1000
+    with pytest.raises(ValidationError, match=r"search=1000000001 must be <= 1000000000"):
+        fx.extract(net, ["0", "1"], search=10**9 + 1)
+    with pytest.raises(ValidationError, match=r"search=1000000001 must be <= 1000000000"):
+        fx.fidelity(net, fsm, ["0", "1"], search=10**9 + 1)

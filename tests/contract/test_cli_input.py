@@ -4,11 +4,14 @@ and no output left behind (an existing output is kept)."""
 from __future__ import annotations
 
 import os
+import time
 
+import numpy as np
 import pytest
 
 import fsm_extract as fx
 
+from ..helpers import _expanded_checkpoint, _random_fsm, _run_capped
 from .conftest import WORDS, _leftovers, _run_cli
 
 
@@ -94,3 +97,53 @@ def test_cli_out_name_too_long(ctx, capsys, tmp_path):
     rc, _, err = _run_cli(capsys, ["extract", "--model", str(ctx.files.model), "--data", str(ctx.files.data),
                                    "--states", "2", "--out", str(out)])
     assert rc == 2 and err.count("\n") == 1
+
+
+def test_cli_prints_one_line_for_a_huge_checkpoint(tmp_path):
+    path = _expanded_checkpoint(tmp_path / "huge.pt", hidden=65536, layers=1)
+    data = fx.Dataset(["01", "1"], [True, False], "01").to_jsonl(tmp_path / "d.jsonl")
+    proc, _ = _run_capped(f"""
+        import sys
+        from fsm_extract.cli import main
+        sys.exit(main(["extract", "--model", {str(path)!r}, "--data", {str(data)!r}, "--out", {str(tmp_path / 'o.json')!r}]))
+    """)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert proc.stderr.count("\n") == 1 and "max_parameters" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "o.json").exists()
+
+
+def test_cli_render_of_a_large_fsm_is_one_line(tmp_path, capsys):
+    from fsm_extract.cli import main
+
+    path = _random_fsm(300).save(tmp_path / "big.json")
+    assert path.stat().st_size < 12_000
+    t0 = time.perf_counter()
+    assert main(["render", str(path), "--out", str(tmp_path / "big.svg")]) == 2
+    assert time.perf_counter() - t0 < 10
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "max_states=100" in err and "--max-states" in err
+    assert not (tmp_path / "big.svg").exists()
+    assert main(["render", str(path), "--out", str(tmp_path / "big.dot")]) == 0
+
+
+@pytest.mark.parametrize("value, rule", [("1000000000000000", "must be <= 1000000000"), ("-5", "must be >= 0"),
+                                         ("1e15", "must be an integer"), ("2.5", "must be an integer")])
+@pytest.mark.parametrize("command", ["extract", "fidelity"])
+def test_cli_validates_the_search_budget_before_any_work(tmp_path, capsys, command, value, rule, monkeypatch):
+    from fsm_extract.analysis import search
+    from fsm_extract.cli import main
+
+    monkeypatch.setattr(search, "search_disagreements", lambda *a, **k: pytest.fail("no search may start"))
+    fsm = tmp_path / "fsm.json"
+    fx.ExtractedFSM(alphabet="01", transitions=np.zeros((1, 2), int), accepting=[True], initial=0).save(fsm)
+    argv = (["extract", "--language", "tomita4", "--out", str(tmp_path / "o.json")] if command == "extract"
+            else ["fidelity", "--language", "tomita4", "--fsm", str(fsm)])
+    try:
+        rc = main(argv + ["--search", value])
+    except SystemExit as exc:
+        rc = exc.code
+    out, err = capsys.readouterr()
+    assert rc == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1, err
+    assert "--search" in err and rule in err
+    assert not (tmp_path / "o.json").exists()

@@ -7,6 +7,7 @@ import fsm_extract as fx
 from fsm_extract.errors import ArgumentTypeError, DataFormatError, FsmExtractError, MissingFileError, ValidationError
 from fsm_extract.nets.checkpoints import load_model
 from fsm_extract.nets.models import RecurrentAdapter, RNNClassifier
+from .conftest import _Net, _adapter
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
@@ -134,3 +135,62 @@ def test_adapter_validation():
         RecurrentAdapter(embedding=nn.Embedding(2, 3), rnn=nn.Linear(3, 4), head=nn.Linear(4, 1), alphabet="01")
     with pytest.raises(ArgumentTypeError, match="must be an fsm_extract RNNClassifier"):
         fx.collect_trace(nn.LSTM(3, 4), ["01"])
+
+
+def test_a_squeezing_head_is_caught_at_construction():
+    """Issue 18, 9: ``lambda h: lin(h).squeeze()`` gave a bare IndexError on the (1, H) state."""
+    torch.manual_seed(0)
+    net = _Net()
+    with pytest.raises(ValidationError) as info:
+        fx.RecurrentAdapter(embedding=net.emb, rnn=net.rnn, head=lambda h: net.out(h).squeeze(), alphabet="01")
+    msg = str(info.value)
+    assert msg.startswith("head must map") and "squeeze" in msg and "(1, 6) gave shape ()" in msg
+
+
+def test_a_bad_head_swapped_in_later_is_a_validation_error():
+    torch.manual_seed(0)
+    net = _Net()
+    adapter = _adapter(net)
+    adapter.head = lambda h: net.out(h).squeeze()
+    with pytest.raises(ValidationError, match=r"head must map .*gave shape \(\)"):
+        fx.collect_trace(adapter, ["01", "1"])
+
+
+@pytest.mark.parametrize("head, needle", [
+    (lambda h: (h.sum(-1, keepdim=True) > 0).long(), "dtype torch.int64"),
+    (lambda h: h[..., :3], "gave shape (2, 3, 3)"),
+    (lambda h: h.sum().reshape(1), "gave shape (1,)"),
+    (lambda h: "logit", "gave str"),
+    (lambda h: 1 / 0, "raised ZeroDivisionError"),
+])
+def test_heads_of_the_wrong_kind_are_refused_at_construction(head, needle):
+    net = _Net()
+    with pytest.raises(ValidationError) as info:
+        fx.RecurrentAdapter(embedding=net.emb, rnn=net.rnn, head=head, alphabet="01")
+    assert str(info.value).startswith("head must map") and needle in str(info.value)
+
+
+def test_heads_of_every_allowed_shape_are_accepted():
+    net = _Net()
+    for head in (net.out, lambda h: net.out(h)[..., 0], lambda h: torch.cat([-net.out(h), net.out(h)], -1)):
+        adapter = fx.RecurrentAdapter(embedding=net.emb, rnn=net.rnn, head=head, alphabet="01")
+        assert fx.collect_trace(adapter, ["01", ""]).n_steps == 2
+
+
+class _NormHead(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.norm, self.lin = torch.nn.BatchNorm1d(6), torch.nn.Linear(6, 1)
+
+    def forward(self, h):
+        return self.lin(self.norm(h.reshape(-1, 6))).reshape(*h.shape[:-1], 1)
+
+
+def test_the_head_probe_leaves_a_training_batch_norm_head_alone():
+    """A head module is probed in eval mode: a batch of one does not break batch norm and its
+    running statistics do not move; its training mode is restored."""
+    net, head = _Net(), _NormHead()
+    head.train()
+    before = head.norm.running_mean.clone()
+    fx.RecurrentAdapter(embedding=net.emb, rnn=net.rnn, head=head, alphabet="01")
+    assert head.training and torch.equal(head.norm.running_mean, before)

@@ -1,0 +1,92 @@
+"""Tests of fsm_extract.nets.forward: running a net over encoded words in batches and chunks of
+time (the same states as one unchunked run, or as stepping an LSTMCell), in the net's own dtype."""
+
+from __future__ import annotations
+
+
+import numpy as np
+import pytest
+import torch
+
+import fsm_extract as fx
+from fsm_extract.nets.models import RNNClassifier
+from fsm_extract.nets.net import collect_trace_encoded
+from fsm_extract.words import encode_words
+
+from .conftest import _Net, _adapter
+
+
+WORDS = ["", "0", "1", "0110", "111", "1010101", "00", "01", "10"] * 4
+
+
+@pytest.mark.parametrize("cell, layers", [(torch.nn.LSTM, 1), (torch.nn.LSTM, 2), (torch.nn.GRU, 1)])
+def test_float64_model_matches_its_float32_copy(cell, layers):
+    """Issue 18, 8: float64 weights failed on every call with a torch dtype error."""
+    torch.manual_seed(0)
+    net32 = _Net(cell, layers)
+    net64 = __import__("copy").deepcopy(net32).double()
+    a32, a64 = _adapter(net32), _adapter(net64)
+    for state in (["h", "hc"] if cell is torch.nn.LSTM else ["h"]):
+        t32, t64 = fx.collect_trace(a32, WORDS, state=state), fx.collect_trace(a64, WORDS, state=state)
+        assert t64.hidden.dtype == np.float32 and t64.outputs.dtype == np.float32
+        np.testing.assert_allclose(t64.hidden, t32.hidden, atol=1e-5)
+        np.testing.assert_allclose(t64.outputs, t32.outputs, atol=1e-5)
+        assert abs(t64.h0_output - t32.h0_output) < 1e-6
+    np.testing.assert_allclose(a64.predict_proba(WORDS), a32.predict_proba(WORDS), atol=1e-5)
+    fsm = fx.extract(a64, WORDS, n_states=3, seed=0)
+    report = fx.fidelity(a64, fsm, WORDS)
+    assert fsm.n_states >= 1 and 0 <= report.to_dict()["prefix_agreement"] <= 1
+
+
+def test_float64_step_from_and_a_float32_embedding():
+    """step_from takes float32 states and runs them in the model's dtype; an embedding giving
+    float32 (one-hot) inputs to a float64 net is cast to the net's dtype."""
+    from fsm_extract.nets.net import step_from
+
+    torch.manual_seed(0)
+    net = _Net().double()
+    adapter = _adapter(net, embedding=lambda ids: torch.nn.functional.one_hot(ids, 2).float() @ torch.ones(2, 3))
+    states = np.random.default_rng(0).normal(size=(5, 12)).astype(np.float32)
+    nxt, out = step_from(adapter, states, np.array([0, 1, 0, 1, 1]), state="hc")
+    assert nxt.dtype == np.float32 and out.dtype == np.float32 and np.isfinite(nxt).all()
+    assert fx.collect_trace(adapter, WORDS).n_steps > 0
+
+
+def test_bfloat16_model_extracts_and_measures():
+    torch.manual_seed(0)
+    net = _Net().to(torch.bfloat16)
+    adapter = _adapter(net)
+    trace = fx.collect_trace(adapter, WORDS, state="hc")
+    assert trace.hidden.dtype == np.float32 and np.isfinite(trace.hidden).all()
+    ref = fx.collect_trace(_adapter(__import__("copy").deepcopy(net).float()), WORDS, state="hc")
+    np.testing.assert_allclose(trace.hidden, ref.hidden, atol=0.1)  # bfloat16 keeps 8 bits of mantissa
+    fsm = fx.extract(adapter, WORDS, n_states=3, seed=0)
+    fx.fidelity(adapter, fsm, WORDS)
+
+
+def test_trace_of_a_long_word_is_chunked_and_equals_the_unchunked_trace(monkeypatch):
+    """A word far longer than a chunk is run in pieces of time with the state carried over."""
+    from fsm_extract.nets import forward as chunked
+
+    torch.manual_seed(0)
+    model = RNNClassifier("01", hidden_size=8)
+    rng = np.random.default_rng(0)
+    words = ["".join(rng.choice(["0", "1"], n)) for n in (3, 700, 1, 250)]
+    symbols, offsets = encode_words(words, model.alphabet)
+    full = {s: collect_trace_encoded(model, symbols, offsets, state=s) for s in ("h", "hc")}
+    calls = []
+    real = chunked._run_rnn
+
+    def spy(model, x, st, *, per_step, state):
+        calls.append(tuple(x.shape[:2]))
+        return real(model, x, st, per_step=per_step, state=state)
+
+    monkeypatch.setattr(chunked, "_run_rnn", spy)
+    monkeypatch.setattr(chunked, "CHUNK_VALUES", 4096)  # a few dozen steps per torch call
+    monkeypatch.setattr(chunked, "MAX_BATCH_STEPS", 600)  # the 700-word runs alone
+    for s in ("h", "hc"):
+        part = collect_trace_encoded(model, symbols, offsets, state=s)
+        np.testing.assert_allclose(part.hidden, full[s].hidden, atol=1e-5)
+        np.testing.assert_allclose(part.outputs, full[s].outputs, atol=1e-5)
+    assert calls and max(b * t for b, t in calls) <= 4096 // 8
+    assert all(b * t <= 700 for b, t in calls)
