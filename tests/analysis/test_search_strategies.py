@@ -3,21 +3,33 @@ of the disagreement search, their budgets and their bounded memory."""
 
 from __future__ import annotations
 
-
-import pytest
-
 import fsm_extract as fx
+from fsm_extract.analysis.search import search_disagreements
+from fsm_extract.nets.exact import exact_lstm
+
+from ..conftest import TRIGGER
 
 
-@pytest.fixture(scope="module")
-def planted():
-    from fsm_extract.nets.exact import exact_lstm, plant_trigger
+def test_explore_steps_states_instead_of_rerunning_words(planted):
+    """Explore reaches the 12-symbol trigger with a small budget: each depth costs one step per
+    kept word and symbol, not the whole word again."""
+    _, net, fsm = planted
+    result = search_disagreements(net, fsm, budget=40_000, seed=0)
+    assert result.by_strategy["explore"]["found"] > 0
+    assert any(TRIGGER in d.word for d in result.disagreements if d.strategy == "explore")
 
-    base = fx.languages.random_dfa(n_states=5, alphabet="01", seed=3)
-    lang = plant_trigger(base, "011010011100")
-    net = exact_lstm(lang, distractors=4, amplitude=0.1, seed=1)
-    fsm = fx.extract(net, base.sample(n=2000, min_len=0, max_len=20, seed=0), n_states=16)
-    return lang, net, fsm
+
+def test_explore_stops_when_every_reachable_state_is_seen():
+    """On an exact net without distractors the states are discrete: once every reachable state
+    has been seen, explore stops and the random words get the rest of the budget."""
+    lang = fx.languages.tomita(4)
+    net = exact_lstm(lang)
+    fsm = fx.extract(net, lang.sample(n=500, max_len=15, seed=0), n_states=4)
+    result = search_disagreements(net, fsm, budget=90_000, max_len=60, seed=0)
+    explore = result.by_strategy["explore"]
+    assert 0 < explore["steps"] < 2_000  # a handful of depths, far below its 30,000-step share
+    assert result.by_strategy["random"]["steps"] > 50_000
+    assert result.disagreements == ()
 
 
 def test_search_runs_in_chunks_and_keeps_few_candidates(planted, monkeypatch):

@@ -3,14 +3,144 @@ counts), the checks on reading (only DataFormatError), and the state limit of FS
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import fsm_extract as fx
-from fsm_extract.errors import DataFormatError, ValidationError
+from fsm_extract.errors import DataFormatError, MissingFileError, ValidationError
+from fsm_extract.automata.automaton import ExtractedFSM, load_fsm
+
+from .conftest import _observed, random_fsms
+
+
+def _same(a: ExtractedFSM, b: ExtractedFSM) -> None:
+    assert a.alphabet == b.alphabet and a.initial == b.initial and a.metadata == b.metadata
+    for name in ("transitions", "accepting", "transition_counts", "output_counts", "completed",
+                 "centroids", "cluster_map"):
+        x, y = getattr(a, name), getattr(b, name)
+        assert (x is None and y is None) or (np.array_equal(x, y) and x.dtype == y.dtype)
+
+
+def test_dict_round_trip(observed, parity):
+    d = observed.to_dict()
+    assert d["format"] == "fsm-extract/fsm" and d["version"] == 1
+    assert d["completed"] == [[2, 0]] and [0, 1, 2, 1] in d["transition_counts"]
+    _same(ExtractedFSM.from_dict(json.loads(json.dumps(d))), observed)
+    d["metadata"]["undecided_outputs"].append(0)  # a copy: the FSM is unchanged
+    assert observed.metadata["undecided_outputs"] == [2]
+    assert parity.to_dict()["centroids"] is None
+    _same(ExtractedFSM.from_dict(parity.to_dict()), parity)
+
+
+@settings(max_examples=30, deadline=None)
+@given(random_fsms(evidence=True))
+def test_dict_round_trip_random(fsm):
+    _same(ExtractedFSM.from_dict(json.loads(json.dumps(fsm.to_dict()))), fsm)
+
+
+def test_save_and_load(observed, tmp_path):
+    path = observed.save(tmp_path / "m.json")
+    assert path == tmp_path / "m.json" and [p.name for p in tmp_path.iterdir()] == ["m.json"]
+    _same(load_fsm(path), observed)
+    _same(load_fsm(str(path)), observed)
+    with pytest.raises(MissingFileError):
+        load_fsm(tmp_path / "nope.json")
+    with pytest.raises(MissingFileError):
+        observed.save(tmp_path / "no_dir" / "m.json")
+
+
+@pytest.mark.parametrize(
+    "content, words",
+    [
+        (b"{not json", ["not valid JSON", "bad.json"]),
+        (b"\xff\xfe\x00", ["UTF-8", "bad.json"]),
+        (b"[1, 2]", ["JSON object"]),
+        (b'{"format": "other"}', ["format='other'", "fsm-extract/fsm"]),
+    ],
+)
+def test_load_corrupted_files(tmp_path, content, words):
+    path = tmp_path / "bad.json"
+    path.write_bytes(content)
+    with pytest.raises(DataFormatError) as info:
+        load_fsm(path)
+    for w in words:
+        assert w in str(info.value)
+
+
+def _broken(d, **changes):
+    return {**d, **changes}
+
+
+@pytest.mark.parametrize(
+    "changes, words",
+    [
+        (dict(version=2), ["found version 2", "reads only version 1", "newer"]),
+        (dict(version=0), ["found version 0", "reads only version 1"]),
+        (dict(version="1"), ["version='1'"]),
+        (dict(transitions=[[0, 1], [1, 2], [2, 7]]), ["transitions[2, 1]=7", "[0, 3)"]),
+        (dict(transitions=[[0, 1], [1], [2, 1]]), ["transitions", "ragged"]),
+        (dict(transitions=[[0, 1], [1, 2.5], [2, 1]]), ["transitions[1][1]", "integer"]),
+        (dict(transitions=[[0, 1], [1, True], [2, 1]]), ["transitions[1][1]", "integer"]),
+        (dict(transitions="01"), ["transitions", "list"]),
+        (dict(accepting=[1, 0, 0]), ["accepting[0]", "true or false"]),
+        (dict(accepting=[True]), ["accepting", "shape"]),
+        (dict(initial=3), ["initial=3"]),
+        (dict(initial=None), ["initial", "integer"]),
+        (dict(alphabet=["0", 1]), ["alphabet"]),
+        (dict(alphabet=["0", "0"]), ["alphabet", "distinct"]),
+        (dict(transition_counts=[[0, 0, 0, 5, 1]]), ["transition_counts", "[q, a, q2, count]"]),
+        (dict(transition_counts=[[0, 2, 0, 5]]), ["transition_counts[0]", "a=2"]),
+        (dict(transition_counts=[[0, 0, 0, 0]]), ["count=0", "positive"]),
+        (dict(transition_counts=[[0, 0, 0, 1], [0, 0, 0, 2]]), ["at most once"]),
+        (dict(transition_counts=[[0, 0, 0, 10**30]]), ["transition_counts", "out of range"]),
+        (dict(completed=[[0, 0]]), ["completed[0, 0]", "never observed"]),
+        (dict(completed=[[5, 0]]), ["completed[0]", "[q, a]"]),
+        (dict(output_counts=[[0, -1], [0, 0], [0, 0]]), ["output_counts[0, 1]=-1"]),
+        (dict(centroids=[[1.0], [2.0]]), ["centroids", "shape"]),
+        (dict(centroids=[[1.0], ["x"], [2.0]]), ["centroids[1][0]", "number"]),
+        (dict(cluster_map=[0, 9]), ["cluster_map[1]=9"]),
+        (dict(metadata=[1]), ["metadata", "object"]),
+        (dict(extra=1), ["unexpected ['extra']"]),
+    ],
+)
+def test_from_dict_rejects_invalid_content(observed, changes, words):
+    d = _broken(observed.to_dict(), **changes)
+    with pytest.raises(DataFormatError) as info:
+        ExtractedFSM.from_dict(d)
+    for w in words:
+        assert w in str(info.value)
+
+
+def test_load_names_the_path_for_invalid_automata(observed, tmp_path):
+    d = observed.to_dict()
+    del d["completed"]
+    (tmp_path / "x.json").write_text(json.dumps(d))
+    with pytest.raises(DataFormatError, match=r"x\.json.*missing \['completed'\]"):
+        load_fsm(tmp_path / "x.json")
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-3, 5) | st.floats(allow_nan=True) | st.text(max_size=3),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=3), inner, max_size=3),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(key=st.sampled_from(list(ExtractedFSM("a", [[0]], [True], 0).to_dict())), value=json_values)
+def test_from_dict_only_raises_data_format_error(key, value):
+    d = _observed().to_dict()
+    d[key] = value
+    try:
+        ExtractedFSM.from_dict(d)
+    except DataFormatError:
+        pass
 
 
 def _fsm_doc(n: int, alphabet=("0", "1"), *, sparse=(), outputs=None) -> dict:

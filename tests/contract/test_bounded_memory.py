@@ -4,9 +4,7 @@ resident memory is measured (all slow)."""
 
 from __future__ import annotations
 
-
 import pytest
-
 
 from ..helpers import _peak_rss_mb
 

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import fsm_extract as fx
+from fsm_extract.cli import main
 
 from ..helpers import _expanded_checkpoint, _random_fsm, _run_capped
 from .conftest import WORDS, _leftovers, _run_cli
@@ -147,3 +148,20 @@ def test_cli_validates_the_search_budget_before_any_work(tmp_path, capsys, comma
     assert len(err.strip().splitlines()) == 1, err
     assert "--search" in err and rule in err
     assert not (tmp_path / "o.json").exists()
+
+
+@pytest.mark.parametrize("extra,needle", [
+    (["--spec", "0*2"], "symbol '2'"),
+    (["--spec", "(0"], "pattern='(0' must be a valid regular expression"),
+    (["--dfa", "missing.json"], "must be an existing file"),
+    (["--dfa", "{bad}"], "must hold a JSON object with exactly the keys"),
+])
+def test_cli_spec_bad_input_one_line(t4_exact, tmp_path, capsys, monkeypatch, extra, needle):
+    model, data = t4_exact
+    monkeypatch.chdir(tmp_path)
+    if extra[-1] == "{bad}":
+        (tmp_path / "bad.json").write_text('{"states": []}')
+        extra = ["--dfa", "bad.json"]
+    assert main(["fidelity", "--model", str(model), "--data", str(data), *extra]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and needle in err

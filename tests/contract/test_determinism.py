@@ -16,6 +16,7 @@ import pytest
 import fsm_extract as fx
 from fsm_extract.errors import ArgumentTypeError
 
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -3,9 +3,7 @@ counting words per class, uniform sampling)."""
 
 from __future__ import annotations
 
-
 import numpy as np
-
 
 
 def test_row_ids_partition_rows_like_numpy_unique(rng):

@@ -6,13 +6,55 @@ from __future__ import annotations
 
 import zipfile
 
+import numpy as np
 import pytest
 import torch
 
 import fsm_extract as fx
-from fsm_extract.errors import DataFormatError, ValidationError
+from fsm_extract.errors import DataFormatError, MissingFileError, ValidationError
+from fsm_extract.nets.checkpoints import load_model
+from fsm_extract.nets.models import RNNClassifier
 
 from ..helpers import _expanded_checkpoint, _run_capped
+
+
+def test_save_load_round_trip(tmp_path):
+    torch.manual_seed(2)
+    m = RNNClassifier("01", cell="gru", hidden_size=6, num_layers=2)
+    path = m.save(tmp_path / "m.pt")
+    m2 = fx.load_model(path)
+    assert m2.config == m.config and m2.alphabet == ("0", "1")
+    words = ["0101", "1", "", "000111"]
+    np.testing.assert_array_equal(m.predict_proba(words), m2.predict_proba(words))
+
+
+def test_load_missing_and_corrupted(tmp_path):
+    with pytest.raises(MissingFileError, match="path=") as ei:
+        load_model(tmp_path / "nope.pt")
+    assert isinstance(ei.value, FileNotFoundError)
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a checkpoint at all")
+    with pytest.raises(DataFormatError, match="checkpoint"):
+        load_model(bad)
+    foreign = tmp_path / "foreign.pt"
+    torch.save({"weights": torch.zeros(3)}, foreign)
+    with pytest.raises(DataFormatError, match="format"):
+        load_model(foreign)
+    m = RNNClassifier("01", hidden_size=4)
+    payload = {"format": "fsm-extract/model", "version": 99, "config": m.config, "state_dict": m.state_dict()}
+    torch.save(payload, foreign)
+    with pytest.raises(DataFormatError, match="version 99"):
+        load_model(foreign)
+    payload["version"] = 1
+    payload["config"] = dict(m.config, hidden_size=5)  # weights do not fit the config
+    torch.save(payload, foreign)
+    with pytest.raises(DataFormatError, match="invalid"):
+        load_model(foreign)
+    sd = {k: v.clone() for k, v in m.state_dict().items()}
+    sd["head.bias"][0] = float("nan")
+    torch.save({"format": "fsm-extract/model", "version": 1, "config": m.config, "state_dict": sd}, foreign)
+    with pytest.raises(DataFormatError, match="finite"):
+        load_model(foreign)
 
 
 def _payload(model: fx.RNNClassifier) -> dict:

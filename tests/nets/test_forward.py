@@ -3,17 +3,65 @@ time (the same states as one unchunked run, or as stepping an LSTMCell), in the 
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 import torch
+from torch import nn
 
 import fsm_extract as fx
 from fsm_extract.nets.models import RNNClassifier
-from fsm_extract.nets.net import collect_trace_encoded
+from fsm_extract.nets.net import collect_trace, collect_trace_encoded
 from fsm_extract.words import encode_words
 
+from ..conftest import random_words
 from .conftest import _Net, _adapter
+
+
+def _stepwise_lstm(model, word):
+    """Reference: recompute the states of one word with nn.LSTMCell, one symbol at a time."""
+    rnn = model.rnn
+    cells = []
+    for layer in range(rnn.num_layers):
+        c = nn.LSTMCell(rnn.input_size if layer == 0 else rnn.hidden_size, rnn.hidden_size)
+        c.weight_ih.data = getattr(rnn, f"weight_ih_l{layer}").data.clone()
+        c.weight_hh.data = getattr(rnn, f"weight_hh_l{layer}").data.clone()
+        c.bias_ih.data = getattr(rnn, f"bias_ih_l{layer}").data.clone()
+        c.bias_hh.data = getattr(rnn, f"bias_hh_l{layer}").data.clone()
+        cells.append(c)
+    H = rnn.hidden_size
+    hs = [torch.zeros(1, H) for _ in cells]
+    cs = [torch.zeros(1, H) for _ in cells]
+    rows, outs = [], []
+    with torch.no_grad():
+        for sym in word:
+            x = model.embedding(torch.tensor([model.alphabet.index(sym)]))
+            for i, cell in enumerate(cells):
+                hs[i], cs[i] = cell(x, (hs[i], cs[i]))
+                x = hs[i]
+            rows.append(torch.cat(hs + cs, dim=1)[0].numpy())
+            outs.append(float(torch.sigmoid(model.head(hs[-1]))[0, 0]))
+    return np.array(rows).reshape(len(word), -1), np.array(outs)
+
+
+@pytest.mark.parametrize("layers", [1, 2])
+def test_batched_trace_equals_stepwise_lstmcell(layers, rng):
+    torch.manual_seed(7)
+    model = RNNClassifier("01", hidden_size=16, num_layers=layers)
+    words = random_words(rng, 40, max_len=25) + ["", "1"]
+    tr_h = collect_trace(model, words, batch_size=7, state="h")
+    tr_hc = collect_trace(model, words, batch_size=7, state="hc")
+    d = layers * 16
+    assert tr_h.dim == d and tr_hc.dim == 2 * d
+    for i, w in enumerate(words):
+        s, e = tr_h.offsets[i], tr_h.offsets[i + 1]
+        assert e - s == len(w)
+        if not w:
+            continue
+        ref, ref_out = _stepwise_lstm(model, w)
+        np.testing.assert_allclose(tr_hc.hidden[s:e], ref, atol=1e-5)
+        np.testing.assert_allclose(tr_h.hidden[s:e], ref[:, :d], atol=1e-5)
+        np.testing.assert_allclose(tr_h.outputs[s:e], ref_out, atol=1e-5)
+        assert (tr_h.symbols[s:e] == [int(c) for c in w]).all()
 
 
 WORDS = ["", "0", "1", "0110", "111", "1010101", "00", "01", "10"] * 4
