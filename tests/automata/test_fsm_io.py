@@ -13,8 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import fsm_extract as fx
-from fsm_extract.errors import DataFormatError, MissingFileError, ValidationError
+from fsm_extract.automata import fsm_io
 from fsm_extract.automata.automaton import ExtractedFSM, load_fsm
+from fsm_extract.errors import ArgumentTypeError, DataFormatError, MissingFileError, ValidationError
 
 from .conftest import _observed, random_fsms
 
@@ -228,3 +229,73 @@ def test_constructing_a_huge_fsm_without_counts_is_refused_before_allocating():
     assert time.perf_counter() - t0 < 10
     msg = str(info.value)
     assert "transition_counts=None" in msg and "200000 x 2 x 200000" in msg
+
+
+# ----------------------------------------------------------------------------- the schema itself
+def test_counts_are_stored_sparse_and_read_back_dense():
+    counts = np.zeros((2, 2, 2), np.int64)
+    counts[0, 1, 1] = 7
+    counts[1, 0, 0] = 2
+    counts[1, 0, 1] = 1
+    fsm = ExtractedFSM("ab", [[0, 1], [0, 1]], [False, True], 0, counts, [[3, 0], [0, 4]], [[True, False], [False, False]])
+    d = fsm_io.fsm_to_dict(fsm)
+    assert d["transition_counts"] == [[0, 1, 1, 7], [1, 0, 0, 2], [1, 0, 1, 1]]  # nonzero entries only
+    assert d["completed"] == [[0, 0]] and d["output_counts"] == [[3, 0], [0, 4]]
+    assert list(d) == list(fsm_io._KEYS) + ["cluster_centroids"]
+    back = fsm_io.fsm_from_dict(ExtractedFSM, json.loads(fsm_io.dumps(d)))
+    np.testing.assert_array_equal(back.transition_counts, counts)
+    np.testing.assert_array_equal(back.completed, fsm.completed)
+    empty = fsm_io.fsm_to_dict(ExtractedFSM("ab", [[0, 0]], [True], 0))
+    assert empty["transition_counts"] == [] and empty["centroids"] is None
+
+
+def test_dumps_writes_one_top_level_key_per_line():
+    d = fsm_io.fsm_to_dict(ExtractedFSM("ab", [[1, 0], [0, 1]], [False, True], 0, metadata={"note": "é"}))
+    text = fsm_io.dumps(d)
+    lines = text.splitlines()
+    assert lines[0] == "{" and lines[-1] == "}" and len(lines) == len(d) + 2
+    assert lines[1] == '  "format": "fsm-extract/fsm",' and '"note": "é"' in text  # not escaped
+    assert json.loads(text) == d
+
+
+def test_cluster_centroids_are_optional_when_reading():
+    d = fsm_io.fsm_to_dict(ExtractedFSM("ab", [[1, 0], [0, 1]], [False, True], 0))
+    del d["cluster_centroids"]
+    assert ExtractedFSM.from_dict(d).cluster_centroids is None
+    with pytest.raises(DataFormatError, match="cluster_map"):
+        ExtractedFSM.from_dict(dict(d, cluster_centroids=[[0.0]]))  # centres need the cluster map
+
+
+def test_freeze_metadata_normalises_and_refuses():
+    meta = fsm_io.freeze_metadata({"seed": np.int64(3), "pair": (1, 2), "x": np.float32(0.5), "a": np.arange(2)})
+    assert meta == {"seed": 3, "pair": [1, 2], "x": 0.5, "a": [0, 1]}
+    with pytest.raises(TypeError):
+        meta["seed"] = 4  # read-only
+    assert fsm_io.freeze_metadata(None) == {}
+    with pytest.raises(ArgumentTypeError, match="keys must be strings"):
+        fsm_io.freeze_metadata({1: "a"})
+    with pytest.raises(ValidationError, match="finite"):
+        fsm_io.freeze_metadata({"x": float("inf")})
+    deep = cur = {}
+    for _ in range(70):
+        cur["a"] = {}
+        cur = cur["a"]
+    with pytest.raises(ValidationError, match="nested at most 64 levels"):
+        fsm_io.freeze_metadata(deep)
+
+
+def test_array_checks():
+    arr = fsm_io.as_int_array("t", [[1.0, 2.0]], (1, None))
+    assert arr.dtype == np.int64 and not arr.flags.writeable and arr.tolist() == [[1, 2]]
+    with pytest.raises(ArgumentTypeError, match="t must be an array of integers"):
+        fsm_io.as_int_array("t", [[1.5]], (1, 1))
+    with pytest.raises(ValidationError, match=r"t\[0, 1\]=-1 must be >= 0"):
+        fsm_io.as_int_array("t", [[0, -1]], (1, 2), min=0)
+    with pytest.raises(ValidationError, match=r"t must have shape \(2,\), got shape \(3,\)"):
+        fsm_io.as_int_array("t", [1, 2, 3], (2,))
+    assert fsm_io.as_bool_array("b", [1, 0], (2,)).tolist() == [True, False]
+    with pytest.raises(ArgumentTypeError, match="booleans"):
+        fsm_io.as_bool_array("b", [2, 0], (2,))
+    fsm_io.check_total("c", np.array([2**62, 2**62 - 1], np.int64))
+    with pytest.raises(ValidationError, match="must sum to at most"):
+        fsm_io.check_total("c", np.array([2**62, 2**62], np.int64))

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from fsm_extract.automata.automaton import ExtractedFSM
+from fsm_extract.automata.minimize import bfs_order, minimize_fsm
 
 from .conftest import all_words, random_fsms
 
@@ -82,3 +84,54 @@ def test_minimize_merges_evidence(fsm):
     assert m.centroids.shape == (m.n_states, 3)
     sup = m.support
     assert np.nanmin(m.confidence, initial=1.0) >= 0 and (np.isnan(m.confidence) == (sup == 0)).all()
+
+
+def test_bfs_order_visits_reachable_states_breadth_first_in_symbol_order():
+    table = np.array([[2, 1], [1, 1], [3, 0], [3, 3], [0, 4]])  # state 4 is unreachable from 0
+    assert bfs_order(table, 0) == [0, 2, 1, 3]
+    assert bfs_order(table, 4) == [4, 0, 2, 1, 3]
+    assert bfs_order(np.array([[0]]), 0) == [0]
+
+
+def test_minimize_fsm_is_what_the_method_returns():
+    fsm = ExtractedFSM("ab", [[1, 2], [1, 2], [1, 2]], [False, True, True], 0)
+    a, b = minimize_fsm(fsm), fsm.minimize()
+    assert a.n_states == b.n_states == 2 and a.equivalent(b)
+    np.testing.assert_array_equal(a.transitions, b.transitions)
+    np.testing.assert_array_equal(a.accepting, b.accepting)
+
+
+@settings(max_examples=60, deadline=None)
+@given(random_fsms(max_states=6), st.integers(0, 2**32 - 1))
+def test_merging_duplicated_states_keeps_the_language_and_sums_their_evidence(fsm, seed):
+    """Every state of a minimal automaton split in two copies, transitions pointing at either copy
+    at random and random evidence everywhere: minimising merges the copies back, and the merged
+    state's counts, outputs and centroid are the sums (weighted mean) of its members'."""
+    base = fsm.minimize()
+    n, k = base.n_states, base.n_symbols
+    rng = np.random.default_rng(seed)
+    copy = rng.integers(0, 2, (2 * n, k))
+    table = np.concatenate([base.transitions, base.transitions]) + n * copy
+    counts = rng.integers(0, 3, (2 * n, k, 2 * n))
+    outputs = rng.integers(0, 4, (2 * n, 2))
+    centroids = rng.normal(size=(2 * n, 2))
+    doubled = ExtractedFSM(base.alphabet, table, np.concatenate([base.accepting, base.accepting]), base.initial,
+                           counts, outputs, centroids=centroids, cluster_map=np.arange(2 * n))
+    m = doubled.minimize()
+    assert m.n_states == n and m.equivalent(base)
+    words = all_words(base.alphabet, 5)
+    np.testing.assert_array_equal(m.predict(words), base.predict(words))
+    state = m.cluster_map  # the merged state of each original state, -1 if unreachable
+    reach = state >= 0
+    assert reach[base.initial] and m.metadata["minimized_from"] == 2 * n
+    for s in range(n):
+        members = np.flatnonzero(state == s)
+        assert members.size >= 1
+        np.testing.assert_array_equal(m.output_counts[s], outputs[members].sum(0))
+        for s2 in range(n):
+            into = np.flatnonzero(state == s2)
+            np.testing.assert_array_equal(m.transition_counts[s, :, s2], counts[np.ix_(members, np.arange(k), into)].sum((0, 2)))
+        w = outputs[members].sum(1).astype(float)
+        w = w if w.sum() > 0 else np.ones_like(w)
+        np.testing.assert_allclose(m.centroids[s], (centroids[members] * w[:, None]).sum(0) / w.sum())
+    assert m.metadata["dropped_counts"] == counts.sum() - counts[np.ix_(reach, np.arange(k), reach)].sum()

@@ -72,3 +72,28 @@ def test_estimate_and_subset_construction_agree_with_automata_lib():
         assert ours == fx.Language("ab", DFA.from_nfa(nfa))
 
     run()
+
+
+def test_regex_dfa_is_the_partial_subset_construction():
+    from automata.fa.nfa import NFA
+
+    from fsm_extract.data._regex import estimate_nfa_states, regex_dfa
+
+    nfa = NFA.from_regex("ab*", input_symbols={"a", "b"})
+    assert estimate_nfa_states("ab*", "ab") == len(nfa.states)
+    dfa = regex_dfa("ab*", nfa, ("a", "b"), max_states=10)
+    # breadth-first subsets, not minimised (minimising is from_regex's next step), no trap state
+    assert dfa.initial_state == 0 and dfa.final_states == {1, 2}
+    assert dict(dfa.transitions) == {0: {"a": 1}, 1: {"b": 2}, 2: {"b": 2}}
+    assert dfa.accepts_input("abbb") and not dfa.accepts_input("ba") and not dfa.accepts_input("")
+    with pytest.raises(ValidationError, match=r"pattern='ab\*' needs a DFA of more than max_states=1 states"):
+        regex_dfa("ab*", nfa, ("a", "b"), max_states=1)
+
+
+def test_estimate_counts_repetitions_without_building_them():
+    from fsm_extract.data._regex import estimate_nfa_states
+
+    t0 = time.perf_counter()
+    assert estimate_nfa_states("a{1000000}", "ab") == 2_000_001  # as the refusal message says
+    assert estimate_nfa_states("(a{1000}){1000}", "ab") == 2_001_001
+    assert time.perf_counter() - t0 < 1
