@@ -3,6 +3,7 @@ through a lambda, a bound method or a global) is switched off with a warning, or
 
 from __future__ import annotations
 
+import functools
 import json
 import warnings
 
@@ -80,3 +81,50 @@ def test_a_net_switched_to_train_mode_later_is_caught_at_extract():
     with pytest.warns(UserWarning, match="Dropout"):
         fx.extract(model, WORDS, n_states=3, refine=False)
     assert not drop.training
+
+
+def test_eval_mode_switches_every_part_off_and_restores_the_modes():
+    from fsm_extract.nets.determinism import eval_mode
+
+    emb, lstm, lin, drop = _net_with_hidden_dropout()
+    model = fx.RecurrentAdapter(embedding=emb, rnn=lstm, head=lin, alphabet="01")
+    emb.train()
+    lin.train()
+    lstm.eval()
+    with eval_mode(model):
+        assert not emb.training and not lin.training and not lstm.training
+    assert emb.training and lin.training and not lstm.training
+    with pytest.raises(RuntimeError), eval_mode(model):
+        raise RuntimeError("the modes come back on errors too")
+    assert emb.training and lin.training
+
+
+def test_reachable_modules_finds_modules_behind_closures_and_attributes():
+    from fsm_extract.nets.determinism import reachable_modules
+
+    emb, lstm, lin, drop = _net_with_hidden_dropout()
+
+    class Holder:  # a callable object: its attributes are followed
+        def __init__(self):
+            self.inner = {"drop": drop}
+
+        def __call__(self, h):
+            return h
+
+    holder = Holder()
+    found = dict((id(m), path) for path, m in reachable_modules(lambda ids: drop(emb(ids)), "embedding"))
+    assert id(drop) in found and id(emb) in found and found[id(drop)].startswith("embedding")
+    paths = {path: m for path, m in reachable_modules(holder, "head")}
+    assert paths.get("head.inner['drop']") is drop
+    assert any(m is lin for _, m in reachable_modules(functools.partial(lambda f, h: f(h), lin), "head"))
+    assert reachable_modules(5, "x") == []
+
+
+def test_a_deterministic_model_passes_without_a_warning():
+    from fsm_extract.nets.determinism import check_deterministic
+
+    torch.manual_seed(0)
+    model = fx.RNNClassifier("01", hidden_size=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        check_deterministic(model)

@@ -6,9 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch import nn
 
 import fsm_extract as fx
+from fsm_extract.nets import forward
 from fsm_extract.nets.models import RNNClassifier
 from fsm_extract.nets.net import collect_trace, collect_trace_encoded
 from fsm_extract.words import encode_words
@@ -138,3 +141,78 @@ def test_trace_of_a_long_word_is_chunked_and_equals_the_unchunked_trace(monkeypa
         np.testing.assert_allclose(part.outputs, full[s].outputs, atol=1e-5)
     assert calls and max(b * t for b, t in calls) <= 4096 // 8
     assert all(b * t <= 700 for b, t in calls)
+
+
+# ----------------------------------------------------------------------------- batches and padding
+class _CountingEmbedding:
+    """An embedding that counts the ids it embeds: one net step each, padding included."""
+
+    def __init__(self, embedding):
+        self.embedding, self.steps = embedding, 0
+
+    def __call__(self, ids):
+        self.steps += int(ids.numel())
+        return self.embedding(ids)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.integers(0, 40), max_size=60), st.integers(1, 9), st.integers(1, 120))
+def test_batches_hold_each_nonempty_word_once_sorted_and_capped(lengths, batch_size, max_steps):
+    offsets = np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)])
+    parts = forward.batches(offsets, batch_size, max_steps)
+    flat = np.concatenate(parts) if parts else np.zeros(0, np.int64)
+    assert sorted(flat.tolist()) == [i for i, n in enumerate(lengths) if n > 0]
+    assert [lengths[i] for i in flat] == sorted(lengths[i] for i in flat)  # by length, shortest first
+    for idx in parts:
+        assert 1 <= idx.size <= batch_size
+        assert idx.size == 1 or idx.size * max(lengths[i] for i in idx) <= max_steps
+    expected = sum(idx.size * max(lengths[i] for i in idx) for idx in forward.batches(offsets, batch_size))
+    assert forward.padded_steps(offsets, batch_size) == expected
+
+
+@pytest.mark.parametrize("batch_size", [1, 3, 512])
+def test_padded_steps_is_exactly_what_a_run_computes(batch_size, rng):
+    torch.manual_seed(0)
+    net = _Net()
+    counter = _CountingEmbedding(net.emb)
+    adapter = _adapter(net, embedding=counter)
+    words = random_words(rng, 25, max_len=12) + ["", ""]
+    symbols, offsets = encode_words(words, adapter.alphabet)
+    counter.steps = 0
+    forward.net_outputs(adapter, symbols, offsets, batch_size=batch_size)
+    assert counter.steps == forward.padded_steps(offsets, batch_size) >= symbols.size
+    if batch_size == 1:
+        assert counter.steps == symbols.size  # one word per batch: no padding at all
+
+
+@pytest.mark.parametrize("state", ["h", "hc"])
+def test_a_run_in_small_chunks_equals_one_unchunked_run(state, rng, monkeypatch):
+    torch.manual_seed(1)
+    model = RNNClassifier("01", hidden_size=6, num_layers=2)
+    words = random_words(rng, 30, max_len=40)
+    symbols, offsets = encode_words(words, model.alphabet)
+    whole = collect_trace_encoded(model, symbols, offsets, state=state)
+    probs, first = forward.net_outputs(model, symbols, offsets, state=state)
+    np.testing.assert_allclose(probs, whole.probs, atol=1e-6)  # outputs only: the trace's probabilities
+    np.testing.assert_allclose(first, whole.h0_probs, atol=1e-6)
+    monkeypatch.setattr(forward, "CHUNK_VALUES", 200)  # a few steps of time per torch call
+    monkeypatch.setattr(forward, "MAX_BATCH_STEPS", 50)  # a few words per batch
+    pieces = collect_trace_encoded(model, symbols, offsets, state=state)
+    np.testing.assert_allclose(pieces.hidden, whole.hidden, atol=1e-5)
+    np.testing.assert_allclose(pieces.probs, whole.probs, atol=1e-5)
+    np.testing.assert_allclose(forward.net_outputs(model, symbols, offsets, state=state)[0], whole.probs, atol=1e-5)
+
+
+@pytest.mark.parametrize("cell, layers", [("lstm", 2), ("gru", 3), ("rnn", 1)])
+def test_layout_and_unlayout_are_inverse(cell, layers):
+    model = RNNClassifier("01", cell=cell, hidden_size=4, num_layers=layers)
+    kind = "hc" if cell == "lstm" else "h"
+    dim = forward.state_dim(model, kind)
+    assert dim == (2 if cell == "lstm" else 1) * layers * 4
+    assert forward.state_dim(model, "h") == layers * 4
+    vectors = torch.randn(5, dim)
+    state = forward.unlayout(vectors, model)
+    torch.testing.assert_close(forward.layout(state, cell, kind), vectors)
+    if cell == "lstm":
+        assert state[0].shape == state[1].shape == (layers, 5, 4)
+        torch.testing.assert_close(forward.layout(state, cell, "h"), vectors[:, : layers * 4])
