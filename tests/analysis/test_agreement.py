@@ -6,10 +6,14 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 import fsm_extract as fx
+from fsm_extract.analysis import agreement
+from fsm_extract.analysis.agreement import SideBySide, side_by_side
 from fsm_extract.analysis.fidelity import evaluate_trace
+from fsm_extract.analysis.residual import ResidualItem
 
 from .conftest import HIDDEN, OUTPUTS, WORDS, entropy_bits, make_trace, parity_fsm
 
@@ -162,3 +166,58 @@ def test_shortest_difference_on_the_empty_word():
     r = evaluate_trace(parity_fsm(), trace, reference=ref)
     assert r.reference["fsm_equivalent"] is False
     assert r.reference["fsm_shortest_difference"] == "ε"
+
+
+# ----------------------------------------------------------------------------- the measures directly
+def _hand_run():
+    fsm, trace = parity_fsm(), make_trace(WORDS, HIDDEN, OUTPUTS)
+    return fsm, trace, side_by_side(fsm, trace, trace.hidden, trace.h0)
+
+
+def test_side_by_side_on_the_hand_case():
+    fsm, trace, run = _hand_run()
+    assert isinstance(run, SideBySide)
+    # the FSM's states after each step (see conftest.py), the net's nearest clusters
+    assert run.fsm_states.tolist() == [1, 1, 1, 0, 1, 1, 0, 0, 0, 0, 1, 1, 1] + [0] * 11
+    assert run.net_states.tolist() == [1, 1, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 1] + [0] * 11
+    assert run.net_initial == 0
+    assert np.flatnonzero(~run.agree_p).tolist() == [2, 7, 11, 12]
+    assert run.net_word.tolist() == [0, 1, 0, 1, 1, 0, 0, 0] and run.fsm_word.tolist() == [0, 1, 1, 1, 0, 0, 1, 0]
+    assert run.agree_w.tolist() == [True, True, False, True, False, True, False, True]
+    assert run.starts.tolist() == [0, 1, 1, 3, 3, 5, 5, 5, 8, 8, 10, 10, 10] + [13] * 11
+
+
+def test_measures_that_have_nothing_to_measure():
+    fsm, trace, run = _hand_run()
+    assert agreement.beyond_fit(trace, run, None) is None
+    assert agreement.task_accuracy(run, None) is None
+    assert agreement.variance_explained(parity_fsm(centroids=None), trace, run) is None
+    assert agreement.concentration([]) == {"share": 0.0, "places": 0, "transitions": 0}
+    # labels equal to the FSM's answers: the net misses words 2, 4 and 6
+    assert agreement.task_accuracy(run, np.array([0, 1, 1, 1, 0, 0, 1, 0], bool)) == {
+        "net_accuracy": 0.625, "fsm_accuracy": 1.0, "cost": -0.375}
+
+
+def test_concentration_takes_the_fewest_places_holding_80_percent():
+    items = [ResidualItem(0, "a", "transition", 0.5, 5, 0.1, False, ()), ResidualItem(1, None, "output", 0.3, 3, 0.0, False, ()),
+             ResidualItem(1, "b", "transition", 0.1, 1, 0.1, False, ()), ResidualItem(0, "b", "transition", 0.1, 1, 0.1, False, ()),
+             ResidualItem(1, "a", "conflict", 0.0, 0, 0.2, False, ())]
+    # 80% of 10 is 8: the first two places hold exactly 8; one of them is a transition
+    assert agreement.concentration(items) == {"share": 0.8, "places": 2, "transitions": 3}
+
+
+def test_shortest_disagreements_are_distinct_shortest_first_and_capped():
+    fsm, trace, run = _hand_run()
+    assert agreement.shortest_disagreements(trace, run, fsm.alphabet) == ["ab", "aab", "abb"]
+    assert agreement.shortest_disagreements(trace, run, fsm.alphabet, n=1) == ["ab"]
+
+
+def test_by_length_buckets_words_and_prefixes_by_tens():
+    words = ["a" * n for n in (0, 9, 10, 25)]
+    trace = make_trace(words, [0.0] * 44, [0.1] * 44)
+    run = side_by_side(parity_fsm(), trace, trace.hidden, trace.h0)
+    rows = agreement.by_length(trace, run)
+    # prefixes of length 1..9 of the words of 9, 10 and 25; 10 of the word of 10 and 10..19 of the
+    # word of 25; 20..25 of the word of 25
+    assert [(r["lengths"], r["words"], r["prefixes"]) for r in rows] == [("0-9", 2, 9 * 3), ("10-19", 1, 1 + 10),
+                                                                        ("20-29", 1, 6)]

@@ -8,7 +8,7 @@ import json
 import pytest
 
 import fsm_extract as fx
-from fsm_extract.analysis.report import FidelityReport
+from fsm_extract.analysis.report import FidelityReport, headline
 from fsm_extract.analysis.fidelity import evaluate_trace
 from fsm_extract.nets.exact import exact_lstm
 
@@ -94,3 +94,63 @@ def test_headline_when_search_finds_nothing():
     r = fx.fidelity(net, lang, lang.sample(n=200, max_len=12, seed=0), search=3000)
     assert r.headline.endswith("no residual: FSM and net agree on every sampled prefix; "
                                f"search found no disagreement in {r.search['steps_spent']} net steps")
+
+
+# ----------------------------------------------------------------------------- the report and headline directly
+class _Search:
+    """What headline() reads of a search result."""
+
+    def __init__(self, words, steps=1234):
+        self.disagreements = tuple(type("D", (), {"word": w})() for w in words)
+        self.steps_spent = steps
+
+
+def test_summary_lines(hand_report):
+    lines = hand_report.summary().splitlines()
+    assert lines[0] == hand_report.headline and lines[1] == ""
+    assert lines[2] == "evaluated on 8 words, 24 prefixes of held-out data"
+    assert lines[3] == "output agreement   words 62.50%   prefixes 83.33%"
+    assert lines[4].startswith("  beyond the longest fitting word (2): words 33.33% (3), prefixes 81.82% (11)")
+    assert lines[5] == "  by length:  0-9: 57.14%  10-19: 100.00%"
+    assert "coverage           83.33% of steps use transitions observed when fitting, 12.50% completed" in lines[9]
+    assert any(l.startswith("task accuracy      net 75.00%   FSM 87.50%   cost of replacing the net by the FSM -12.50%")
+               for l in lines)
+    assert any(l.startswith("reference          FSM equivalent: no (shortest difference: 'aa')") for l in lines)
+    assert lines[-1] == "shortest disagreeing words: 'ab', 'aab', 'abb'"
+    short = hand_report.summary(max_items=1).splitlines()
+    assert "  ... 2 more in report.residual" in short
+    assert "residual (3 places; shares of all prefixes):" in short
+
+
+def test_to_dict_is_json_serialisable_without_nan(hand_report):
+    d = hand_report.to_dict()
+    text = json.dumps(d, allow_nan=False)
+    assert json.loads(text)["first_parting"] == hand_report.first_parting.tolist()
+    assert isinstance(d["residual"][0], dict) and d["search"] is None and d["aligned"] is None
+
+
+@pytest.mark.parametrize("held_out, overlap, start", [
+    (True, None, "90.0% of held-out prefixes"),
+    (False, 1.0, "90.0% of prefixes of the FITTING data"),
+    (False, 0.25, "90.0% of prefixes (25% of the words also in the fitting data)"),
+    (None, None, "90.0% of prefixes"),
+])
+def test_headline_names_what_data_it_is_about(held_out, overlap, start):
+    head = headline(0.9, 0.5, held_out=held_out, overlap=overlap, empty_disagrees=False, residual=None, search=None)
+    assert head.startswith(start + ", 50% of hidden variance; ")
+    assert head.endswith("no residual: FSM and net agree on every sampled prefix")
+
+
+def test_headline_never_claims_agreement_when_search_found_something():
+    head = headline(1.0, None, held_out=True, overlap=None, empty_disagrees=False, residual=None,
+                    search=_Search(["0110", "011010"]))
+    assert "agree on every" not in head and "hidden variance" not in head
+    assert head.endswith("; no disagreement on the sampled prefixes; but search found 2 disagreement(s) in 1234 net "
+                         "steps (shortest '0110'; see the residual)")
+    with_residual = headline(0.8, None, held_out=True, overlap=None, empty_disagrees=False, residual=(0.9, 2, 3, 2),
+                             search=_Search(["0"], 10))
+    assert "90% of the residual is in 2 of 9 places (6 transitions, 3 state outputs)" in with_residual
+    assert "; search found 1 disagreement(s) in 10 net steps" in with_residual and "but" not in with_residual
+    empty = headline(0.95, None, held_out=None, overlap=None, empty_disagrees=True, residual=None, search=_Search([], 5))
+    assert "the only disagreement is on the empty word" in empty
+    assert empty.endswith("; search found no disagreement in 5 net steps")

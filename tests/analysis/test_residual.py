@@ -14,8 +14,10 @@ from hypothesis import strategies as st
 
 import fsm_extract as fx
 from fsm_extract.analysis.fidelity import evaluate_trace
-from fsm_extract.analysis.residual import ResidualItem, add_search_finds
+from fsm_extract.analysis.residual import (ResidualItem, add_search_finds, attribute_residual, first_per_word,
+                                           previous_per_step, shortest_difference)
 from fsm_extract.analysis.search import Disagreement
+from fsm_extract.words import encode_words
 
 from .conftest import make_trace
 
@@ -189,3 +191,84 @@ def test_add_search_finds_merges_and_appends():
     assert out[0].state == 0 and out[0].symbol == "a"  # sampled disagreements first
     assert "1 found by search, e.g. 'bab'" in out[0].describe()
     assert out[-1].to_dict()["found_by_search"] >= 1
+
+
+# ----------------------------------------------------------------------------- the functions directly
+def _attribute(fsm_states, net_states, disagree, words, *, initial=0, net_initial=0, n_states=2, completed=None):
+    symbols, offsets = encode_words(words, ("a", "b"))
+    return attribute_residual(
+        fsm_states=np.array(fsm_states), net_states=np.array(net_states), disagree=np.array(disagree, bool),
+        symbols=symbols, offsets=offsets, initial=initial, net_initial=net_initial, n_states=n_states,
+        alphabet=("a", "b"), completed=np.zeros((n_states, 2), bool) if completed is None else completed,
+        n_prefixes=len(fsm_states))
+
+
+def test_attribute_residual_on_a_hand_case():
+    # word "ab": FSM 0 -a-> 1 -b-> 1, net 0 -a-> 1 -b-> 0: they part at (1, "b"), and the answer
+    # after "ab" differs -> the transition is charged.  word "ba": FSM 0 -b-> 0 -a-> 1, net the
+    # same, but the answer after "ba" differs -> the output of state 1 is charged.  word "bb":
+    # FSM 0, 0; net 1, 0: they part at (0, "b") without a disagreement -> a conflict.
+    items, first = _attribute([1, 1, 0, 1, 0, 0], [1, 0, 0, 1, 1, 0], [0, 1, 0, 1, 0, 0], ["ab", "ba", "bb"],
+                              completed=np.array([[False, False], [False, True]]))
+    got = [(it.state, it.symbol, it.kind, it.count, it.witnesses, it.completed) for it in items]
+    assert got == [(1, "b", "transition", 1, ("ab",), True), (1, None, "output", 1, ("ba",), False),
+                   (0, "b", "conflict", 0, ("b",), False)]
+    assert [it.share for it in items] == [pytest.approx(1 / 6), pytest.approx(1 / 6), 0.0]
+    assert items[0].parting_share == pytest.approx(1 / 6) and items[2].parting_share == pytest.approx(1 / 6)
+    assert first.tolist() == [1, -1, 0]
+    assert "completed from the net" in items[0].describe() and "output of q1" in items[1].describe()
+
+
+def test_a_net_that_starts_elsewhere_charges_the_first_transition():
+    # the net's initial state maps to state 1, the FSM's is 0: every word starts parted, so a
+    # disagreement on the first prefix is charged to (0, its symbol) and no parting "begins"
+    items, first = _attribute([1], [0], [1], ["a"], net_initial=1)
+    assert [(it.state, it.symbol, it.kind, it.count, it.parting_share) for it in items] == [(0, "a", "transition", 1, 0.0)]
+    assert first.tolist() == [0]
+    empty, first = _attribute([], [], [], ["", ""])
+    assert empty == [] and first.tolist() == [-1, -1]
+
+
+def test_previous_per_step_and_first_per_word():
+    offsets = np.array([0, 3, 3, 5])  # words of 3, 0 and 2 steps
+    values = np.array([10, 11, 12, 13, 14])
+    assert previous_per_step(values, offsets, -1).tolist() == [-1, 10, 11, -1, 13]
+    mask = np.array([False, True, True, False, False])
+    assert first_per_word(mask, offsets).tolist() == [1, -1, -1]
+    assert first_per_word(np.array([False, False, False, True, True]), offsets).tolist() == [-1, -1, 3]
+    assert first_per_word(np.zeros(0, bool), np.array([0, 0])).tolist() == [-1]
+
+
+def _brute_shortest(ta, fa, ia, tb, fb, ib, max_len):
+    for length in range(max_len + 1):
+        for word in itertools.product(range(ta.shape[1]), repeat=length):
+            qa, qb = ia, ib
+            for a in word:
+                qa, qb = ta[qa, a], tb[qb, a]
+            if bool(fa[qa]) != bool(fb[qb]):
+                return list(word)
+    return None
+
+
+def _dfa(n, k):
+    return st.tuples(
+        st.lists(st.lists(st.integers(0, n - 1), min_size=k, max_size=k), min_size=n, max_size=n).map(np.array),
+        st.lists(st.booleans(), min_size=n, max_size=n).map(np.array), st.integers(0, n - 1))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.integers(1, 3).flatmap(lambda k: st.tuples(
+    st.integers(1, 3).flatmap(lambda n: _dfa(n, k)), st.integers(1, 3).flatmap(lambda n: _dfa(n, k)))))
+def test_shortest_difference_matches_brute_force(pair):
+    (ta, fa, ia), (tb, fb, ib) = pair
+    got = shortest_difference(ta, fa, ia, tb, fb, ib)
+    # DFAs that differ, differ on a word shorter than the number of state pairs
+    assert got == _brute_shortest(ta, fa, ia, tb, fb, ib, ta.shape[0] * tb.shape[0])
+    assert shortest_difference(ta, fa, ia, ta, fa, ia) is None
+
+
+def test_shortest_difference_is_the_first_in_symbol_order():
+    parity = np.array([[1, 0], [0, 1]]), np.array([False, True])  # odd number of a's
+    ends_b = np.array([[0, 1], [0, 1]]), np.array([False, True])  # ends in b
+    assert shortest_difference(*parity, 0, *ends_b, 0) == [0]  # "a": parity accepts, ends-in-b rejects
+    assert shortest_difference(*parity, 0, parity[0], ~parity[1], 0) == []  # the empty word already
