@@ -17,7 +17,7 @@ listed (``--all-failures``: of every mode).
 
 The full default grid (4 x 3 cells, 50 DFAs each, both modes) took about 16 minutes on 2
 shared cores; amplitude 0.1 is left out of the default columns because
-``tests/test_networks.py`` covers it (350 random DFAs, 2-10 states, 2-4 symbols, all recovered).
+``tests/nets/test_exact.py`` covers it (350 random DFAs, 2-10 states, 2-4 symbols, all recovered).
 """
 
 from __future__ import annotations

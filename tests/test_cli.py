@@ -14,7 +14,6 @@ import fsm_extract as fx
 from fsm_extract.cli import main
 
 
-
 def run(capsys, *argv):
     """(exit status, stdout, stderr) of ``fsm-extract argv``; argparse's SystemExit included."""
     try:
@@ -325,3 +324,27 @@ def test_more_clusters_than_distinct_states_warns_in_one_line_and_works(capsys, 
     assert "distinct hidden states" in lines[0] and "Traceback" not in err
     fsm = fx.load_fsm(out)
     assert fsm.metadata["fewer_clusters"]["used"] < fsm.metadata["fewer_clusters"]["requested"]
+
+
+def test_cli_spec_and_dfa(t4_exact, tmp_path, capsys):
+    model, data = t4_exact
+    assert main(["fidelity", "--model", str(model), "--data", str(data), "--spec", "(1|01|001)*(()|0|00)"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("100.0% of prefixes") and "its states were aligned to the net on these words" in out
+    dfa = {"states": ["e", "o"], "input_symbols": ["0", "1"], "initial_state": "e", "final_states": ["e"],
+           "transitions": {"e": {"0": "e", "1": "o"}, "o": {"0": "o", "1": "e"}}}
+    (tmp_path / "parity.json").write_text(json.dumps(dfa))
+    report = tmp_path / "r.json"
+    assert main(["fidelity", "--model", str(model), "--data", str(data), "--dfa", str(tmp_path / "parity.json"),
+                 "--json", str(report)]) == 0
+    saved = json.loads(report.read_text())
+    assert saved["prefix_agreement"] < 1.0 and saved["residual"]
+
+
+def test_cli_warns_in_one_line_when_there_are_fewer_states_than_clusters(t4_exact, tmp_path, capsys):
+    model, data = t4_exact
+    assert main(["extract", "--model", str(model), "--data", str(data), "--out", str(tmp_path / "f.json")]) == 0
+    err = capsys.readouterr().err
+    assert err.startswith("fsm-extract extract: warning: n_states=16 is more than the") and err.count("\n") == 1
+    fsm = fx.load_fsm(tmp_path / "f.json")
+    assert fsm.equivalent(fx.languages.tomita(4)) and fsm.metadata["fewer_clusters"]["requested"] == 16

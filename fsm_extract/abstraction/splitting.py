@@ -1,4 +1,4 @@
-"""Refinement: split abstract states until the automaton explains the net.
+"""Splitting: split abstract states until the automaton explains the net.
 
 Plain clustering stops short: clusters that mix hidden states with different futures give
 transitions that are not deterministic. Refinement repairs that on the data, as Moore's
@@ -29,7 +29,7 @@ from ..automata.counting import count_outputs, count_transitions
 from ..automata.nearest import nearest_centroid
 from ..nets.trace import Trace
 
-__all__ = ["Split", "refine_partition"]
+__all__ = ["Split", "refine_partition", "behaviour_blocks"]
 
 
 @dataclass(frozen=True)

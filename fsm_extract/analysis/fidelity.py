@@ -211,7 +211,6 @@ def fidelity(
     if fsm.alphabet != net.alphabet:
         raise ValidationError(f"fsm.alphabet={list(fsm.alphabet)} must equal the model's alphabet {list(net.alphabet)}")
     if search is not False:  # checked before any work
-
         budget = 200_000 if search is True else check_int("search", search, min=1, max=MAX_BUDGET)
     check_ordered_words(data, "data")  # fit_data may be a set: only membership counts
     if isinstance(data, Dataset):

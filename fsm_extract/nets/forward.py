@@ -7,7 +7,7 @@ carried from one piece to the next. Memory is therefore bounded by these chunk s
 the length of the longest word: a word of length 10^6 costs the same peak memory as one of
 length 10^3 (plus its own output arrays).
 
-:func:`iter_steps` yields each piece's rows; :func:`fsm_extract.nets.trace.collect_trace_encoded`
+:func:`iter_steps` yields each piece's rows; :meth:`fsm_extract.nets.net.Net.trace`
 stores them in a :class:`~fsm_extract.nets.trace.Trace`, :func:`net_outputs` keeps only the
 class probabilities for checks that never need the states.
 """

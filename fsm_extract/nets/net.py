@@ -139,7 +139,8 @@ class Net:
         self.steps += padded_steps(offsets, batch_size)
         return out
 
-    def step(self, states: Any, symbol_ids: Any, *, state: StateKind | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def step(self, states: Any, symbol_ids: Any, *, state: StateKind | None = None,
+             batch_size: int = 65536) -> tuple[np.ndarray, np.ndarray]:
         """One recurrent step from full states, batched (see :func:`step_from`): the next states
         (n, dim) float32 and the class probabilities after the step (n, n_classes). Counts n steps."""
         state = self.full_state if state is None else self._check_state(state)
@@ -155,7 +156,7 @@ class Net:
         k = len(self.alphabet)
         if symbol_ids.size and (symbol_ids.min() < 0 or symbol_ids.max() >= k):
             raise ValidationError(f"symbol_ids must be in [0, {k}), got values {symbol_ids.min()}..{symbol_ids.max()}")
-        nxt, probs = step_states(self.parts, states, symbol_ids, state=state)
+        nxt, probs = step_states(self.parts, states, symbol_ids, state=state, batch_size=batch_size)
         if probs.shape[0] == 0:
             probs = np.empty((0, self.h0_probs().size), dtype=np.float32)
         self.steps += int(symbol_ids.size)
@@ -271,6 +272,6 @@ def step_from(model: Any, states: np.ndarray, symbol_ids: np.ndarray, *, state: 
     outputs : ndarray of shape (n,), float32
         Acceptance probability after the step (class 1 of a two-class output).
     """
-    check_int("batch_size", batch_size, min=1)
-    nxt, probs = as_net(model).step(states, symbol_ids, state=state)
+    batch_size = check_int("batch_size", batch_size, min=1)
+    nxt, probs = as_net(model).step(states, symbol_ids, state=state, batch_size=batch_size)
     return nxt, probs[:, 1]

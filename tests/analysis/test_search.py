@@ -5,19 +5,10 @@ import pytest
 
 import fsm_extract as fx
 from fsm_extract.errors import ArgumentTypeError, ValidationError
-from fsm_extract.nets.exact import exact_lstm, plant_trigger
+from fsm_extract.nets.exact import exact_lstm
 from fsm_extract.analysis.search import search_disagreements
 
-TRIGGER = "011010011100"
-
-
-@pytest.fixture(scope="module")
-def planted():
-    base = fx.languages.random_dfa(n_states=5, alphabet="01", seed=3)
-    lang = plant_trigger(base, TRIGGER)
-    net = exact_lstm(lang, distractors=4, amplitude=0.1, seed=1)
-    fsm = fx.extract(net, base.sample(n=2000, min_len=0, max_len=20, seed=0), n_states=16)
-    return lang, net, fsm
+from ..conftest import TRIGGER
 
 
 def test_finds_the_planted_trigger_and_verifies_every_report(planted):
@@ -73,22 +64,6 @@ def test_bad_input(planted):
         search_disagreements(net, fsm, max_len=2.5)
 
 
-def test_fidelity_reports_what_search_finds(planted):
-    lang, net, fsm = planted
-    base_test = fx.languages.random_dfa(n_states=5, alphabet="01", seed=3).sample(n=300, min_len=0, max_len=30, seed=2)
-    plain = fx.fidelity(net, fsm, base_test)
-    assert plain.search is None and "search" not in plain.headline
-    report = fx.fidelity(net, fsm, base_test, search=100_000)
-    assert report.prefix_agreement == plain.prefix_agreement  # the sampled figures are unchanged
-    found = report.search["disagreements"]
-    assert found and report.search["steps_spent"] <= 100_000
-    assert f"search found {len(found)} disagreement(s)" in report.headline
-    assert "found by search" in str(report)
-    assert json.loads(json.dumps(report.to_dict()))["search"]["budget"] == 100_000
-    with pytest.raises(ValidationError, match="search=0"):
-        fx.fidelity(net, fsm, base_test, search=0)
-
-
 class _CountingEmbedding:
     """Counts every id the net embeds: one net step each, padding included."""
 
@@ -118,28 +93,6 @@ def test_steps_spent_is_what_the_net_ran(planted, budget):
         assert result.steps_spent >= 0.9 * budget  # and the budget is used, not left idle
 
 
-def test_explore_steps_states_instead_of_rerunning_words(planted):
-    """Explore reaches the 12-symbol trigger with a small budget: each depth costs one step per
-    kept word and symbol, not the whole word again."""
-    _, net, fsm = planted
-    result = search_disagreements(net, fsm, budget=40_000, seed=0)
-    assert result.by_strategy["explore"]["found"] > 0
-    assert any(TRIGGER in d.word for d in result.disagreements if d.strategy == "explore")
-
-
-def test_explore_stops_when_every_reachable_state_is_seen():
-    """On an exact net without distractors the states are discrete: once every reachable state
-    has been seen, explore stops and the random words get the rest of the budget."""
-    lang = fx.languages.tomita(4)
-    net = exact_lstm(lang)
-    fsm = fx.extract(net, lang.sample(n=500, max_len=15, seed=0), n_states=4)
-    result = search_disagreements(net, fsm, budget=90_000, max_len=60, seed=0)
-    explore = result.by_strategy["explore"]
-    assert 0 < explore["steps"] < 2_000  # a handful of depths, far below its 30,000-step share
-    assert result.by_strategy["random"]["steps"] > 50_000
-    assert result.disagreements == ()
-
-
 def test_unverified_candidates_are_counted_not_reported(planted):
     _, net, fsm = planted
     result = search_disagreements(net, fsm, budget=40_000, seed=0)
@@ -148,14 +101,20 @@ def test_unverified_candidates_are_counted_not_reported(planted):
     assert full.disagreements and all(TRIGGER in d.word for d in full.disagreements)
 
 
-def test_extract_with_search_recovers_the_planted_language(planted):
-    lang, net, _ = planted
-    data = fx.languages.random_dfa(n_states=5, alphabet="01", seed=3).sample(n=1000, max_len=20, seed=0)
-    fsm = fx.extract(net, data, n_states=16, search=100_000)
-    assert fsm.equivalent(lang)
-    refine = fsm.metadata["refine"]
-    assert refine["check_passed"] and refine["check"]["search"] == 100_000
-    assert any("search_steps" in r for r in refine["counterexample_rounds"])
-    assert all(r.get("search_steps", 0) <= 100_000 for r in refine["counterexample_rounds"])
-    with pytest.raises(ValidationError, match="search=-1 must be >= 0"):
-        fx.extract(net, data, search=-1)
+def test_search_budget_is_capped_and_the_cap_can_be_raised(planted):
+    from fsm_extract.errors import ArgumentTypeError, ValidationError
+    from fsm_extract.analysis.search import MAX_BUDGET, search_disagreements
+
+    _, net, fsm = planted
+    assert MAX_BUDGET == 10**9
+    with pytest.raises(ValidationError, match=r"budget=1000000001 must be <= 1000000000 \(max_budget"):
+        search_disagreements(net, fsm, budget=10**9 + 1)
+    with pytest.raises(ValidationError, match=r"budget=5000 must be <= 1000 \(max_budget"):
+        search_disagreements(net, fsm, budget=5000, max_budget=1000)
+    with pytest.raises(ArgumentTypeError, match="max_budget"):
+        search_disagreements(net, fsm, budget=5000, max_budget=1e9)
+    assert search_disagreements(net, fsm, budget=1000, max_budget=1000).steps_spent <= 1000
+    with pytest.raises(ValidationError, match=r"search=1000000001 must be <= 1000000000"):
+        fx.extract(net, ["0", "1"], search=10**9 + 1)
+    with pytest.raises(ValidationError, match=r"search=1000000001 must be <= 1000000000"):
+        fx.fidelity(net, fsm, ["0", "1"], search=10**9 + 1)

@@ -15,6 +15,7 @@ import fsm_extract as fx
 from fsm_extract.errors import ArgumentTypeError, UnknownSymbolError, ValidationError
 from fsm_extract.nets.exact import MIN_SHARPNESS, exact_gru, exact_lstm, plant_trigger
 
+
 DISGUISE = {"distractors": 6, "amplitude": 0.3, "seed": 7}
 
 
@@ -368,15 +369,3 @@ def test_plain_kmeans_is_not_always_exact_with_moving_distractors():
     report = fx.fidelity(model, plain, lang.sample(n=1000, max_len=30, seed=5))
     assert 0.99 < report.prefix_agreement < 1.0 and report.residual
     assert fx.extract(model, data, n_states=n_clusters, seed=0).equivalent(lang)
-
-
-def test_extract_keeps_the_initial_state_apart():
-    """Regression, found with these networks: with fewer clusters than distinct hidden states,
-    the refined extraction used to leave h0 (the DFA's accepting initial state) in the rejecting
-    state's cluster: an output split counted h0 once (below ``min_mass``), though it is visited
-    once per word, so the impurity of mass n_words was never split."""
-    lang = fx.languages.random_dfa(n_states=2, alphabet="abc", seed=583238)
-    model = exact_lstm(lang, distractors=4, amplitude=0.1, seed=583238)
-    fsm = fx.extract(model, lang.sample(n=2000, min_len=0, max_len=14, seed=0), n_states=2, seed=0)
-    assert fsm.accepts("") == lang.accepts("")
-    assert fsm.equivalent(lang)

@@ -15,7 +15,6 @@ import fsm_extract as fx
 from fsm_extract.errors import ArgumentTypeError, UnknownSymbolError, ValidationError
 
 
-
 # plain clustering of hidden states (no refinement), where extract offers the choice
 PLAIN = {"refine": False} if "refine" in inspect.signature(fx.extract).parameters else {}
 
@@ -267,3 +266,24 @@ def test_n_states_above_distinct_states_warns_and_uses_them_all(options):
     record = fsm.metadata["fewer_clusters"]
     assert record["requested"] == 60 and 1 <= record["used"] < 60
     assert fsm.equivalent(lang)
+
+
+@pytest.mark.parametrize("option, value", [("features", "hidden"), ("depth", 3), ("threshold", 0.99),
+                                           ("max_rounds", 2), ("search", 1000), ("search", True)])
+def test_refine_only_options_are_refused_without_refinement(option, value):
+    from fsm_extract.errors import ValidationError
+
+    model = fx.datasets.bundled_model("tomita4")
+    words = ["0101", "11", "000", "1", "0110"]
+    with pytest.raises(ValidationError, match=rf"{option}={value!r} applies only to refined extraction.*refine=False"):
+        fx.extract(model, words, n_states=3, refine=False, **{option: value})
+    with pytest.raises(ValidationError, match=rf"{option}={value!r} applies only to refined extraction.*n_states='auto'"):
+        fx.extract(model, words, n_states="auto", **{option: value})
+
+
+def test_refine_only_options_at_their_defaults_are_accepted_without_refinement():
+    model = fx.datasets.bundled_model("tomita4")
+    fsm = fx.extract(model, ["0101", "11", "000", "1", "0110"], n_states=3, refine=False, features="both", depth=2,
+                     threshold=0.999, max_rounds=5, search=False)
+    assert fsm.metadata["method"] == "kmeans"
+    fx.extract(model, ["0101", "11", "000", "1", "0110"], n_states=3, refine=False, search=0)

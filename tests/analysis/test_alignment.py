@@ -3,25 +3,14 @@ Language / DFA / centre-less FSM, search finds in the residual, and the CLI's --
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 
 import fsm_extract as fx
 from fsm_extract.analysis.alignment import align_to_net, needs_alignment
-from fsm_extract.cli import main
-from fsm_extract.errors import ArgumentTypeError, ValidationError
 from fsm_extract.nets.exact import exact_lstm
-from fsm_extract.analysis.residual import ResidualItem, add_search_finds
-from fsm_extract.analysis.search import Disagreement
 from fsm_extract.nets.trace import Trace
 from fsm_extract.words import encode_words
-
-
-def parity():
-    """Odd number of a's over (a, b): q0 initial, rejecting."""
-    return fx.ExtractedFSM(alphabet=("a", "b"), transitions=[[1, 0], [0, 1]], accepting=[False, True], initial=0)
 
 
 def test_align_centres_are_mean_net_states_per_specification_state():
@@ -108,94 +97,3 @@ def test_bundled_tomita7_against_its_specification_shows_where_it_deviates():
             path = spec_fsm.run(w)
             assert any(path[i] == it.state and w[i] == it.symbol for i in range(len(w)))
     assert "found by search, e.g." in str(r)
-
-
-def test_add_search_finds_merges_and_appends():
-    fsm = parity()
-    items = [ResidualItem(0, "a", "transition", 0.1, 3, 0.05, False, ("a",)),
-             ResidualItem(1, "b", "conflict", 0.0, 0, 0.02, False, ("ab",))]
-    finds = [
-        Disagreement("ab", True, False, 1, 1, "b", "explore"),     # conflict (q1, b) now shows a disagreement
-        Disagreement("bab", True, False, 1, 0, "a", "random"),      # joins the sampled (q0, a)
-        Disagreement("abab", False, True, None, None, None, "random"),  # states never part: output of the end state
-        Disagreement("bb", True, False, 0, 0, "b", "systematic"),  # a place only search saw
-    ]
-    out = add_search_finds(items, finds, transitions=fsm.transitions, initial=0, alphabet=fsm.alphabet,
-                           completed=fsm.completed)
-    got = {(it.state, it.symbol): (it.kind, it.count, it.found_by_search, it.search_witnesses) for it in out}
-    assert got[(0, "a")] == ("transition", 3, 1, ("bab",))
-    assert got[(1, "b")] == ("transition", 0, 1, ("ab",))
-    assert got[(0, None)] == ("output", 0, 1, ("abab",))  # "abab" ends in q0
-    assert got[(0, "b")] == ("transition", 0, 1, ("bb",))
-    assert out[0].state == 0 and out[0].symbol == "a"  # sampled disagreements first
-    assert "1 found by search, e.g. 'bab'" in out[0].describe()
-    assert out[-1].to_dict()["found_by_search"] >= 1
-
-
-def test_headline_when_search_finds_nothing():
-    lang = fx.languages.tomita(2)
-    net = exact_lstm(lang)
-    r = fx.fidelity(net, lang, lang.sample(n=200, max_len=12, seed=0), search=3000)
-    assert r.headline.endswith("no residual: FSM and net agree on every sampled prefix; "
-                               f"search found no disagreement in {r.search['steps_spent']} net steps")
-
-
-def test_specification_bad_input():
-    lang = fx.languages.tomita(4)
-    net = exact_lstm(lang)
-    with pytest.raises(ArgumentTypeError, match=r"fx.languages.from_regex\('0\*', alphabet=...\)"):
-        fx.fidelity(net, "0*", ["01"])
-    with pytest.raises(ValidationError, match="alphabet"):
-        fx.fidelity(net, fx.languages.from_regex("a*", alphabet="ab"), ["01"])
-    with pytest.raises(ArgumentTypeError, match="fsm must be an ExtractedFSM, a Language or an automata-lib DFA"):
-        fx.fidelity(net, 42, ["01"])
-
-
-# ----------------------------------------------------------------------------- CLI
-@pytest.fixture
-def t4_exact(tmp_path):
-    lang = fx.languages.tomita(4)
-    model_path = exact_lstm(lang).save(tmp_path / "t4.pt")
-    data_path = lang.sample(n=200, max_len=12, seed=0).to_jsonl(tmp_path / "t4.jsonl")
-    return model_path, data_path
-
-
-def test_cli_spec_and_dfa(t4_exact, tmp_path, capsys):
-    model, data = t4_exact
-    assert main(["fidelity", "--model", str(model), "--data", str(data), "--spec", "(1|01|001)*(()|0|00)"]) == 0
-    out = capsys.readouterr().out
-    assert out.startswith("100.0% of prefixes") and "its states were aligned to the net on these words" in out
-    dfa = {"states": ["e", "o"], "input_symbols": ["0", "1"], "initial_state": "e", "final_states": ["e"],
-           "transitions": {"e": {"0": "e", "1": "o"}, "o": {"0": "o", "1": "e"}}}
-    (tmp_path / "parity.json").write_text(json.dumps(dfa))
-    report = tmp_path / "r.json"
-    assert main(["fidelity", "--model", str(model), "--data", str(data), "--dfa", str(tmp_path / "parity.json"),
-                 "--json", str(report)]) == 0
-    saved = json.loads(report.read_text())
-    assert saved["prefix_agreement"] < 1.0 and saved["residual"]
-
-
-@pytest.mark.parametrize("extra,needle", [
-    (["--spec", "0*2"], "symbol '2'"),
-    (["--spec", "(0"], "pattern='(0' must be a valid regular expression"),
-    (["--dfa", "missing.json"], "must be an existing file"),
-    (["--dfa", "{bad}"], "must hold a JSON object with exactly the keys"),
-])
-def test_cli_spec_bad_input_one_line(t4_exact, tmp_path, capsys, monkeypatch, extra, needle):
-    model, data = t4_exact
-    monkeypatch.chdir(tmp_path)
-    if extra[-1] == "{bad}":
-        (tmp_path / "bad.json").write_text('{"states": []}')
-        extra = ["--dfa", "bad.json"]
-    assert main(["fidelity", "--model", str(model), "--data", str(data), *extra]) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and needle in err
-
-
-def test_cli_warns_in_one_line_when_there_are_fewer_states_than_clusters(t4_exact, tmp_path, capsys):
-    model, data = t4_exact
-    assert main(["extract", "--model", str(model), "--data", str(data), "--out", str(tmp_path / "f.json")]) == 0
-    err = capsys.readouterr().err
-    assert err.startswith("fsm-extract extract: warning: n_states=16 is more than the") and err.count("\n") == 1
-    fsm = fx.load_fsm(tmp_path / "f.json")
-    assert fsm.equivalent(fx.languages.tomita(4)) and fsm.metadata["fewer_clusters"]["requested"] == 16

@@ -14,6 +14,8 @@ from fsm_extract.extraction.sweep import AUTO_GRID, SweepResult
 
 ROW_KEYS = {"k", "n_states", "prefix_agreement", "word_agreement", "state_agreement",
             "variance_explained", "determinism", "equivalent", "seconds"}
+
+
 KS = [4, 8, 16]
 
 
@@ -162,3 +164,15 @@ def test_non_integer_k_raises(model, tiny, bad):
     fit, test = tiny
     with pytest.raises(FsmExtractError, match="n_states"):
         fx.sweep(model, fit, test, bad, progress=False)
+
+
+@pytest.mark.parametrize("n", range(1, 8))
+def test_auto_finds_the_exact_automaton_of_an_exactly_built_net(n):
+    from fsm_extract.nets.exact import exact_lstm
+
+    lang = fx.languages.tomita(n)
+    net = exact_lstm(lang)
+    fsm = fx.extract(net, lang.sample(n=1000, max_len=20, seed=0), n_states="auto", seed=0)
+    rec = fsm.metadata["auto"]
+    assert rec["reached_target"], rec
+    assert fsm.equivalent(lang)

@@ -17,7 +17,7 @@ from fsm_extract import languages
 from fsm_extract.data.datasets import Dataset
 from fsm_extract.errors import ArgumentTypeError, DataFormatError, MissingFileError, UnknownSymbolError, ValidationError
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 SIZES = {"train": 2000, "validation": 500, "test": 2000}
 MAX_LEN = {"train": 20, "validation": 60, "test": 60}
 

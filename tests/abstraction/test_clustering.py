@@ -11,7 +11,7 @@ import fsm_extract as fx
 from fsm_extract.abstraction.clustering import GaussianMixtureAbstraction, KMeansAbstraction, make_abstraction
 from fsm_extract.errors import FewerClustersWarning, ArgumentTypeError, NotFittedError, ValidationError
 
-from .conftest import random_words
+from ..conftest import random_words
 
 
 

@@ -1,6 +1,6 @@
-"""Same seed, same automaton (issue 18): unordered words are refused, randomness hidden in a
-user's parts is switched off (or refused), and results do not depend on PYTHONHASHSEED or on
-the number of threads."""
+"""Same seed, same automaton (issue 18): unordered words are refused at every boundary, and
+results do not depend on PYTHONHASHSEED or on the number of threads. (Randomness hidden in a
+user's parts: tests/nets/test_determinism.py.)"""
 
 from __future__ import annotations
 
@@ -8,18 +8,18 @@ import json
 import subprocess
 import sys
 import textwrap
-import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
-from torch import nn
 
 import fsm_extract as fx
-from fsm_extract.errors import ArgumentTypeError, ValidationError
+from fsm_extract.errors import ArgumentTypeError
 
-ROOT = Path(__file__).resolve().parents[1]
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
 WORDS = ["0101", "11", "000", "1", "0110", "10", "111", "0", "1001", "01"]
 
 
@@ -27,8 +27,6 @@ WORDS = ["0101", "11", "000", "1", "0110", "10", "111", "0", "1001", "01"]
 def model():
     return fx.datasets.bundled_model("tomita4")
 
-
-# --- 3a: a set of words has no order ----------------------------------------------------------
 
 @pytest.mark.parametrize("kind", [set, frozenset])
 def test_a_set_of_words_is_refused_at_every_boundary(model, kind):
@@ -57,74 +55,6 @@ def test_fit_data_may_be_a_set_because_only_membership_counts(model):
     b = fx.fidelity(model, fsm, WORDS, fit_data=sorted(WORDS)).to_dict()
     assert a == b
 
-
-# --- 3b: dropout hidden in a lambda ---------------------------------------------------------------
-
-def _net_with_hidden_dropout(p=0.5):
-    torch.manual_seed(0)
-    emb, lstm, lin, drop = nn.Embedding(2, 8), nn.LSTM(8, 16, batch_first=True), nn.Linear(16, 1), nn.Dropout(p)
-    drop.train()
-    return emb, lstm, lin, drop
-
-
-def test_dropout_reached_through_a_lambda_is_switched_off_with_a_warning():
-    emb, lstm, lin, drop = _net_with_hidden_dropout()
-    with pytest.warns(UserWarning, match=r"eval mode.*Dropout.*embedding"):
-        model = fx.RecurrentAdapter(embedding=lambda ids: drop(emb(ids)), rnn=lstm, head=lin, alphabet="01")
-    assert not drop.training
-    p1, p2 = model.predict_proba(WORDS), model.predict_proba(WORDS)
-    np.testing.assert_array_equal(p1, p2)
-    a = fx.extract(model, WORDS * 5, n_states=4, seed=0)
-    b = fx.extract(model, WORDS * 5, n_states=4, seed=0)
-    assert json.dumps(a.to_dict(timing=False)) == json.dumps(b.to_dict(timing=False))
-
-
-def test_dropout_in_a_bound_method_and_a_global_is_found():
-    emb, lstm, lin, drop = _net_with_hidden_dropout()
-
-    class Head(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.lin, self.drop = lin, nn.Dropout(0.5)
-
-        def classify(self, h):
-            return self.lin(self.drop(h))
-
-    head = Head().train()
-    with pytest.warns(UserWarning, match=r"Dropout"):
-        fx.RecurrentAdapter(embedding=emb, rnn=lstm, head=head.classify, alphabet="01")
-    assert not head.drop.training
-    globals()["_GLOBAL_DROP"] = drop
-    try:
-        drop.train()
-        with pytest.warns(UserWarning, match=r"Dropout"):
-            fx.RecurrentAdapter(embedding=lambda ids: _GLOBAL_DROP(emb(ids)), rnn=lstm, head=lin, alphabet="01")  # noqa: F821
-        assert not drop.training
-    finally:
-        del globals()["_GLOBAL_DROP"]
-
-
-@pytest.mark.filterwarnings("ignore:.*identical forward passes")
-def test_randomness_that_eval_mode_cannot_stop_is_refused():
-    emb, lstm, lin, _ = _net_with_hidden_dropout()
-    with pytest.raises(ValidationError, match=r"two identical forward passes differ.*head.*eval mode"):
-        fx.RecurrentAdapter(embedding=emb, rnn=lstm, head=lambda h: lin(h) + torch.randn(h.shape[:-1] + (1,)),
-                            alphabet="01")
-
-
-def test_a_net_switched_to_train_mode_later_is_caught_at_extract():
-    emb, lstm, lin, drop = _net_with_hidden_dropout()
-    drop.eval()
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # a deterministic net: no warning
-        model = fx.RecurrentAdapter(embedding=lambda ids: drop(emb(ids)), rnn=lstm, head=lin, alphabet="01")
-    drop.train()
-    with pytest.warns(UserWarning, match="Dropout"):
-        fx.extract(model, WORDS, n_states=3, refine=False)
-    assert not drop.training
-
-
-# --- 3c: byte-identical JSON across processes, hash seeds and thread counts -------------------------
 
 _EXTRACT = """
 import sys, torch

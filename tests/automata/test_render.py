@@ -11,8 +11,17 @@ import pytest
 from fsm_extract.automata import render as render_module
 from fsm_extract.automata.automaton import ExtractedFSM
 from fsm_extract.errors import ArgumentTypeError, GraphvizNotFoundError, MissingFileError, ValidationError
+import time
+
+import fsm_extract as fx
+from fsm_extract.errors import FsmExtractError
+
+from ..helpers import _random_fsm
+
 
 HAVE_DOT = shutil.which("dot") is not None
+
+
 needs_dot = pytest.mark.skipif(not HAVE_DOT, reason="the Graphviz `dot` program is not installed")
 
 
@@ -144,3 +153,43 @@ def test_render_without_dot_writes_the_dot_source(fsm, tmp_path, monkeypatch):
 def test_repr_svg_skips_large_automata():
     big = ExtractedFSM("a", [[(q + 1) % 101] for q in range(101)], [False] * 101, 0)
     assert big._repr_svg_() is None
+
+
+needs_dot = pytest.mark.skipif(__import__("shutil").which("dot") is None, reason="Graphviz dot not installed")
+
+
+@pytest.mark.parametrize("n, k, what", [(300, 2, "300 states"), (60, 10, "edges")])
+def test_render_refuses_a_diagram_too_large_for_dot(tmp_path, n, k, what):
+    """Issue 18, 5: a 300-state FSM (8 KB of JSON) ran past 60 s in dot."""
+    fsm = _random_fsm(n, k)
+    t0 = time.perf_counter()
+    with pytest.raises(ValidationError) as info:
+        fsm.render(tmp_path / "big.svg")
+    assert time.perf_counter() - t0 < 10
+    msg = str(info.value)
+    assert what in msg and "max_states=100" in msg and ".dot" in msg and "\n" not in msg
+    assert list(tmp_path.iterdir()) == []
+    dot = fsm.render(tmp_path / "big.dot")  # the DOT source has no size limit: no layout runs
+    assert dot.read_text() == fsm.to_dot()
+
+
+@needs_dot
+def test_render_limit_can_be_raised_by_keyword(tmp_path):
+    chain = fx.ExtractedFSM("a", [[(q + 1) % 120] for q in range(120)], [q % 3 == 0 for q in range(120)], 0)
+    with pytest.raises(ValidationError, match="120 states.*max_states=100"):
+        chain.render(tmp_path / "c.svg")
+    assert chain.render(tmp_path / "c.svg", max_states=120).read_bytes().startswith(b"<?xml")
+    with pytest.raises(ValidationError, match="max_states=0 must be >= 1"):
+        chain.render(tmp_path / "c.svg", max_states=0)
+
+
+@needs_dot
+def test_render_stops_dot_after_the_timeout(tmp_path):
+    fsm = _random_fsm(100, 2)  # about 4 s of layout
+    t0 = time.perf_counter()
+    with pytest.raises(fx.GraphvizTimeoutError) as info:
+        fsm.render(tmp_path / "slow.svg", timeout=0.2)
+    assert time.perf_counter() - t0 < 3
+    assert isinstance(info.value, TimeoutError) and isinstance(info.value, FsmExtractError)
+    assert "timeout=0.2" in str(info.value) and "slow.svg" in str(info.value)
+    assert list(tmp_path.iterdir()) == []

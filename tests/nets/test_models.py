@@ -1,12 +1,12 @@
-import numpy as np
 import pytest
 import torch
 from torch import nn
 
 import fsm_extract as fx
-from fsm_extract.errors import ArgumentTypeError, DataFormatError, FsmExtractError, MissingFileError, ValidationError
-from fsm_extract.nets.checkpoints import load_model
+from fsm_extract.errors import ArgumentTypeError, FsmExtractError, ValidationError
 from fsm_extract.nets.models import RecurrentAdapter, RNNClassifier
+
+from .conftest import _Net, _adapter
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
@@ -33,45 +33,6 @@ def test_predict_matches_forward():
             else:
                 expect = torch.sigmoid(m.empty_logit())
             assert abs(float(expect) - float(p)) < 1e-6
-
-
-def test_save_load_round_trip(tmp_path):
-    torch.manual_seed(2)
-    m = RNNClassifier("01", cell="gru", hidden_size=6, num_layers=2)
-    path = m.save(tmp_path / "m.pt")
-    m2 = fx.load_model(path)
-    assert m2.config == m.config and m2.alphabet == ("0", "1")
-    words = ["0101", "1", "", "000111"]
-    np.testing.assert_array_equal(m.predict_proba(words), m2.predict_proba(words))
-
-
-def test_load_missing_and_corrupted(tmp_path):
-    with pytest.raises(MissingFileError, match="path=") as ei:
-        load_model(tmp_path / "nope.pt")
-    assert isinstance(ei.value, FileNotFoundError)
-    bad = tmp_path / "bad.pt"
-    bad.write_bytes(b"not a checkpoint at all")
-    with pytest.raises(DataFormatError, match="checkpoint"):
-        load_model(bad)
-    foreign = tmp_path / "foreign.pt"
-    torch.save({"weights": torch.zeros(3)}, foreign)
-    with pytest.raises(DataFormatError, match="format"):
-        load_model(foreign)
-    m = RNNClassifier("01", hidden_size=4)
-    payload = {"format": "fsm-extract/model", "version": 99, "config": m.config, "state_dict": m.state_dict()}
-    torch.save(payload, foreign)
-    with pytest.raises(DataFormatError, match="version 99"):
-        load_model(foreign)
-    payload["version"] = 1
-    payload["config"] = dict(m.config, hidden_size=5)  # weights do not fit the config
-    torch.save(payload, foreign)
-    with pytest.raises(DataFormatError, match="invalid"):
-        load_model(foreign)
-    sd = {k: v.clone() for k, v in m.state_dict().items()}
-    sd["head.bias"][0] = float("nan")
-    torch.save({"format": "fsm-extract/model", "version": 1, "config": m.config, "state_dict": sd}, foreign)
-    with pytest.raises(DataFormatError, match="finite"):
-        load_model(foreign)
 
 
 def test_save_is_atomic(tmp_path, monkeypatch):
@@ -134,3 +95,62 @@ def test_adapter_validation():
         RecurrentAdapter(embedding=nn.Embedding(2, 3), rnn=nn.Linear(3, 4), head=nn.Linear(4, 1), alphabet="01")
     with pytest.raises(ArgumentTypeError, match="must be an fsm_extract RNNClassifier"):
         fx.collect_trace(nn.LSTM(3, 4), ["01"])
+
+
+def test_a_squeezing_head_is_caught_at_construction():
+    """Issue 18, 9: ``lambda h: lin(h).squeeze()`` gave a bare IndexError on the (1, H) state."""
+    torch.manual_seed(0)
+    net = _Net()
+    with pytest.raises(ValidationError) as info:
+        fx.RecurrentAdapter(embedding=net.emb, rnn=net.rnn, head=lambda h: net.out(h).squeeze(), alphabet="01")
+    msg = str(info.value)
+    assert msg.startswith("head must map") and "squeeze" in msg and "(1, 6) gave shape ()" in msg
+
+
+def test_a_bad_head_swapped_in_later_is_a_validation_error():
+    torch.manual_seed(0)
+    net = _Net()
+    adapter = _adapter(net)
+    adapter.head = lambda h: net.out(h).squeeze()
+    with pytest.raises(ValidationError, match=r"head must map .*gave shape \(\)"):
+        fx.collect_trace(adapter, ["01", "1"])
+
+
+@pytest.mark.parametrize("head, needle", [
+    (lambda h: (h.sum(-1, keepdim=True) > 0).long(), "dtype torch.int64"),
+    (lambda h: h[..., :3], "gave shape (2, 3, 3)"),
+    (lambda h: h.sum().reshape(1), "gave shape (1,)"),
+    (lambda h: "logit", "gave str"),
+    (lambda h: 1 / 0, "raised ZeroDivisionError"),
+])
+def test_heads_of_the_wrong_kind_are_refused_at_construction(head, needle):
+    net = _Net()
+    with pytest.raises(ValidationError) as info:
+        fx.RecurrentAdapter(embedding=net.emb, rnn=net.rnn, head=head, alphabet="01")
+    assert str(info.value).startswith("head must map") and needle in str(info.value)
+
+
+def test_heads_of_every_allowed_shape_are_accepted():
+    net = _Net()
+    for head in (net.out, lambda h: net.out(h)[..., 0], lambda h: torch.cat([-net.out(h), net.out(h)], -1)):
+        adapter = fx.RecurrentAdapter(embedding=net.emb, rnn=net.rnn, head=head, alphabet="01")
+        assert fx.collect_trace(adapter, ["01", ""]).n_steps == 2
+
+
+class _NormHead(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.norm, self.lin = torch.nn.BatchNorm1d(6), torch.nn.Linear(6, 1)
+
+    def forward(self, h):
+        return self.lin(self.norm(h.reshape(-1, 6))).reshape(*h.shape[:-1], 1)
+
+
+def test_the_head_probe_leaves_a_training_batch_norm_head_alone():
+    """A head module is probed in eval mode: a batch of one does not break batch norm and its
+    running statistics do not move; its training mode is restored."""
+    net, head = _Net(), _NormHead()
+    head.train()
+    before = head.norm.running_mean.clone()
+    fx.RecurrentAdapter(embedding=net.emb, rnn=net.rnn, head=head, alphabet="01")
+    assert head.training and torch.equal(head.norm.running_mean, before)
