@@ -98,8 +98,8 @@ class Refinement:
         (:meth:`~fsm_extract.extraction.front.ParetoFront.knee`). ``False`` returns the fine
         automaton itself, fitted on all the words.
     tolerance : float, optional
-        How much held-out agreement the answer may give up to be smaller. Default: a quarter
-        of the best automaton's disagreement, at least 0.001
+        How much held-out agreement the answer may give up to be smaller. Default: half of
+        the best automaton's disagreement, at least 0.001
         (:func:`~fsm_extract.extraction.front.knee_tolerance`).
     """
 
