@@ -225,9 +225,9 @@ def direct_agreement(net: Any, table: np.ndarray, accepting: np.ndarray, initial
             "word": float((final_net == final_fsm).mean())}
 
 
-def lstar_column(net: Any, test: Any, recipe: Recipe, seconds: float) -> dict:
+def lstar_column(net: Any, language: Any, test: Any, recipe: Recipe, seconds: float) -> dict:
     import fsm_extract as fx
-    from _lstar import hypothesis_table, run_lstar
+    from _lstar import hypothesis_equals, hypothesis_table, run_lstar
 
     run = run_lstar(net, seconds=seconds, num_walks=2000, min_walk_len=1, max_walk_len=recipe.test_max_len,
                     reset_after_cex=True, seed=recipe.seed)
@@ -240,6 +240,7 @@ def lstar_column(net: Any, test: Any, recipe: Recipe, seconds: float) -> dict:
             out["last"] = agreement(net, fsm, test)
         else:  # an ExtractedFSM's dense count table would not fit
             out["last"] = direct_agreement(net, table, accepting, initial, test)
+        out["last"]["equivalent_to_task"] = bool(hypothesis_equals(run.last, language))
     return out
 
 
@@ -291,14 +292,16 @@ def run_net(args: tuple) -> dict:
     fsm = fx.extract(net, list(train.words), seed=0)
     seconds = round(time.perf_counter() - t0, 2)
     refine = fsm.metadata.get("refine", {})
-    row["default"] = {"seconds": seconds, "check_passed": refine.get("check_passed"), **agreement(net, fsm, test)}
+    row["default"] = {"seconds": seconds, "check_passed": refine.get("check_passed"),
+                      "equivalent_to_task": bool(fsm.equivalent(language)), **agreement(net, fsm, test)}
 
     t0 = time.perf_counter()
     km = fx.extract(net, list(train.words), n_states=16, refine=False, seed=0)
-    row["kmeans16"] = {"seconds": round(time.perf_counter() - t0, 2), **agreement(net, km, test)}
+    row["kmeans16"] = {"seconds": round(time.perf_counter() - t0, 2), "equivalent_to_task": bool(km.equivalent(language)),
+                       **agreement(net, km, test)}
 
     if lstar_seconds:
-        row["lstar"] = lstar_column(net, test, recipe, lstar_seconds)
+        row["lstar"] = lstar_column(net, language, test, recipe, lstar_seconds)
     if front:
         row["front"] = front_column(net, train, val, test, row["task"]["states"])
     row["seconds"] = round(time.perf_counter() - t_all, 1)
@@ -310,14 +313,18 @@ def pct(x: float | None) -> str:
     return "-" if x is None else f"{100 * x:.2f}%"
 
 
+def _st(col: dict) -> str:
+    return f"{col['states']} st" + (" (= task)" if col.get("equivalent_to_task") else "")
+
+
 def _lstar_cell(row: dict, lstar_seconds: float | None) -> str:
     ls = row.get("lstar")
     if ls is None:
         return "not run"
     last = ls.get("last")
     if ls["stopped"] == "converged" and last is not None:
-        return f"{last['states']} st, {pct(last['prefix'])} / {pct(last['word'])}, {ls['seconds']:.1f} s"
-    tail = f" (last hypothesis {last['states']} st, {pct(last['prefix'])})" if last else ""
+        return f"{_st(last)}, {pct(last['prefix'])} / {pct(last['word'])}, {ls['seconds']:.1f} s"
+    tail = f" (last hypothesis {_st(last)}, {pct(last['prefix'])})" if last else ""
     return f"no answer in {lstar_seconds:g} s{tail}"
 
 
@@ -342,8 +349,8 @@ def table(rows: list[dict], lstar_seconds: float | None) -> str:
         f1, f2 = _front_cells(r)
         lines.append(
             f"| {r['name']} | {t['states']} | {pct(r['net_accuracy'])} | {pct(t['prefix'])} / {pct(t['word'])} "
-            f"| {d['states']} st, {pct(d['prefix'])} / {pct(d['word'])} | {d['seconds']:.1f} "
-            f"| {k['states']} st, {pct(k['prefix'])} / {pct(k['word'])} | {_lstar_cell(r, lstar_seconds)} "
+            f"| {_st(d)}, {pct(d['prefix'])} / {pct(d['word'])} | {d['seconds']:.1f} "
+            f"| {_st(k)}, {pct(k['prefix'])} / {pct(k['word'])} | {_lstar_cell(r, lstar_seconds)} "
             f"| {f1} | {f2} |")
     return "\n".join(lines)
 
