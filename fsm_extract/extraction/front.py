@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from .._checks import atomic_write, check_float, check_out_path
+from .._checks import atomic_write, check_float, check_int, check_out_path
 from ..abstraction.merging import Words, score
 from ..automata.automaton import ExtractedFSM
 from ..automata.counting import run_transitions
@@ -80,6 +80,9 @@ class FrontPoint:
     task_accuracy : float or None
         The automaton's accuracy on the held-out labels (None without labels).
     fsm : ExtractedFSM
+    found_agreement : float or None
+        Word agreement on the disagreements a search found while fitting (verified behaviour of
+        the net that held-out words rarely show: rare triggers); None without a search's finds.
     """
 
     n_states: int
@@ -88,10 +91,12 @@ class FrontPoint:
     beyond_agreement: float | None
     task_accuracy: float | None
     fsm: ExtractedFSM
+    found_agreement: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"n_states": self.n_states, "agreement": self.agreement, "word_agreement": self.word_agreement,
-                "beyond_agreement": self.beyond_agreement, "task_accuracy": self.task_accuracy}
+                "beyond_agreement": self.beyond_agreement, "task_accuracy": self.task_accuracy,
+                "found_agreement": self.found_agreement}
 
 
 @dataclass(frozen=True)
@@ -107,18 +112,24 @@ class ParetoFront:
     net_accuracy : float or None
         The net's own accuracy on the held-out labels.
     evaluated_on : str
+    checked : dict or None
+        Where the fine automaton passed its counterexample check: the sizes checked from the
+        knee up and the smallest that passed it too (see :meth:`choice`).
     """
 
     points: tuple
     candidates: tuple
     net_accuracy: float | None
     evaluated_on: str
+    checked: dict | None = None
 
     @classmethod
     def of(cls, fsms: list[ExtractedFSM], held_out: Words, *, labels: np.ndarray | None = None,
-           max_fit_length: int | None = None, evaluated_on: str = "") -> "ParetoFront":
-        """Measure ``fsms`` on ``held_out`` and keep the front."""
+           max_fit_length: int | None = None, evaluated_on: str = "", found: Words | None = None) -> "ParetoFront":
+        """Measure ``fsms`` on ``held_out`` and keep the front; ``found``: a search's finds while
+        fitting, which :meth:`knee` keeps explained."""
         prefix, whole = score(fsms, held_out)
+        kept = [None] * len(fsms) if found is None or found.n_words == 0 else list(score(fsms, found)[1])
         beyond = [None] * len(fsms)
         if max_fit_length is not None:
             long = np.diff(held_out.offsets) > max_fit_length
@@ -133,7 +144,8 @@ class ParetoFront:
             task = [float((_word_outputs(f, held_out) == labels).mean()) for f in fsms]
         cands = sorted((FrontPoint(n_states=f.n_states, agreement=float(prefix[i]), word_agreement=float(whole[i]),
                                    beyond_agreement=None if beyond[i] is None else float(beyond[i]),
-                                   task_accuracy=None if task is None else task[i], fsm=f)
+                                   task_accuracy=None if task is None else task[i], fsm=f,
+                                   found_agreement=None if kept[i] is None else float(kept[i]))
                         for i, f in enumerate(fsms)), key=lambda p: (p.n_states, -p.agreement))
         points, best = [], -1.0
         for p in cands:
@@ -144,6 +156,7 @@ class ParetoFront:
 
     def at(self, n_states: int) -> FrontPoint:
         """The most faithful point with at most ``n_states`` states."""
+        n_states = check_int("n_states", n_states, min=1)
         fit = [p for p in self.points if p.n_states <= n_states]
         if not fit:
             raise ValidationError(f"n_states={n_states} must be >= {self.points[0].n_states}, the smallest automaton "
@@ -156,16 +169,35 @@ class ParetoFront:
         return next((p for p in self.points if p.agreement >= target), self.points[-1])
 
     def knee(self, tolerance: float | None = None) -> FrontPoint:
-        """The smallest point within ``tolerance`` of the most faithful (default
-        :func:`knee_tolerance` of its agreement)."""
+        """The smallest automaton within ``tolerance`` of the most faithful on held-out words
+        (default :func:`knee_tolerance` of its agreement). Where a search found disagreements
+        while fitting, the knee must also explain them as well as the best automaton does
+        (within :func:`knee_tolerance` of that share): a rare trigger the held-out words do not
+        show is verified behaviour of the net, and no merge may forget it."""
         top = max(p.agreement for p in self.points)
         tol = knee_tolerance(top) if tolerance is None else check_float("tolerance", tolerance, min=0.0, max=1.0)
-        return next(p for p in self.points if p.agreement >= top - tol - 1e-12)
+        close = [p for p in self.candidates if p.agreement >= top - tol - 1e-12]
+        found = [p.found_agreement for p in self.candidates if p.found_agreement is not None]
+        if found:
+            need = max(found) - knee_tolerance(max(found)) - 1e-12
+            keeping = [p for p in close if p.found_agreement is not None and p.found_agreement >= need]
+            close = keeping or [max(close, key=lambda p: (p.found_agreement or 0.0, -p.n_states))]
+        return close[0]
+
+    def choice(self) -> FrontPoint:
+        """What ``fx.extract`` returns: the knee; where the fine automaton passed its
+        counterexample check (the net looks cleanly finite-state), the smallest automaton from
+        the knee up that passes the same check (``checked``): held-out words may miss a rare
+        trigger the check sees, and an exact answer is not traded for a smaller one."""
+        if self.checked is not None:
+            n = self.checked["chosen"]
+            return next(p for p in self.candidates if p.n_states == n)
+        return self.knee()
 
     def to_dict(self) -> dict[str, Any]:
         return {"evaluated_on": self.evaluated_on, "net_accuracy": self.net_accuracy,
                 "points": [p.to_dict() for p in self.points], "candidates": [p.to_dict() for p in self.candidates],
-                "knee": self.knee().n_states}
+                "knee": self.knee().n_states, "choice": self.choice().n_states, "checked": self.checked}
 
     def table(self) -> str:
         """A Markdown table of the front, the knee marked."""

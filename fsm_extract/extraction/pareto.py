@@ -4,6 +4,7 @@ held out (see :mod:`fsm_extract.extraction.front`)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -15,7 +16,7 @@ from ..errors import ValidationError
 from ..nets.net import Net, as_net
 from ..words import check_ordered_words, encode_words
 from .front import ParetoFront, measure_words
-from .refinement import Refinement, extract_refined
+from .refinement import Refinement, extract_refined, passes_check
 
 __all__ = ["pareto", "fit_front", "held_out_split", "words_and_labels", "HELD_OUT", "MIN_SPLIT_WORDS"]
 
@@ -51,14 +52,46 @@ def words_and_labels(data: Any, name: str, net: Net) -> tuple[list, np.ndarray |
 def fit_front(net: Net, words: list, held_out: list, *, held_out_labels: np.ndarray | None = None, seed: int = 0,
               refine: dict) -> tuple[ParetoFront, Any]:
     """Fit the fine automaton on ``words`` (:func:`~fsm_extract.extraction.refinement.extract_refined`
-    with the keywords ``refine``), merge it down, and measure every size on ``held_out``."""
-    fine = extract_refined(net, words, seed=seed, **refine)
-    path = merge_path(fine, measure_words(net, words))
+    with the keywords ``refine``), merge it down (scored on ``words`` and on what a search found
+    while fitting), and measure every size on ``held_out``."""
+    finds: list = []  # a search's verified disagreements (symbol ids): scored when merging, kept by the knee
+    fine = extract_refined(net, words, seed=seed, search_finds=finds, **refine)
+    finds = [[net.alphabet[i] for i in w] for w in finds]
+    found = measure_words(net, finds) if finds else None
+    path = merge_path(fine, measure_words(net, list(words) + finds))
     lengths = [len(w) for w in words]
     evaluated = measure_words(net, held_out, name="validation")
     front = ParetoFront.of(path, evaluated, labels=held_out_labels, max_fit_length=max(lengths, default=0),
-                           evaluated_on=f"{evaluated.n_words} held-out words")
+                           evaluated_on=f"{evaluated.n_words} held-out words", found=found)
+    if fine.metadata["refine"]["check_passed"]:
+        front = replace(front, checked=_checked_choice(net, front, refine["refinement"], max(lengths, default=0), seed))
     return front, fine
+
+
+def _checked_choice(net: Net, front: ParetoFront, options: Refinement, max_fit_length: int, seed: int) -> dict:
+    """The smallest automaton from the knee up that passes the counterexample check the fine
+    automaton passed (a bisection over the sizes); the knee where it passes, or where the largest
+    fails this check too (the check draws other random words than the fine automaton's last)."""
+    knee = front.knee(options.tolerance)
+    sizes = sorted({p.n_states for p in front.candidates if p.n_states >= knee.n_states})
+    by_size = {p.n_states: p for p in reversed(front.candidates)}  # the most faithful of each size
+    tried: dict[int, bool] = {}
+
+    def ok(n: int) -> bool:
+        if n not in tried:
+            tried[n] = passes_check(net, by_size[n].fsm, options, max_fit_length=max_fit_length, seed=seed)
+        return tried[n]
+
+    lo, hi = 0, len(sizes) - 1  # the answer is in sizes[lo..hi]
+    if not ok(sizes[0]) and ok(sizes[hi]):  # (where the largest fails too, this check cannot tell: the knee)
+        lo = 1
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if ok(sizes[mid]):
+                hi = mid
+            else:
+                lo = mid + 1
+    return {"knee": knee.n_states, "chosen": sizes[lo], "passed": {str(n): v for n, v in sorted(tried.items())}}
 
 
 def pareto(
@@ -68,7 +101,7 @@ def pareto(
     validation: Any = None,
     max_states: int = 64,
     seed: int = 0,
-    n_states: int = 16,
+    n_states: int | None = None,
     refine: Refinement | None = None,
     progress: bool = False,
 ) -> ParetoFront:
@@ -86,8 +119,8 @@ def pareto(
     max_states : int, default 64
         The fine automaton's state budget (the largest point).
     seed : int, default 0
-    n_states : int, default 16
-        Starting clusters of the fine automaton.
+    n_states : int, optional
+        Starting clusters of the fine automaton (default 16, or ``max_states`` if smaller).
     refine : Refinement, optional
         Options of the fine automaton's refinement (``merge`` and ``tolerance`` are not used).
     progress : bool
@@ -100,7 +133,7 @@ def pareto(
     """
     net = as_net(model, check=True)
     max_states = check_int("max_states", max_states, min=1)
-    n_states = check_int("n_states", n_states, min=1, max=max_states)
+    n_states = min(16, max_states) if n_states is None else check_int("n_states", n_states, min=1, max=max_states)
     seed = check_seed("seed", seed)
     options = Refinement() if refine is None else Refinement.of(refine)
     words, labels = words_and_labels(data, "data", net)

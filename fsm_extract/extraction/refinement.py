@@ -50,7 +50,7 @@ from ..nets.net import Net
 from ..nets.trace import Trace, output_classes
 from ..words import decode_word, encode_ids, encode_word, encode_words
 
-__all__ = ["Refinement", "extract_refined", "check_words", "probe_words", "MAX_CHECK_STEPS", "MAX_PROBE_WORDS",
+__all__ = ["passes_check", "Refinement", "extract_refined", "check_words", "probe_words", "MAX_CHECK_STEPS", "MAX_PROBE_WORDS",
            "MAX_ADDED_STEPS"]
 
 #: Net steps one counterexample check runs at most (probe and random words): random words
@@ -215,6 +215,20 @@ def _disagreements(net: Net, fsm: ExtractedFSM, words: list[list[int]]) -> tuple
     return found + first_disagreeing_prefixes(words, bad, offsets), int(symbols.size)
 
 
+def passes_check(net: Net, fsm: ExtractedFSM, options: Refinement, *, max_fit_length: int, seed: int) -> bool:
+    """Whether ``fsm`` passes the counterexample check a refinement round runs (probe words,
+    random words of 1x-2x ``max_fit_length``, and with ``options.search`` a search): no
+    disagreement found."""
+    lengths = [max_fit_length + 1, max(2 * max_fit_length, max_fit_length + 10)]
+    rng = np.random.default_rng(seed)
+    check = check_words(fsm, probe_length=options.probe_length, n_random=options.n_random, min_len=lengths[0],
+                        max_len=lengths[1], rng=rng, max_steps=options.max_check_steps,
+                        max_probe_words=options.max_probe_words)
+    if _disagreements(net, fsm, check)[0]:
+        return False
+    return not (options.search and _searched(net, fsm, budget=options.search, seed=seed, max_len=lengths[1])[0])
+
+
 def _searched(net: Net, fsm: ExtractedFSM, *, budget: int, seed: int, max_len: int) -> tuple[list[list[int]], int]:
     """The verified disagreements :func:`~fsm_extract.analysis.search.search_disagreements` finds (symbol
     ids) and the net steps it spent."""
@@ -290,9 +304,12 @@ def extract_refined(
     batch_size: int = 512,
     progress: bool = False,
     metadata: dict | None = None,
+    search_finds: list | None = None,
 ) -> ExtractedFSM:
     """Extract with refinement and counterexamples; see the module docstring and
-    :class:`Refinement` (default: ``Refinement()``).
+    :class:`Refinement` (default: ``Refinement()``). ``search_finds``: a list that receives every
+    disagreement the search found (symbol ids), for the front to keep (see
+    :meth:`~fsm_extract.extraction.front.ParetoFront.knee`).
 
     Memory and time are bounded whatever the words: every trace runs in chunks
     (:mod:`fsm_extract.nets.forward`); a counterexample check runs at most ``max_check_steps`` net
@@ -319,6 +336,7 @@ def extract_refined(
     lengths = [max_fit_len + 1, max(2 * max_fit_len, max_fit_len + 10)]
     rng = np.random.default_rng(seed)
     centroids, splits, rounds, initial_clusters = None, [], [], n_states
+    searched = [] if search_finds is None else search_finds
     for round_ in range(opt.max_rounds + 1):
         fit = _fit(setup, symbols, offsets, centroids, len(splits))
         centroids, fsm = fit.centroids, fit.fsm
@@ -333,6 +351,7 @@ def extract_refined(
         if opt.search and not found:
             found, record["search_steps"] = _searched(net, fsm, budget=opt.search, seed=(seed + round_) % 2**32,
                                                       max_len=lengths[1])
+            searched.extend(found)
         record.update(disagreements=len(found),
                       shortest=[str(decode_word(w, net.alphabet)) for w in sorted(found, key=len)[:3]])
         rounds.append(record)
