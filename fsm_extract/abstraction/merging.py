@@ -25,6 +25,7 @@ from itertools import product
 
 import numpy as np
 
+from .._checks import check_int
 from ..automata.automaton import ExtractedFSM
 from ..automata.minimize import quotient_fsm
 from ..automata.scoring import agreement_counts
@@ -60,7 +61,8 @@ class Words:
 
 
 def score(fsms: list[ExtractedFSM], words: Words) -> tuple[np.ndarray, np.ndarray]:
-    """Prefix and word agreement (shares) of each automaton with the net on ``words``."""
+    """Prefix and word agreement (shares) of each automaton with the net on ``words`` (1.0
+    where there is nothing to disagree on, as :func:`fsm_extract.fidelity` reports)."""
     n = max(f.n_states for f in fsms)
     k = fsms[0].n_symbols
     tables = np.zeros((len(fsms), n, k), np.int32)
@@ -71,7 +73,9 @@ def score(fsms: list[ExtractedFSM], words: Words) -> tuple[np.ndarray, np.ndarra
     initials = np.array([f.initial for f in fsms], np.int32)
     prefix, whole = agreement_counts(tables, outputs, initials, words.symbols, words.offsets, words.classes,
                                      words.h0_class)
-    return prefix / max(words.n_steps, 1), whole / max(words.n_words, 1)
+    p = prefix / words.n_steps if words.n_steps else np.ones(len(fsms))
+    w = whole / words.n_words if words.n_words else np.ones(len(fsms))
+    return p, w
 
 
 def _signatures(fsm: ExtractedFSM, depth: int = 3) -> np.ndarray:
@@ -129,6 +133,7 @@ def _quick_quotient(fsm: ExtractedFSM, blocks: np.ndarray) -> tuple[np.ndarray, 
             rep[blocks[q]] = q
     table = np.where(counts.sum(-1) > 0, counts.argmax(-1), blocks[fsm.transitions[rep]])
     out = (outputs[:, 1] > outputs[:, 0]).astype(np.int64) if outputs.shape[1] == 2 else outputs.argmax(1)
+    out = np.where(outputs.sum(1) > 0, out, fsm.state_outputs[rep])  # no output evidence: the member's own
     return table, out, int(blocks[fsm.initial])
 
 
@@ -153,7 +158,8 @@ def merge_path(fsm: ExtractedFSM, words: Words, *, min_states: int = 1, candidat
     words : Words
         The fitting words with the net's outputs.
     min_states : int, default 1
-        Stop at this size.
+        No automaton smaller than this (a merge can take several states at once, since the
+        quotient is minimised: the path stops before one that would go below).
     candidates : int, default 8
         Nearest same-output states paired with each state.
 
@@ -163,6 +169,8 @@ def merge_path(fsm: ExtractedFSM, words: Words, *, min_states: int = 1, candidat
         ``fsm`` minimised, then one automaton per smaller size reached, largest first; each
         records ``metadata["merged_from"]``.
     """
+    min_states = check_int("min_states", min_states, min=1)
+    candidates = check_int("candidates", candidates, min=1)
     current = fsm.minimize()
     path = [current]
     while current.n_states > min_states:
@@ -173,5 +181,7 @@ def merge_path(fsm: ExtractedFSM, words: Words, *, min_states: int = 1, candidat
                                       words)
         p, q = pairs[int(np.lexsort((-whole, -prefix))[0])]  # most prefixes kept, then most words
         current = quotient_fsm(current, _blocks(current.n_states, p, q))
+        if current.n_states < min_states:
+            break
         path.append(current)
     return path

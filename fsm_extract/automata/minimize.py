@@ -5,9 +5,11 @@ Split from :mod:`fsm_extract.automata.automaton` to keep that module to the auto
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from ..errors import ValidationError
 
 if TYPE_CHECKING:  # pragma: no cover
     from .automaton import ExtractedFSM
@@ -82,6 +84,25 @@ def minimize_fsm(fsm: ExtractedFSM) -> ExtractedFSM:
                       centroids, cluster_map, meta, fsm.cluster_centroids, fsm.abstraction)
 
 
+def _check_blocks(blocks: Any, n_states: int) -> np.ndarray:
+    """``blocks`` as int64 labels of a partition of ``n_states`` states: one per state, labels
+    ``0..b-1`` all used; else ValidationError naming the rule."""
+    arr = np.asarray(blocks)
+    if arr.ndim != 1 or arr.shape[0] != n_states:
+        raise ValidationError(f"blocks must have shape ({n_states},), one block per state, got {arr.shape}")
+    if arr.size and not np.issubdtype(arr.dtype, np.integer):
+        if not (np.issubdtype(arr.dtype, np.floating) and np.all(arr == np.round(arr))):
+            raise ValidationError(f"blocks must be integer block labels, got dtype {arr.dtype}")
+    arr = arr.astype(np.int64)
+    if arr.size and arr.min() < 0:
+        raise ValidationError(f"blocks must be labels >= 0, got {int(arr.min())}")
+    used = np.unique(arr)
+    if used.size and (used[-1] != used.size - 1):
+        missing = sorted(set(range(int(used[-1]) + 1)) - set(used.tolist()))[:5]
+        raise ValidationError(f"blocks must use every label 0..{int(used[-1])}, but {missing} are unused")
+    return arr
+
+
 def quotient_fsm(fsm: ExtractedFSM, blocks: np.ndarray) -> ExtractedFSM:
     """The automaton whose states are the ``blocks`` of ``fsm``'s states (an approximate
     merge: the blocks need not behave alike), evidence merged, then minimised.
@@ -98,7 +119,7 @@ def quotient_fsm(fsm: ExtractedFSM, blocks: np.ndarray) -> ExtractedFSM:
     blocks : ndarray of shape (n_states,), int
         The block of each state, labels ``0..b-1`` all used.
     """
-    blocks = np.asarray(blocks, np.int64)
+    blocks = _check_blocks(blocks, fsm.n_states)
     b = int(blocks.max()) + 1
     counts = _merge(_merge(fsm.transition_counts, blocks, 0), blocks, 2)
     outputs = _merge(fsm.output_counts, blocks, 0)
@@ -118,6 +139,8 @@ def quotient_fsm(fsm: ExtractedFSM, blocks: np.ndarray) -> ExtractedFSM:
     meta = {**dict(fsm.metadata), "merged_from": fsm.n_states}
     if "undecided_outputs" in meta:
         meta["undecided_outputs"] = np.flatnonzero(outputs[:, 1] == outputs[:, 0]).tolist()
-    merged = type(fsm)(fsm.alphabet, transitions, outputs[:, 1] > outputs[:, 0], int(blocks[fsm.initial]), counts,
+    # a block without output evidence (an automaton built from a DFA) keeps its member's answer
+    accepting = np.where(outputs.sum(1) > 0, outputs[:, 1] > outputs[:, 0], fsm.accepting[rep])
+    merged = type(fsm)(fsm.alphabet, transitions, accepting, int(blocks[fsm.initial]), counts,
                        outputs, completed, centroids, cluster_map, meta, fsm.cluster_centroids, fsm.abstraction)
     return minimize_fsm(merged)

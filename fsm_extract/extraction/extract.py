@@ -35,7 +35,7 @@ from ..nets.net import as_net
 from ..nets.trace import StateKind
 from ..words import check_ordered_words, encode_words, words_digest
 from .front import knee_tolerance
-from .pareto import MIN_SPLIT_WORDS, fit_front, held_out_split, words_and_labels
+from .pareto import fit_front, split_for_front
 from .refinement import Refinement, extract_refined
 from .sweep import select_n_states
 
@@ -93,11 +93,7 @@ def _on_the_front(net: Any, words: list, data: Any, validation: Any, *, seed: in
     """The knee of the front (see :class:`Refinement`, ``merge``): fitted on the words not held
     out, chosen on the held-out ones; ``metadata["front"]`` records every size measured."""
     labels = data.labels.astype(np.int64) if isinstance(data, Dataset) else None
-    if validation is None:
-        fit, held, held_labels = held_out_split(words, labels, seed)
-        source = "held out from data" if len(words) >= MIN_SPLIT_WORDS else "the fitting words (too few to hold out)"
-    else:
-        fit, (held, held_labels), source = words, words_and_labels(validation, "validation", net), "validation"
+    fit, held, held_labels, source = split_for_front(net, words, labels, validation, seed)
     front, fine = fit_front(net, fit, held, held_out_labels=held_labels, seed=seed, refine=refine)
     options = refine["refinement"]
     point = front.choice() if front.checked is not None else front.knee(options.tolerance)

@@ -18,7 +18,7 @@ from ..words import check_ordered_words, encode_words
 from .front import ParetoFront, measure_words
 from .refinement import Refinement, extract_refined, passes_check
 
-__all__ = ["pareto", "fit_front", "held_out_split", "words_and_labels", "HELD_OUT", "MIN_SPLIT_WORDS"]
+__all__ = ["pareto", "fit_front", "held_out_split", "split_for_front", "words_and_labels", "HELD_OUT", "MIN_SPLIT_WORDS"]
 
 #: Share of the words held out for measuring the front when no validation words are given.
 HELD_OUT = 0.2
@@ -35,6 +35,26 @@ def held_out_split(words: list, labels: np.ndarray | None, seed: int) -> tuple[l
     n_val = max(1, int(round(HELD_OUT * len(words))))
     val, fit = np.sort(perm[:n_val]), np.sort(perm[n_val:])
     return [words[i] for i in fit], [words[i] for i in val], None if labels is None else labels[val]
+
+
+def split_for_front(net: Net, words: list, labels: np.ndarray | None, validation: Any,
+                    seed: int) -> tuple[list, list, np.ndarray | None, str]:
+    """(fitting words, held-out words, their labels, where they come from): ``validation``
+    when given (it must hold a non-empty word), else :func:`held_out_split`; a split whose
+    held-out words are all empty measures on the fitting words (and says so)."""
+    if validation is not None:
+        held, held_labels = words_and_labels(validation, "validation", net)
+        if not any(len(w) for w in held):
+            raise ValidationError(f"validation must hold at least one non-empty word to measure the front on, got "
+                                  f"{len(held)} empty word(s)" if held else
+                                  "validation must hold at least one non-empty word to measure the front on, got none")
+        return words, held, held_labels, "validation"
+    fit, held, held_labels = held_out_split(words, labels, seed)
+    if len(words) < MIN_SPLIT_WORDS:
+        return fit, held, held_labels, "the fitting words (too few to hold out)"
+    if not any(len(w) for w in held):
+        return list(words), list(words), labels, "the fitting words (the held-out share had only empty words)"
+    return fit, held, held_labels, "held out from data"
 
 
 def words_and_labels(data: Any, name: str, net: Net) -> tuple[list, np.ndarray | None]:
@@ -63,7 +83,7 @@ def fit_front(net: Net, words: list, held_out: list, *, held_out_labels: np.ndar
     evaluated = measure_words(net, held_out, name="validation")
     front = ParetoFront.of(path, evaluated, labels=held_out_labels, max_fit_length=max(lengths, default=0),
                            evaluated_on=f"{evaluated.n_words} held-out words", found=found)
-    if fine.metadata["refine"]["check_passed"]:
+    if fine.metadata["refine"]["check_passed"] and refine["refinement"].tolerance is None:
         front = replace(front, checked=_checked_choice(net, front, refine["refinement"], max(lengths, default=0), seed))
     return front, fine
 
@@ -137,10 +157,7 @@ def pareto(
     seed = check_seed("seed", seed)
     options = Refinement() if refine is None else Refinement.of(refine)
     words, labels = words_and_labels(data, "data", net)
-    if validation is None:
-        words, held_out, held_labels = held_out_split(words, labels, seed)
-    else:
-        held_out, held_labels = words_and_labels(validation, "validation", net)
+    words, held_out, held_labels, _ = split_for_front(net, words, labels, validation, seed)
     if not any(len(w) for w in words):
         raise ValidationError("data must hold at least one non-empty word, got only empty words")
     front, _ = fit_front(net, words, held_out, held_out_labels=held_labels, seed=seed,

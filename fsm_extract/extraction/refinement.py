@@ -95,12 +95,15 @@ class Refinement:
         fit the fine automaton on the rest, merge it down one size at a time
         (:mod:`fsm_extract.abstraction.merging`) and return the smallest automaton whose
         held-out prefix agreement with the net is within ``tolerance`` of the best size's
-        (:meth:`~fsm_extract.extraction.front.ParetoFront.knee`). ``False`` returns the fine
+        (:meth:`~fsm_extract.extraction.front.ParetoFront.knee`), raised where the fine
+        automaton passed its counterexample check to the smallest that passes it too
+        (:meth:`~fsm_extract.extraction.front.ParetoFront.choice`). ``False`` returns the fine
         automaton itself, fitted on all the words.
     tolerance : float, optional
         How much held-out agreement the answer may give up to be smaller. Default: half of
         the best automaton's disagreement, at least 0.001
-        (:func:`~fsm_extract.extraction.front.knee_tolerance`).
+        (:func:`~fsm_extract.extraction.front.knee_tolerance`). Given, it is the rule: the knee
+        is returned as it is (no counterexample check raises it).
     """
 
     features: FeatureKind = "both"

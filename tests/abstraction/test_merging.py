@@ -169,12 +169,7 @@ def test_one_state_scores_the_majority_share(measured):
 
 
 # --------------------------------------------------------------------------- min_states
-OVERSHOOT = pytest.mark.xfail(strict=True, reason="merge_path keeps merging while the size is above min_states, "
-                              "and one merge can drop several states (the quotient is minimised): the path "
-                              "then ends below min_states (4 -> 1 here)")
-
-
-@pytest.mark.parametrize("min_states", [pytest.param(2, marks=OVERSHOOT), pytest.param(3, marks=OVERSHOOT), 4, 5])
+@pytest.mark.parametrize("min_states", [2, 3, 4, 5])  # one merge can drop several states (4 -> 1 here)
 def test_min_states_is_honoured(fine, measured, path, min_states):
     short = merge_path(fine, measured, min_states=min_states)
     assert [f.n_states for f in short] == [f.n_states for f in path if f.n_states >= min_states]

@@ -185,9 +185,6 @@ def test_unobserved_pair_takes_the_heaviest_members_transition():
     assert q.accepts("ab") and q.accepts("aa") and not q.accepts("a") and not q.accepts("")
 
 
-@pytest.mark.xfail(strict=True, reason="quotient_fsm takes each block's output from output_counts only: a "
-                   "state with no output evidence (a DFA, a hand-built automaton) becomes rejecting, so "
-                   "singleton blocks change the language")
 def test_singleton_blocks_keep_the_language_without_evidence():
     fsm = ExtractedFSM("01", [[0, 1], [1, 0]], [True, False], 0)  # parity, no evidence
     q = quotient_fsm(fsm, [0, 1])
@@ -206,8 +203,6 @@ BAD_BLOCKS = [
 ]
 
 
-@pytest.mark.xfail(strict=True, reason="quotient_fsm does not check blocks: it raises IndexError, an "
-                   "unrelated message about initial=, or silently returns an automaton")
 @pytest.mark.parametrize("blocks", BAD_BLOCKS)
 def test_bad_blocks_raise_a_package_error_naming_blocks(blocks):
     with pytest.raises(FsmExtractError, match="blocks"):

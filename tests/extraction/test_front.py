@@ -290,9 +290,6 @@ def test_at_below_the_smallest_point_raises():
         front.at(0)
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError,
-                   reason="ParetoFront.at does not check n_states: at('3') raises a bare TypeError from "
-                   "comparing int and str, not the package's ArgumentTypeError naming n_states")
 def test_at_with_a_non_integer_names_n_states(hand):
     with pytest.raises(ArgumentTypeError, match="n_states"):
         hand[2].at("3")
@@ -383,13 +380,15 @@ def test_table_without_labels(exact_front):
 def test_to_dict_is_json(hand, t7_front, t7_val_front, exact_front):
     for front in (hand[2], t7_front, t7_val_front, exact_front):
         d = json.loads(json.dumps(front.to_dict()))
-        assert d["knee"] == front.knee().n_states
+        assert d["knee"] == front.knee().n_states and d["choice"] == front.choice().n_states
+        assert d["checked"] == front.checked
         assert d["evaluated_on"] == front.evaluated_on
         assert [p["n_states"] for p in d["points"]] == [p.n_states for p in front.points]
         assert [p["n_states"] for p in d["candidates"]] == [p.n_states for p in front.candidates]
         for got, p in zip(d["candidates"], front.candidates):
             assert got == {"n_states": p.n_states, "agreement": p.agreement, "word_agreement": p.word_agreement,
-                           "beyond_agreement": p.beyond_agreement, "task_accuracy": p.task_accuracy}
+                           "beyond_agreement": p.beyond_agreement, "task_accuracy": p.task_accuracy,
+                           "found_agreement": p.found_agreement}
         assert d["net_accuracy"] == front.net_accuracy
 
 
@@ -475,9 +474,6 @@ def test_bad_model(exact_words):
         fx.pareto("tomita7", exact_words)
 
 
-@pytest.mark.xfail(strict=True, raises=pytest.fail.Exception,
-                   reason="fx.pareto measures on an empty validation set: every automaton scores "
-                   "0.0 and the front is one 1-state point, instead of an error naming validation")
 @pytest.mark.parametrize("validation", [[], ["", ""]], ids=["no-words", "only-empty-words"])
 def test_validation_without_prefixes_is_refused(exact_net, exact_words, validation):
     with pytest.raises(ValidationError, match="validation"):

@@ -134,9 +134,6 @@ def test_merge_false_returns_the_fine_automaton(exact_net, words):
     assert fsm.equivalent(T4) and fsm.metadata["n_fit_words"] >= len(words)
 
 
-@pytest.mark.xfail(strict=True, raises=pytest.fail.Exception,
-                   reason="fx.extract with validation=[] (or only empty words) measures the front on nothing: "
-                   "every size scores 0 and it returns a 1-state automaton instead of an error naming validation")
 @pytest.mark.parametrize("validation", [[], [""]], ids=["no-words", "only-empty-words"])
 def test_validation_without_prefixes_is_refused(exact_net, words, validation):
     with pytest.raises(ValidationError, match="validation"):
