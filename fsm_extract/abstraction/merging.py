@@ -27,7 +27,7 @@ import numpy as np
 
 from .._checks import check_int
 from ..automata.automaton import ExtractedFSM
-from ..automata.minimize import quotient_fsm
+from ..automata.minimize import quotient_fsm, sum_blocks
 from ..automata.scoring import agreement_counts
 
 __all__ = ["Words", "merge_path", "score"]
@@ -120,12 +120,9 @@ def _blocks(n: int, p: int, q: int) -> np.ndarray:
 def _quick_quotient(fsm: ExtractedFSM, blocks: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
     """(table, output per state, initial) of :func:`quotient_fsm` without building the automaton
     (nor minimising it: that keeps the language), for scoring a candidate."""
-    b = int(blocks.max()) + 1
-    counts = np.zeros((b, fsm.n_symbols, b), np.int64)
-    np.add.at(counts, (blocks[:, None, None], np.arange(fsm.n_symbols)[None, :, None], blocks[None, None, :]),
-              fsm.transition_counts)
-    outputs = np.zeros((b, fsm.output_counts.shape[1]), np.int64)
-    np.add.at(outputs, blocks, fsm.output_counts)
+    counts = sum_blocks(sum_blocks(fsm.transition_counts, blocks, 0), blocks, 2)
+    outputs = sum_blocks(fsm.output_counts, blocks, 0)
+    b = counts.shape[0]
     weight = fsm.output_counts.sum(1)
     rep = np.full(b, -1, np.int64)
     for q in np.argsort(-weight, kind="stable"):

@@ -14,7 +14,7 @@ from ..errors import ValidationError
 if TYPE_CHECKING:  # pragma: no cover
     from .automaton import ExtractedFSM
 
-__all__ = ["minimize_fsm", "quotient_fsm", "bfs_order"]
+__all__ = ["minimize_fsm", "quotient_fsm", "bfs_order", "sum_blocks"]
 
 
 def bfs_order(transitions: np.ndarray, initial: int) -> list[int]:
@@ -30,7 +30,7 @@ def bfs_order(transitions: np.ndarray, initial: int) -> list[int]:
     return order
 
 
-def _merge(arr: np.ndarray, labels: np.ndarray, axis: int) -> np.ndarray:
+def sum_blocks(arr: np.ndarray, labels: np.ndarray, axis: int) -> np.ndarray:
     """Sum the slices of ``arr`` along ``axis`` that share a label (labels cover 0..max, all used)."""
     perm = np.argsort(labels, kind="stable")
     starts = np.searchsorted(labels[perm], np.arange(int(labels.max()) + 1))
@@ -61,15 +61,15 @@ def minimize_fsm(fsm: ExtractedFSM) -> ExtractedFSM:
     accepting = fsm.accepting[reach[rep[order]]]
 
     counts = fsm.transition_counts[np.ix_(reach, np.arange(fsm.n_symbols), reach)]
-    counts = _merge(_merge(counts, new_of_local, 0), new_of_local, 2)
-    outputs = _merge(fsm.output_counts[reach], new_of_local, 0)
-    any_completed = _merge(fsm.completed[reach].astype(np.int64), new_of_local, 0) > 0
+    counts = sum_blocks(sum_blocks(counts, new_of_local, 0), new_of_local, 2)
+    outputs = sum_blocks(fsm.output_counts[reach], new_of_local, 0)
+    any_completed = sum_blocks(fsm.completed[reach].astype(np.int64), new_of_local, 0) > 0
     completed = any_completed & (counts.sum(-1) == 0)
     centroids = None
     if fsm.centroids is not None:
         w = fsm.output_counts[reach].sum(1).astype(np.float64)
-        w = np.where(_merge(w, new_of_local, 0)[new_of_local] > 0, w, 1.0)
-        centroids = _merge(fsm.centroids[reach] * w[:, None], new_of_local, 0) / _merge(w, new_of_local, 0)[:, None]
+        w = np.where(sum_blocks(w, new_of_local, 0)[new_of_local] > 0, w, 1.0)
+        centroids = sum_blocks(fsm.centroids[reach] * w[:, None], new_of_local, 0) / sum_blocks(w, new_of_local, 0)[:, None]
     state_map = np.full(fsm.n_states, -1, np.int64)
     state_map[reach] = new_of_local
     cluster_map = None
@@ -121,8 +121,8 @@ def quotient_fsm(fsm: ExtractedFSM, blocks: np.ndarray) -> ExtractedFSM:
     """
     blocks = _check_blocks(blocks, fsm.n_states)
     b = int(blocks.max()) + 1
-    counts = _merge(_merge(fsm.transition_counts, blocks, 0), blocks, 2)
-    outputs = _merge(fsm.output_counts, blocks, 0)
+    counts = sum_blocks(sum_blocks(fsm.transition_counts, blocks, 0), blocks, 2)
+    outputs = sum_blocks(fsm.output_counts, blocks, 0)
     weight = fsm.output_counts.sum(1).astype(np.float64)
     rep = np.full(b, -1, np.int64)  # the member with the most outputs stands for its block
     for q in np.argsort(-weight, kind="stable"):
@@ -133,8 +133,8 @@ def quotient_fsm(fsm: ExtractedFSM, blocks: np.ndarray) -> ExtractedFSM:
     completed = (support == 0) & fsm.completed[rep]
     centroids = None
     if fsm.centroids is not None:
-        w = np.where(_merge(weight, blocks, 0)[blocks] > 0, weight, 1.0)
-        centroids = _merge(fsm.centroids * w[:, None], blocks, 0) / _merge(w, blocks, 0)[:, None]
+        w = np.where(sum_blocks(weight, blocks, 0)[blocks] > 0, weight, 1.0)
+        centroids = sum_blocks(fsm.centroids * w[:, None], blocks, 0) / sum_blocks(w, blocks, 0)[:, None]
     cluster_map = None if fsm.cluster_map is None else np.where(fsm.cluster_map >= 0, blocks[fsm.cluster_map], -1)
     meta = {**dict(fsm.metadata), "merged_from": fsm.n_states}
     if "undecided_outputs" in meta:

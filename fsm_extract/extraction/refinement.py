@@ -267,13 +267,29 @@ class _Round:
     status: dict
 
 
-def _fit(setup: _Setup, symbols: np.ndarray, offsets: np.ndarray, centroids: np.ndarray | None, iteration0: int) -> _Round:
+def _behaviour(net: Net, fmap: FeatureMap, hidden: np.ndarray, cache: dict) -> np.ndarray | None:
+    """The continuation outputs of every step, reusing the rows of the last round: each round's
+    words are the last round's plus the counterexamples added, so its first steps are the same
+    states (most of the cost of a round otherwise)."""
+    if fmap.features not in ("behaviour", "both"):
+        return None
+    key = (fmap.depth, fmap.symbols, fmap.state)
+    old = cache.get("behaviour") if cache.get("key") == key else None
+    if old is None or old.shape[0] > hidden.shape[0]:
+        old = np.zeros((0, fmap.steps_per_state(len(net.alphabet))), np.float32)
+    new = fmap.continuation_outputs(net, hidden[old.shape[0]:]) if hidden.shape[0] > old.shape[0] else old[:0]
+    cache.update(key=key, behaviour=np.concatenate([old, new]))
+    return cache["behaviour"]
+
+
+def _fit(setup: _Setup, symbols: np.ndarray, offsets: np.ndarray, centroids: np.ndarray | None, iteration0: int,
+         cache: dict) -> _Round:
     """Trace, features, (starting clusters,) splitting and the automaton of one round."""
     net, opt = setup.net, setup.options
     trace = net.trace(symbols, offsets, state=net.full_state, batch_size=setup.batch_size, progress=setup.progress)
     fmap = FeatureMap.fit(trace, features=opt.features, depth=opt.depth, max_columns=opt.max_feature_columns,
                           seed=setup.seed)
-    points = fmap.transform(net, trace.hidden)
+    points = fmap.transform(net, trace.hidden, behaviour=_behaviour(net, fmap, trace.hidden, cache))
     point0 = fmap.transform(net, trace.h0[None, :])[0]
     initial_clusters = None
     if centroids is None:
@@ -340,8 +356,9 @@ def extract_refined(
     rng = np.random.default_rng(seed)
     centroids, splits, rounds, initial_clusters = None, [], [], n_states
     searched = [] if search_finds is None else search_finds
+    cache: dict = {}  # continuation outputs of the steps fitted so far
     for round_ in range(opt.max_rounds + 1):
-        fit = _fit(setup, symbols, offsets, centroids, len(splits))
+        fit = _fit(setup, symbols, offsets, centroids, len(splits), cache)
         centroids, fsm = fit.centroids, fit.fsm
         splits.extend(fit.splits)
         if fit.status["initial_clusters"] is not None:
