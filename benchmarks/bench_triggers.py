@@ -51,13 +51,10 @@ from collections import defaultdict
 from multiprocessing import get_context
 
 import numpy as np
-from _machine import cpu_model  # benchmarks/_machine.py (the script's own folder is on sys.path)
+import _lstar  # benchmarks/_lstar.py: the L* baseline (the script's own folder is on sys.path)
+from _machine import cpu_model  # benchmarks/_machine.py
 
 ALPHABETS = {2: "01", 3: "abc"}
-
-
-class _Budget(Exception):
-    pass
 
 
 class CountingEmbedding:
@@ -95,122 +92,15 @@ def counted(net):
     return model, counter
 
 
-class NumpyLSTM:
-    """The net's LSTM and head stepped one symbol at a time (for L*, which asks symbol by symbol)."""
-
-    def __init__(self, net) -> None:
-        sd = {k: v.detach().double().numpy() for k, v in net.state_dict().items()}
-        emb = sd["embedding.weight"]
-        self.x = emb @ sd["rnn.weight_ih_l0"].T + sd["rnn.bias_ih_l0"] + sd["rnn.bias_hh_l0"]  # (k, 4H)
-        self.w = sd["rnn.weight_hh_l0"]
-        self.head_w, self.head_b = sd["head.weight"][0], float(sd["head.bias"][0])
-        self.H = self.w.shape[1]
-
-    def reset(self) -> None:
-        self.h, self.c = np.zeros(self.H), np.zeros(self.H)
-
-    def accepts(self) -> bool:
-        return bool(self.head_w @ self.h + self.head_b > 0)
-
-    def step(self, a: int) -> bool:
-        z = self.x[a] + self.w @ self.h
-        H = self.H
-        i, f = 1 / (1 + np.exp(-z[:H])), 1 / (1 + np.exp(-z[H : 2 * H]))
-        g, o = np.tanh(z[2 * H : 3 * H]), 1 / (1 + np.exp(-z[3 * H :]))
-        self.c = f * self.c + i * g
-        self.h = o * np.tanh(self.c)
-        return self.accepts()
-
-
 def run_lstar(net, planted, trigger: str, budget: int, seed: int) -> dict:
-    import random
-
-    from aalpy.base import SUL
-    from aalpy.learning_algs import run_Lstar
-    from aalpy.oracles import RandomWordEqOracle
-
-    lstm = NumpyLSTM(net)
-    index = {s: i for i, s in enumerate(net.alphabet)}
-    check_rng = np.random.default_rng(seed)
-    words = ["".join(net.alphabet[a] for a in check_rng.integers(0, len(net.alphabet), n))
-             for n in check_rng.integers(0, 40, 300)]
-    mine = []
-    for w in words:
-        lstm.reset()
-        for s in w:
-            lstm.step(index[s])
-        mine.append(lstm.accepts())
-    if not (np.array(mine) == net.predict(words)).all():
-        raise AssertionError("the NumPy LSTM used for L* disagrees with the net")
-
-    class NetSUL(SUL):
-        def __init__(self) -> None:
-            super().__init__()
-            self.steps = 0
-
-        def pre(self) -> None:
-            lstm.reset()
-
-        def post(self) -> None:
-            pass
-
-        def step(self, letter):
-            if letter is None:
-                return lstm.accepts()  # the empty word: no step
-            if self.steps >= budget:
-                raise _Budget
-            self.steps += 1
-            return lstm.step(index[letter])
-
-    sul = NetSUL()
-    alphabet = list(net.alphabet)
-    random.seed(seed)  # AALpy draws its walks with the random module
-    oracle = RandomWordEqOracle(alphabet, sul, num_walks=budget // 10 + 1, min_walk_len=10, max_walk_len=60,
-                                reset_after_cex=False)
-    seen = {"hypotheses": [], "cex": []}
-    find_cex = oracle.find_cex
-
-    def recording(hypothesis):
-        seen["hypotheses"].append(hypothesis)
-        cex = find_cex(hypothesis)
-        if cex is not None:
-            seen["cex"].append("".join(cex))
-        return cex
-
-    oracle.find_cex = recording
-    t0 = time.perf_counter()
-    try:
-        run_Lstar(alphabet, sul, oracle, automaton_type="dfa", print_level=0)
-        stopped = "converged"
-    except _Budget:
-        stopped = "budget"
-    seconds = time.perf_counter() - t0
-    last = seen["hypotheses"][-1] if seen["hypotheses"] else None
-    exact = last is not None and _hypothesis_equals(last, planted)
-    cex_trigger = any(trigger in c for c in seen["cex"])
+    run = _lstar.run_lstar(net, budget=budget, num_walks=budget // 10 + 1, min_walk_len=10, max_walk_len=60,
+                           reset_after_cex=False, seed=seed)
+    last = run.last
+    exact = last is not None and _lstar.hypothesis_equals(last, planted)
+    cex_trigger = any(trigger in c for c in run.cex)
     return {"found": bool(exact or cex_trigger), "exact": bool(exact), "cex_with_trigger": bool(cex_trigger),
-            "steps": sul.steps, "seconds": round(seconds, 2), "stopped": stopped,
+            "steps": run.steps, "seconds": run.seconds, "stopped": run.stopped,
             "hypothesis_states": len(last.states) if last is not None else 0}
-
-
-def _hypothesis_equals(hypothesis, planted) -> bool:
-    """Breadth-first over the product of an AALpy DFA and the planted language."""
-    table, accepting, _ = planted.transition_table()
-    symbols = list(planted.alphabet)
-    start = (hypothesis.initial_state.state_id, 0)
-    by_id = {s.state_id: s for s in hypothesis.states}
-    seen, queue = {start}, [start]
-    while queue:
-        hid, q = queue.pop()
-        state = by_id[hid]
-        if bool(state.is_accepting) != bool(accepting[q]):
-            return False
-        for a, s in enumerate(symbols):
-            nxt = (state.transitions[s].state_id, int(table[q, a]))
-            if nxt not in seen:
-                seen.add(nxt)
-                queue.append(nxt)
-    return True
 
 
 def run_case(args: tuple) -> dict:

@@ -33,6 +33,8 @@ from .errors import (
     WriteError,
 )
 from .extraction.extract import extract
+from .extraction.front import FrontPoint, ParetoFront
+from .extraction.pareto import pareto
 from .extraction.refinement import Refinement
 from .extraction.sweep import SweepResult, sweep
 from .nets.checkpoints import load_model
@@ -65,6 +67,9 @@ __all__ = [
     "load_fsm",
     "extract",
     "Refinement",
+    "pareto",
+    "ParetoFront",
+    "FrontPoint",
     "fidelity",
     "FidelityReport",
     "ResidualItem",

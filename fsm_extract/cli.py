@@ -17,6 +17,7 @@ from .cli_commands import (
     _cmd_demo,
     _cmd_extract,
     _cmd_fidelity,
+    _cmd_pareto,
     _cmd_render,
     _cmd_sweep,
     _cmd_train,
@@ -53,6 +54,29 @@ def _search_steps(text: str) -> int:
         shown = repr(text.strip()) if value is None else value
         raise argparse.ArgumentTypeError(f"--search={shown} must be {rule} (0 means no search; max_budget={MAX_BUDGET})")
     return value
+
+
+def _add_pareto(sub) -> None:  # noqa: ANN001 - argparse's subparsers action
+    p = sub.add_parser("pareto", help="the front: automaton size against held-out agreement with the net",
+                       description="Fit a fine automaton, merge it down one state at a time, and measure every size on "
+                                   "held-out words: the most faithful automaton of each size, the knee (what `extract` "
+                                   "returns) and the smallest reaching --target.")
+    _add_source(p, model=True)
+    p.add_argument("--data", metavar="FILE.jsonl",
+                   help="fitting words (default with --language: its train split; labels give task accuracy)")
+    p.add_argument("--validation", metavar="FILE.jsonl",
+                   help="held-out words to measure the front on (default with --language: its validation split; "
+                        "otherwise 20%% of the fitting words are held out)")
+    p.add_argument("--max-states", type=int, default=64, metavar="N", help="the largest automaton (default: 64)")
+    p.add_argument("--target", type=float, default=0.99, metavar="P",
+                   help="report the smallest automaton whose held-out prefix agreement reaches P (default: 0.99)")
+    p.add_argument("--at", type=int, default=None, metavar="N",
+                   help="with --out: save the most faithful automaton of at most N states (default: what `extract` returns)")
+    p.add_argument("--out", metavar="FSM.json", help="save the automaton `extract` returns (or --at N's)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the clustering and the split (default: 0)")
+    p.add_argument("--plot", metavar="PATH", help="write the plot (.png, .svg or .pdf)")
+    p.add_argument("--json", metavar="OUT.json", help="also write the front as JSON")
+    p.set_defaults(func=_cmd_pareto)
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -163,6 +187,8 @@ def _build_parser() -> argparse.ArgumentParser:
     w.add_argument("--plot", metavar="PATH", help="write the plot (.png, .svg or .pdf)")
     w.add_argument("--json", metavar="OUT.json", help="also write the rows as JSON")
     w.set_defaults(func=_cmd_sweep)
+
+    _add_pareto(sub)
     return parser
 
 

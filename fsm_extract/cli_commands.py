@@ -17,6 +17,7 @@ from .automata.automaton import load_fsm
 from .automata.render import SUFFIXES
 from .errors import GraphvizNotFoundError, ValidationError
 from .extraction.extract import extract
+from .extraction.pareto import pareto
 from .extraction.refinement import Refinement
 from .extraction.sweep import sweep
 from .nets.checkpoints import load_model
@@ -123,6 +124,51 @@ def _cmd_sweep(args: argparse.Namespace) -> None:
         print(f"plot written to {plot}")
     if json_out is not None:
         _write_json(json_out, result.to_dict())
+
+
+def _cmd_pareto(args: argparse.Namespace) -> None:
+
+    plot = check_out_path("--plot", args.plot, suffixes=(".png", ".svg", ".pdf")) if args.plot is not None else None
+    json_out = check_out_path("--json", args.json, suffixes=(".json",)) if args.json is not None else None
+    out = check_out_path("--out", args.out, suffixes=(".json",)) if args.out is not None else None
+    if not 0.0 <= args.target <= 1.0:
+        raise ValidationError(f"--target={args.target} must be a share in [0, 1], e.g. 0.99")
+    if args.max_states < 1:
+        raise ValidationError(f"--max-states={args.max_states} must be >= 1")
+    if args.at is not None and args.at < 1:
+        raise ValidationError(f"--at={args.at} must be >= 1 (a number of states)")
+    if args.at is not None and out is None:
+        raise ValidationError(f"--at={args.at} needs --out: it names the automaton to save")
+    model, data, _ = _load_source(args)
+    validation = None
+    if args.validation is not None:
+        validation = datasets.load_jsonl(args.validation, alphabet=model.alphabet)
+    elif args.language is not None:
+        validation = datasets.load(args.language, split="validation")
+    front = pareto(model, data, validation=validation, max_states=args.max_states, seed=args.seed,
+                   progress=_interactive())
+    print(f"front measured on {front.evaluated_on}")
+    print(front.table())
+    knee, choice = front.knee(), front.choice()
+    chosen = choice if args.at is None else front.at(args.at)
+    best = front.best(args.target)
+    reached = best.agreement >= args.target
+    print(f"knee: {knee.n_states} states, {knee.agreement:.2%} of held-out prefixes")
+    if choice is not knee:
+        print(f"the knee fails the counterexample check the fine automaton passed: the smallest that passes it has "
+              f"{choice.n_states} states ({choice.agreement:.2%})")
+    print(f"what `fsm-extract extract` returns: {choice.n_states} states")
+    print(f"smallest reaching {args.target:.2%}: {best.n_states} states ({best.agreement:.2%})" if reached
+          else f"no automaton reached {args.target:.2%}; the most faithful has {best.n_states} states ({best.agreement:.2%})")
+    if out is not None:
+        chosen.fsm.save(out)
+        print(f"saved the {chosen.n_states}-state automaton to {out}")
+    if plot is not None:
+        front.plot(plot, title=f"{args.language or Path(args.model).stem}: extraction front ({front.evaluated_on})")
+        print(f"plot written to {plot}")
+    if json_out is not None:
+        _write_json(json_out, front.to_dict())
+        print(f"front written to {json_out}")
 
 
 def _load_source(args: argparse.Namespace):

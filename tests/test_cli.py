@@ -118,7 +118,7 @@ def test_extract_with_model_and_data(capsys, tmp_path, files):
     assert re.match(r"\d+ states \(\d+ clusters", stdout), stdout
     fsm = fx.load_fsm(out)
     assert fsm.metadata["seed"] == 1
-    assert fsm.metadata["n_fit_words"] >= len(TINY) * 3
+    assert fsm.metadata["n_fit_words"] + fsm.metadata["front"]["held_out_words"] >= len(TINY) * 3
 
 
 def test_extract_gmm_hc(capsys, tmp_path, files):
@@ -348,3 +348,42 @@ def test_cli_warns_in_one_line_when_there_are_fewer_states_than_clusters(t4_exac
     assert err.startswith("fsm-extract extract: warning: n_states=16 is more than the") and err.count("\n") == 1
     fsm = fx.load_fsm(tmp_path / "f.json")
     assert fsm.equivalent(fx.languages.tomita(4)) and fsm.metadata["fewer_clusters"]["requested"] == 16
+
+
+# ----------------------------------------------------------------------------- pareto
+def test_pareto_prints_the_front_and_writes_its_files(capsys, tmp_path, files):
+    plot, js, out = tmp_path / "front.png", tmp_path / "front.json", tmp_path / "knee.json"
+    rc, stdout, err = run(capsys, "pareto", "--model", files["model"], "--data", files["data"], "--max-states", 8,
+                          "--plot", plot, "--json", js, "--out", out)
+    assert rc == 0, err
+    front = json.loads(js.read_text())
+    sizes = [p["n_states"] for p in front["points"]]
+    assert sizes == sorted(sizes) and max(sizes) <= 8
+    for n in sizes:
+        assert re.search(rf"^\| {n}( \(knee\))? \|", stdout, re.M)
+    assert f"knee: {front['knee']} states" in stdout
+    assert f"what `fsm-extract extract` returns: {front['choice']} states" in stdout
+    assert fx.load_fsm(out).n_states == front["choice"]
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert _no_leftovers(tmp_path) == []
+
+
+def test_pareto_at_saves_that_size(capsys, tmp_path, files):
+    out = tmp_path / "one.json"
+    rc, stdout, err = run(capsys, "pareto", "--model", files["model"], "--data", files["data"], "--max-states", 8,
+                          "--at", 1, "--out", out)
+    assert rc == 0, err
+    assert fx.load_fsm(out).n_states == 1 and "saved the 1-state automaton" in stdout
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (("--target", "1.5"), "--target=1.5 must be a share in [0, 1]"),
+    (("--max-states", "0"), "--max-states=0 must be >= 1"),
+    (("--at", "0", "--out", "x.json"), "--at=0 must be >= 1"),
+    (("--at", "3"), "--at=3 needs --out"),
+    (("--plot", "front.gif"), "--plot"),
+])
+def test_pareto_refuses_bad_options_in_one_line(capsys, tmp_path, files, argv, needle):
+    rc, stdout, err = run(capsys, "pareto", "--model", files["model"], "--data", files["data"], *argv)
+    assert rc == 2 and stdout == ""
+    assert err.count("\n") == 1 and needle in err, err

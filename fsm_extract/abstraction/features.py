@@ -123,14 +123,17 @@ class FeatureMap(FeatureSpec):
             out[s : s + chunk] = np.concatenate(cols, axis=1)
         return out
 
-    def transform(self, model: Any, states: np.ndarray) -> np.ndarray:
-        """Points for the abstraction: ndarray of shape (n, n_features), float32."""
+    def transform(self, model: Any, states: np.ndarray, *, behaviour: np.ndarray | None = None) -> np.ndarray:
+        """Points for the abstraction: ndarray of shape (n, n_features), float32.
+        ``behaviour``: :meth:`continuation_outputs` of ``states`` when already computed."""
         states = np.asarray(states, dtype=np.float32)
         parts = []
         if self.features in ("hidden", "both"):
             parts.append(states[:, : self.hidden_columns] * np.float32(self.hidden_weight / self.hidden_scale))
         if self.features in ("behaviour", "both"):
-            parts.append(self.continuation_outputs(model, states) * np.float32(self.behaviour_weight))
+            if behaviour is None:
+                behaviour = self.continuation_outputs(model, states)
+            parts.append(behaviour * np.float32(self.behaviour_weight))
         return np.concatenate(parts, axis=1)
 
     @classmethod

@@ -19,7 +19,8 @@ from ..words import decode_word, format_word
 from .residual import ResidualItem, previous_per_step, shortest_difference
 
 __all__ = ["SideBySide", "side_by_side", "variance_explained", "determinism", "coverage", "by_length",
-           "beyond_fit", "task_accuracy", "reference_check", "concentration", "shortest_disagreements"]
+           "beyond_fit", "task_accuracy", "reference_check", "concentration", "shortest_disagreements", "growth",
+           "price"]
 
 _BUCKET = 10  # width of the length buckets
 
@@ -138,6 +139,75 @@ def by_length(trace: Trace, run: SideBySide) -> list[dict]:
     return [{"lengths": b, "words": wrows.get(b, (0, None))[0], "word_agreement": wrows.get(b, (0, None))[1],
              "prefixes": prows.get(b, (0, None))[0], "prefix_agreement": prows.get(b, (0, None))[1]}
             for b in sorted(set(wrows) | set(prows), key=lambda s: int(s.split("-")[0]))]
+
+
+def _compare(position: np.ndarray, disagree: np.ndarray, what: str, low: tuple[int, int], high: int) -> dict | None:
+    """Disagreement on prefixes with ``low[0] <= position <= low[1]`` against those with
+    ``position > high``: rates, a two-proportion z statistic, and whether it grows (rate at least
+    doubled, at least 0.5 percentage point more, z >= 3)."""
+    a, b = (position >= low[0]) & (position <= low[1]), position > high
+    n1, n2 = int(a.sum()), int(b.sum())
+    if n1 < 10 or n2 < 10:
+        return None
+    r1, r2 = float(disagree[a].mean()), float(disagree[b].mean())
+    pooled = (r1 * n1 + r2 * n2) / (n1 + n2)
+    se = float(np.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2)))
+    z = (r2 - r1) / se if se > 0 else 0.0
+    return {"by": what, "low": [int(low[0]), int(low[1])], "high_beyond": int(high), "disagreement_low": r1,
+            "disagreement_high": r2, "prefixes_low": n1, "prefixes_high": n2, "z": float(z),
+            "grows": bool(r2 >= 2 * r1 and r2 - r1 >= 0.005 and z >= 3.0)}
+
+
+def _length_trend(lengths: np.ndarray, disagree: np.ndarray) -> dict | None:
+    """The second quartile of prefix lengths against the top quartile. The shortest quarter is
+    left out: short prefixes reach few states, so any residual looks like it "grows" there;
+    past them a missing state's disagreement stays level, a counter's or a drift's keeps rising."""
+    if lengths.size < 40:
+        return None
+    q1, q2, q3 = (int(np.quantile(lengths, q, method="lower")) for q in (0.25, 0.5, 0.75))
+    if not q1 < q2 < q3:
+        return None
+    return _compare(lengths, disagree, "prefix length", (q1 + 1, q2), q3)
+
+
+def _nesting_depth(trace: Trace, run: SideBySide, alphabet: tuple) -> np.ndarray | None:
+    """The nesting depth of each prefix (the deepest it has been, |open - closed|), where the
+    alphabet has ``(`` and ``)``, ``[`` and ``]`` or ``{`` and ``}``; None otherwise."""
+    for o, c in (("(", ")"), ("[", "]"), ("{", "}")):
+        if o in alphabet and c in alphabet:
+            step = np.zeros(len(alphabet), np.int64)
+            step[alphabet.index(o)], step[alphabet.index(c)] = 1, -1
+            inc = step[trace.symbols]
+            total = np.cumsum(inc)
+            before = np.concatenate([[0], total])[run.starts]  # the running sum before each word
+            depth = np.abs(total - before)
+            # the deepest the prefix has been: a running maximum that restarts with each word
+            word = np.repeat(np.arange(trace.n_words, dtype=np.int64), trace.lengths)
+            big = int(depth.max(initial=0)) + 1
+            return np.maximum.accumulate(depth + word * big) - word * big
+    return None
+
+
+def growth(trace: Trace, run: SideBySide, alphabet: tuple) -> dict[str, Any]:
+    """Does the disagreement grow with the prefix length (or, over brackets, the nesting
+    depth)? A net that counts or drifts disagrees more the longer (deeper) the word: no missing
+    state explains that, and more states fitted on short words do not fix it."""
+    disagree = ~run.agree_p
+    out: dict[str, Any] = {"length": _length_trend(_prefix_lengths(trace, run), disagree)}
+    depth = _nesting_depth(trace, run, alphabet)  # depth <= 1 (no nesting) against depth >= 3
+    out["nesting"] = None if depth is None else _compare(depth, disagree, "nesting depth", (0, 1), 2)
+    return out
+
+
+def price(run: SideBySide, labels: np.ndarray | None, n_states: int) -> dict[str, Any]:
+    """What replacing the net by the automaton costs on these words: the share of prefix and
+    word answers that change, and (with labels) the task accuracy of each."""
+    task = task_accuracy(run, labels)
+    return {"n_states": int(n_states),
+            "prefix_answers_changed": float((~run.agree_p).mean()) if run.agree_p.size else 0.0,
+            "word_answers_changed": float((~run.agree_w).mean()) if run.agree_w.size else 0.0,
+            "net_task_accuracy": None if task is None else task["net_accuracy"],
+            "fsm_task_accuracy": None if task is None else task["fsm_accuracy"]}
 
 
 def beyond_fit(trace: Trace, run: SideBySide, max_fit_length: int | None) -> dict | None:

@@ -28,6 +28,8 @@ from .agreement import (
     concentration,
     coverage,
     determinism,
+    growth,
+    price,
     reference_check,
     shortest_disagreements,
     side_by_side,
@@ -132,7 +134,8 @@ def evaluate_trace(
         task=task_accuracy(run, labels), reference=ref, residual=tuple(items),
         shortest_disagreements=tuple(shortest_disagreements(trace, run, fsm.alphabet)), residual_concentration=conc,
         n_transitions=n * k, notes=tuple(notes), search=None if search is None else search.to_dict(),
-        aligned=fsm.metadata.get("aligned"),
+        aligned=fsm.metadata.get("aligned"), price=price(run, labels, fsm.n_states),
+        growth=growth(trace, run, fsm.alphabet),
     )
 
 

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..words import format_word
 
-__all__ = ["FidelityReport", "headline"]
+__all__ = ["FidelityReport", "headline", "price_line", "growth_line"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -47,6 +47,8 @@ class FidelityReport:
     notes: tuple = field(default=())
     search: dict | None = None
     aligned: dict | None = None
+    price: dict | None = None
+    growth: dict | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """All figures as JSON-serialisable values."""
@@ -77,6 +79,8 @@ class FidelityReport:
             "notes": list(self.notes),
             "search": self.search,
             "aligned": self.aligned,
+            "price": self.price,
+            "growth": self.growth,
         }
 
     def summary(self, *, max_items: int = 8) -> str:
@@ -107,10 +111,15 @@ class FidelityReport:
         c = self.coverage
         lines.append(f"coverage           {pct(c['observed'])} of steps use transitions observed when fitting, "
                      f"{pct(c['completed'])} completed from the net, {pct(c['given'])} given")
+        if self.price is not None:
+            lines.append(price_line(self.price, search=self.search))
         if self.task is not None:
             t = self.task
             lines.append(f"task accuracy      net {pct(t['net_accuracy'])}   FSM {pct(t['fsm_accuracy'])}   "
                          f"cost of replacing the net by the FSM {t['cost']:+.2%}")
+        for g in (self.growth or {}).values():
+            if g is not None and g["grows"]:
+                lines.append(growth_line(g, specification=self.aligned is not None))
         if self.reference is not None:
             r = self.reference
             diff = "" if r["fsm_equivalent"] else f" (shortest difference: {r['fsm_shortest_difference']!r})"
@@ -167,3 +176,24 @@ def headline(prefix_agreement: float, variance: float | None, *, held_out: bool 
         else:
             head += f"; search found no disagreement in {search.steps_spent} net steps"
     return head
+
+
+def price_line(price: dict, *, search: dict | None = None) -> str:
+    """One line: what replacing the net by the automaton costs on the evaluated words."""
+    line = (f"price of the rest  replacing the net by this {price['n_states']}-state FSM changes "
+            f"{price['prefix_answers_changed']:.2%} of prefix answers and {price['word_answers_changed']:.2%} of word answers")
+    if search is not None and search.get("disagreements"):
+        line += f"; a search found {len(search['disagreements'])} more disagreement(s) these words do not show"
+    return line
+
+
+def growth_line(g: dict, *, specification: bool = False) -> str:
+    """One line: the disagreement grows with length (or nesting): a counter or a drift."""
+    lo, hi = g["low"]
+    head = (f"note: the disagreement grows with {g['by']}: {g['disagreement_low']:.2%} of prefixes at {g['by']} "
+            f"{lo}-{hi}, {g['disagreement_high']:.2%} beyond {g['high_beyond']} (z = {g['z']:.1f}). ")
+    if specification:
+        return head + ("The net and the specification part more the longer (deeper) the word: one of them counts, "
+                       "drifts or has a bound the other lacks")
+    return head + ("A counter or a drift in the net, not a missing state: more states fitted on these words will "
+                   "not remove it (see the agreement beyond the fitting lengths)")

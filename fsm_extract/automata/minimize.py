@@ -5,14 +5,16 @@ Split from :mod:`fsm_extract.automata.automaton` to keep that module to the auto
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from ..errors import ValidationError
 
 if TYPE_CHECKING:  # pragma: no cover
     from .automaton import ExtractedFSM
 
-__all__ = ["minimize_fsm", "bfs_order"]
+__all__ = ["minimize_fsm", "quotient_fsm", "bfs_order", "sum_blocks"]
 
 
 def bfs_order(transitions: np.ndarray, initial: int) -> list[int]:
@@ -28,7 +30,7 @@ def bfs_order(transitions: np.ndarray, initial: int) -> list[int]:
     return order
 
 
-def _merge(arr: np.ndarray, labels: np.ndarray, axis: int) -> np.ndarray:
+def sum_blocks(arr: np.ndarray, labels: np.ndarray, axis: int) -> np.ndarray:
     """Sum the slices of ``arr`` along ``axis`` that share a label (labels cover 0..max, all used)."""
     perm = np.argsort(labels, kind="stable")
     starts = np.searchsorted(labels[perm], np.arange(int(labels.max()) + 1))
@@ -59,15 +61,15 @@ def minimize_fsm(fsm: ExtractedFSM) -> ExtractedFSM:
     accepting = fsm.accepting[reach[rep[order]]]
 
     counts = fsm.transition_counts[np.ix_(reach, np.arange(fsm.n_symbols), reach)]
-    counts = _merge(_merge(counts, new_of_local, 0), new_of_local, 2)
-    outputs = _merge(fsm.output_counts[reach], new_of_local, 0)
-    any_completed = _merge(fsm.completed[reach].astype(np.int64), new_of_local, 0) > 0
+    counts = sum_blocks(sum_blocks(counts, new_of_local, 0), new_of_local, 2)
+    outputs = sum_blocks(fsm.output_counts[reach], new_of_local, 0)
+    any_completed = sum_blocks(fsm.completed[reach].astype(np.int64), new_of_local, 0) > 0
     completed = any_completed & (counts.sum(-1) == 0)
     centroids = None
     if fsm.centroids is not None:
         w = fsm.output_counts[reach].sum(1).astype(np.float64)
-        w = np.where(_merge(w, new_of_local, 0)[new_of_local] > 0, w, 1.0)
-        centroids = _merge(fsm.centroids[reach] * w[:, None], new_of_local, 0) / _merge(w, new_of_local, 0)[:, None]
+        w = np.where(sum_blocks(w, new_of_local, 0)[new_of_local] > 0, w, 1.0)
+        centroids = sum_blocks(fsm.centroids[reach] * w[:, None], new_of_local, 0) / sum_blocks(w, new_of_local, 0)[:, None]
     state_map = np.full(fsm.n_states, -1, np.int64)
     state_map[reach] = new_of_local
     cluster_map = None
@@ -80,3 +82,65 @@ def minimize_fsm(fsm: ExtractedFSM) -> ExtractedFSM:
         meta["undecided_outputs"] = np.flatnonzero(outputs[:, 1] == outputs[:, 0]).tolist()
     return type(fsm)(fsm.alphabet, transitions, accepting, 0, counts, outputs, completed,
                       centroids, cluster_map, meta, fsm.cluster_centroids, fsm.abstraction)
+
+
+def _check_blocks(blocks: Any, n_states: int) -> np.ndarray:
+    """``blocks`` as int64 labels of a partition of ``n_states`` states: one per state, labels
+    ``0..b-1`` all used; else ValidationError naming the rule."""
+    arr = np.asarray(blocks)
+    if arr.ndim != 1 or arr.shape[0] != n_states:
+        raise ValidationError(f"blocks must have shape ({n_states},), one block per state, got {arr.shape}")
+    if arr.size and not np.issubdtype(arr.dtype, np.integer):
+        if not (np.issubdtype(arr.dtype, np.floating) and np.all(arr == np.round(arr))):
+            raise ValidationError(f"blocks must be integer block labels, got dtype {arr.dtype}")
+    arr = arr.astype(np.int64)
+    if arr.size and arr.min() < 0:
+        raise ValidationError(f"blocks must be labels >= 0, got {int(arr.min())}")
+    used = np.unique(arr)
+    if used.size and (used[-1] != used.size - 1):
+        missing = sorted(set(range(int(used[-1]) + 1)) - set(used.tolist()))[:5]
+        raise ValidationError(f"blocks must use every label 0..{int(used[-1])}, but {missing} are unused")
+    return arr
+
+
+def quotient_fsm(fsm: ExtractedFSM, blocks: np.ndarray) -> ExtractedFSM:
+    """The automaton whose states are the ``blocks`` of ``fsm``'s states (an approximate
+    merge: the blocks need not behave alike), evidence merged, then minimised.
+
+    Counts are summed on both state axes; each block takes the majority output of its
+    members' outputs and, on each symbol, the majority successor block of the merged counts
+    (a pair its members never took keeps the transition of the member with the most outputs,
+    flagged ``completed`` when that one was); centroids are weighted as in minimisation and
+    ``cluster_map`` follows the blocks. ``metadata["merged_from"]`` records the old size.
+
+    Parameters
+    ----------
+    fsm : ExtractedFSM
+    blocks : ndarray of shape (n_states,), int
+        The block of each state, labels ``0..b-1`` all used.
+    """
+    blocks = _check_blocks(blocks, fsm.n_states)
+    b = int(blocks.max()) + 1
+    counts = sum_blocks(sum_blocks(fsm.transition_counts, blocks, 0), blocks, 2)
+    outputs = sum_blocks(fsm.output_counts, blocks, 0)
+    weight = fsm.output_counts.sum(1).astype(np.float64)
+    rep = np.full(b, -1, np.int64)  # the member with the most outputs stands for its block
+    for q in np.argsort(-weight, kind="stable"):
+        if rep[blocks[q]] < 0:
+            rep[blocks[q]] = q
+    support = counts.sum(-1)
+    transitions = np.where(support > 0, counts.argmax(-1), blocks[fsm.transitions[rep]])
+    completed = (support == 0) & fsm.completed[rep]
+    centroids = None
+    if fsm.centroids is not None:
+        w = np.where(sum_blocks(weight, blocks, 0)[blocks] > 0, weight, 1.0)
+        centroids = sum_blocks(fsm.centroids * w[:, None], blocks, 0) / sum_blocks(w, blocks, 0)[:, None]
+    cluster_map = None if fsm.cluster_map is None else np.where(fsm.cluster_map >= 0, blocks[fsm.cluster_map], -1)
+    meta = {**dict(fsm.metadata), "merged_from": fsm.n_states}
+    if "undecided_outputs" in meta:
+        meta["undecided_outputs"] = np.flatnonzero(outputs[:, 1] == outputs[:, 0]).tolist()
+    # a block without output evidence (an automaton built from a DFA) keeps its member's answer
+    accepting = np.where(outputs.sum(1) > 0, outputs[:, 1] > outputs[:, 0], fsm.accepting[rep])
+    merged = type(fsm)(fsm.alphabet, transitions, accepting, int(blocks[fsm.initial]), counts,
+                       outputs, completed, centroids, cluster_map, meta, fsm.cluster_centroids, fsm.abstraction)
+    return minimize_fsm(merged)

@@ -1,7 +1,18 @@
 """``fx.extract``: from a trained recurrent net to a minimised automaton.
 
 This module only wires the stages together: trace -> abstraction -> counting -> completion ->
-automaton -> minimisation.
+automaton -> minimisation, and by default refinement -> merging -> the front's knee:
+
+1. refine the clustering until the automaton explains the net (behavioural features,
+   splitting, a counterexample loop: :mod:`fsm_extract.extraction.refinement`), fitted on the
+   words not held out;
+2. merge it down one state at a time (:func:`fsm_extract.abstraction.merging.merge_path`) and
+   measure every size on the held-out words (:mod:`fsm_extract.extraction.front`);
+3. return the knee: the smallest automaton within
+   :func:`~fsm_extract.extraction.front.knee_tolerance` of the most faithful, raised, where
+   the fine automaton passed its counterexample check, to the smallest that passes it too
+   (:meth:`~fsm_extract.extraction.front.ParetoFront.choice`). ``n_states`` is a starting point,
+   not the answer's size; ``metadata["front"]`` records every size measured.
 """
 
 from __future__ import annotations
@@ -23,6 +34,8 @@ from ..errors import ArgumentTypeError, ValidationError
 from ..nets.net import as_net
 from ..nets.trace import StateKind
 from ..words import check_ordered_words, encode_words, words_digest
+from .front import knee_tolerance
+from .pareto import fit_front, split_for_front
 from .refinement import Refinement, extract_refined
 from .sweep import select_n_states
 
@@ -76,6 +89,25 @@ def _split_validation(words: list, seed: int) -> tuple[list, list]:
     return [words[i] for i in np.sort(perm[n_val:])], [words[i] for i in np.sort(perm[:n_val])]
 
 
+def _on_the_front(net: Any, words: list, data: Any, validation: Any, *, seed: int, refine: dict) -> ExtractedFSM:
+    """The knee of the front (see :class:`Refinement`, ``merge``): fitted on the words not held
+    out, chosen on the held-out ones; ``metadata["front"]`` records every size measured."""
+    labels = data.labels.astype(np.int64) if isinstance(data, Dataset) else None
+    fit, held, held_labels, source = split_for_front(net, words, labels, validation, seed)
+    front, fine = fit_front(net, fit, held, held_out_labels=held_labels, seed=seed, refine=refine)
+    options = refine["refinement"]
+    point = front.choice() if front.checked is not None else front.knee(options.tolerance)
+    best = max(p.agreement for p in front.points)
+    record = {"chosen": point.n_states, "fine_states": fine.n_states, "held_out_words": len(held),
+              "measured_on": source, "tolerance": knee_tolerance(best) if options.tolerance is None else options.tolerance,
+              "points": [[p.n_states, round(p.agreement, 6), round(p.word_agreement, 6)] for p in front.points]}
+    if front.checked is not None:
+        record["checked"] = front.checked
+    if point.found_agreement is not None:
+        record["search_finds_explained"] = round(point.found_agreement, 6)
+    return point.fsm.with_metadata(front=record)
+
+
 def extract(
     model: Any,
     data: Any,
@@ -118,28 +150,25 @@ def extract(
     max_fit_points : int
         Fit the clustering on at most this many steps.
     minimize : bool, default True
+        ``False`` also skips merging (``Refinement.merge``): the refined automaton as built.
     batch_size : int
         Words per batch when tracing.
     progress : bool
     validation : Dataset or sequence of words, optional
-        For ``n_states="auto"``: held-out words to choose k on. Default: a seeded 20% of
-        ``data`` is held out for choosing, and the automaton is fitted on the other 80%.
+        Held-out words: where the refined automaton is chosen on the front, and where
+        ``n_states="auto"`` chooses k. Default: a seeded 20% of ``data`` (none below 10 words).
     target : float, default 0.999
+        For ``n_states="auto"``.
     max_states : int, default 64
-        The largest automaton built: the state budget of refinement and of ``n_states="auto"``,
-        and an upper bound on ``n_states``.
+        The largest automaton built (refinement's and ``"auto"``'s budget; >= ``n_states``).
     refine : bool or Refinement, default True
-        Refine the clustering until the automaton explains the net (see
-        :mod:`fsm_extract.extraction.refinement`): behavioural features, splitting of clusters
-        whose transitions are not deterministic, and a counterexample loop; an
-        :class:`~fsm_extract.extraction.refinement.Refinement` sets its options
-        (``refine=fx.Refinement(search=True)`` also searches the net for rare behaviour).
-        ``False`` keeps plain clustering of the hidden states (``state``, ``method``), for
-        comparison. ``n_states="auto"`` always uses plain clustering.
+        Refine, merge, and land on the front's knee (the module docstring). A
+        :class:`~fsm_extract.extraction.refinement.Refinement` sets the options (``merge=False``:
+        the refined automaton as built; ``search=True``: also search the net for rare
+        behaviour). ``False``: plain clustering (``state``, ``method``); ``"auto"`` always uses it.
     **deprecated
-        ``features``, ``depth``, ``threshold``, ``max_rounds``, ``search``: the options of
-        :class:`Refinement` as keywords, deprecated (a DeprecationWarning; they are folded into
-        ``refine``). Given a non-default value without refinement, they raise ValidationError.
+        ``features``, ``depth``, ``threshold``, ``max_rounds``, ``search``: :class:`Refinement`'s
+        options as keywords (DeprecationWarning; a non-default value without refinement raises).
 
     Returns
     -------
@@ -173,9 +202,11 @@ def extract(
     if options is not None:
         if not any(len(w) for w in words):
             raise ValidationError("data must hold at least one non-empty word, got only empty words")
-        fsm = extract_refined(net, words, n_states=n_states, seed=seed, method=method, refinement=options,
-                              max_states=max_states, max_fit_points=max_fit_points, minimize=minimize,
-                              batch_size=batch_size, progress=progress, metadata=meta)
+        refine_kw = {"n_states": n_states, "method": method, "refinement": options, "max_states": max_states,
+                     "max_fit_points": max_fit_points, "minimize": minimize, "batch_size": batch_size,
+                     "progress": progress, "metadata": meta}
+        fsm = (_on_the_front(net, words, data, validation, seed=seed, refine=refine_kw) if options.merge and minimize
+               else extract_refined(net, words, seed=seed, **refine_kw))
         return fsm.with_metadata(timing={"seconds": round(time.perf_counter() - t0, 3)})
     if auto and validation is None:
         words, validation = _split_validation(words, seed)

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from .._checks import check_choice, check_float, check_int
+from .._checks import check_bool, check_choice, check_float, check_int
 from ..abstraction.build import build_fsm, fewer_clusters_record
 from ..abstraction.clustering import Method, make_abstraction
 from ..abstraction.features import (
@@ -50,7 +50,7 @@ from ..nets.net import Net
 from ..nets.trace import Trace, output_classes
 from ..words import decode_word, encode_ids, encode_word, encode_words
 
-__all__ = ["Refinement", "extract_refined", "check_words", "probe_words", "MAX_CHECK_STEPS", "MAX_PROBE_WORDS",
+__all__ = ["passes_check", "Refinement", "extract_refined", "check_words", "probe_words", "MAX_CHECK_STEPS", "MAX_PROBE_WORDS",
            "MAX_ADDED_STEPS"]
 
 #: Net steps one counterexample check runs at most (probe and random words): random words
@@ -90,6 +90,20 @@ class Refinement:
         Random words of lengths beyond the fitting words per check.
     max_check_steps, max_probe_words, max_added_steps, max_feature_columns : int
         The memory and time bounds (see :func:`extract_refined`).
+    merge : bool, default True
+        Land on the front: hold out a seeded 20% of the fitting words (or use ``validation``),
+        fit the fine automaton on the rest, merge it down one size at a time
+        (:mod:`fsm_extract.abstraction.merging`) and return the smallest automaton whose
+        held-out prefix agreement with the net is within ``tolerance`` of the best size's
+        (:meth:`~fsm_extract.extraction.front.ParetoFront.knee`), raised where the fine
+        automaton passed its counterexample check to the smallest that passes it too
+        (:meth:`~fsm_extract.extraction.front.ParetoFront.choice`). ``False`` returns the fine
+        automaton itself, fitted on all the words.
+    tolerance : float, optional
+        How much held-out agreement the answer may give up to be smaller. Default: half of
+        the best automaton's disagreement, at least 0.001
+        (:func:`~fsm_extract.extraction.front.knee_tolerance`). Given, it is the rule: the knee
+        is returned as it is (no counterexample check raises it).
     """
 
     features: FeatureKind = "both"
@@ -103,6 +117,8 @@ class Refinement:
     max_probe_words: int = MAX_PROBE_WORDS
     max_added_steps: int = MAX_ADDED_STEPS
     max_feature_columns: int = MAX_FEATURE_COLUMNS
+    merge: bool = True
+    tolerance: float | None = None
 
     def __post_init__(self) -> None:
         check_choice("features", self.features, ("both", "hidden", "behaviour"))
@@ -116,6 +132,9 @@ class Refinement:
         check_int("n_random", self.n_random, min=0)
         for name in ("max_check_steps", "max_probe_words", "max_added_steps", "max_feature_columns"):
             check_int(name, getattr(self, name), min=1)
+        check_bool("merge", self.merge)
+        if self.tolerance is not None:
+            object.__setattr__(self, "tolerance", check_float("tolerance", self.tolerance, min=0.0, max=1.0))
 
     @classmethod
     def of(cls, refine: Any) -> "Refinement | None":
@@ -199,6 +218,20 @@ def _disagreements(net: Net, fsm: ExtractedFSM, words: list[list[int]]) -> tuple
     return found + first_disagreeing_prefixes(words, bad, offsets), int(symbols.size)
 
 
+def passes_check(net: Net, fsm: ExtractedFSM, options: Refinement, *, max_fit_length: int, seed: int) -> bool:
+    """Whether ``fsm`` passes the counterexample check a refinement round runs (probe words,
+    random words of 1x-2x ``max_fit_length``, and with ``options.search`` a search): no
+    disagreement found."""
+    lengths = [max_fit_length + 1, max(2 * max_fit_length, max_fit_length + 10)]
+    rng = np.random.default_rng(seed)
+    check = check_words(fsm, probe_length=options.probe_length, n_random=options.n_random, min_len=lengths[0],
+                        max_len=lengths[1], rng=rng, max_steps=options.max_check_steps,
+                        max_probe_words=options.max_probe_words)
+    if _disagreements(net, fsm, check)[0]:
+        return False
+    return not (options.search and _searched(net, fsm, budget=options.search, seed=seed, max_len=lengths[1])[0])
+
+
 def _searched(net: Net, fsm: ExtractedFSM, *, budget: int, seed: int, max_len: int) -> tuple[list[list[int]], int]:
     """The verified disagreements :func:`~fsm_extract.analysis.search.search_disagreements` finds (symbol
     ids) and the net steps it spent."""
@@ -234,13 +267,29 @@ class _Round:
     status: dict
 
 
-def _fit(setup: _Setup, symbols: np.ndarray, offsets: np.ndarray, centroids: np.ndarray | None, iteration0: int) -> _Round:
+def _behaviour(net: Net, fmap: FeatureMap, hidden: np.ndarray, cache: dict) -> np.ndarray | None:
+    """The continuation outputs of every step, reusing the rows of the last round: each round's
+    words are the last round's plus the counterexamples added, so its first steps are the same
+    states (most of the cost of a round otherwise)."""
+    if fmap.features not in ("behaviour", "both"):
+        return None
+    key = (fmap.depth, fmap.symbols, fmap.state)
+    old = cache.get("behaviour") if cache.get("key") == key else None
+    if old is None or old.shape[0] > hidden.shape[0]:
+        old = np.zeros((0, fmap.steps_per_state(len(net.alphabet))), np.float32)
+    new = fmap.continuation_outputs(net, hidden[old.shape[0]:]) if hidden.shape[0] > old.shape[0] else old[:0]
+    cache.update(key=key, behaviour=np.concatenate([old, new]))
+    return cache["behaviour"]
+
+
+def _fit(setup: _Setup, symbols: np.ndarray, offsets: np.ndarray, centroids: np.ndarray | None, iteration0: int,
+         cache: dict) -> _Round:
     """Trace, features, (starting clusters,) splitting and the automaton of one round."""
     net, opt = setup.net, setup.options
     trace = net.trace(symbols, offsets, state=net.full_state, batch_size=setup.batch_size, progress=setup.progress)
     fmap = FeatureMap.fit(trace, features=opt.features, depth=opt.depth, max_columns=opt.max_feature_columns,
                           seed=setup.seed)
-    points = fmap.transform(net, trace.hidden)
+    points = fmap.transform(net, trace.hidden, behaviour=_behaviour(net, fmap, trace.hidden, cache))
     point0 = fmap.transform(net, trace.h0[None, :])[0]
     initial_clusters = None
     if centroids is None:
@@ -274,9 +323,12 @@ def extract_refined(
     batch_size: int = 512,
     progress: bool = False,
     metadata: dict | None = None,
+    search_finds: list | None = None,
 ) -> ExtractedFSM:
     """Extract with refinement and counterexamples; see the module docstring and
-    :class:`Refinement` (default: ``Refinement()``).
+    :class:`Refinement` (default: ``Refinement()``). ``search_finds``: a list that receives every
+    disagreement the search found (symbol ids), for the front to keep (see
+    :meth:`~fsm_extract.extraction.front.ParetoFront.knee`).
 
     Memory and time are bounded whatever the words: every trace runs in chunks
     (:mod:`fsm_extract.nets.forward`); a counterexample check runs at most ``max_check_steps`` net
@@ -303,8 +355,10 @@ def extract_refined(
     lengths = [max_fit_len + 1, max(2 * max_fit_len, max_fit_len + 10)]
     rng = np.random.default_rng(seed)
     centroids, splits, rounds, initial_clusters = None, [], [], n_states
+    searched = [] if search_finds is None else search_finds
+    cache: dict = {}  # continuation outputs of the steps fitted so far
     for round_ in range(opt.max_rounds + 1):
-        fit = _fit(setup, symbols, offsets, centroids, len(splits))
+        fit = _fit(setup, symbols, offsets, centroids, len(splits), cache)
         centroids, fsm = fit.centroids, fit.fsm
         splits.extend(fit.splits)
         if fit.status["initial_clusters"] is not None:
@@ -317,6 +371,7 @@ def extract_refined(
         if opt.search and not found:
             found, record["search_steps"] = _searched(net, fsm, budget=opt.search, seed=(seed + round_) % 2**32,
                                                       max_len=lengths[1])
+            searched.extend(found)
         record.update(disagreements=len(found),
                       shortest=[str(decode_word(w, net.alphabet)) for w in sorted(found, key=len)[:3]])
         rounds.append(record)

@@ -70,7 +70,7 @@ def test_metadata(fsm, train):
     assert meta["seed"] == 0
     assert isinstance(meta["timing"]["seconds"], float) and meta["timing"]["seconds"] >= 0  # timing in one place
     assert "seconds" not in meta
-    assert meta["n_fit_words"] >= len(train)
+    assert meta["n_fit_words"] + meta["front"]["held_out_words"] >= len(train)  # 20% held out to choose the size
     assert meta["max_fit_length"] >= int(train.lengths.max())
     # the metadata survives a save
     assert fx.ExtractedFSM.from_dict(fsm.to_dict()).metadata["seed"] == 0
