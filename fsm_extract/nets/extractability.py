@@ -152,29 +152,31 @@ def _cell_step(rnn: nn.RNNBase, layer: int, x: torch.Tensor, state: Any) -> Any:
 
 class _LinearScan(torch.autograd.Function):
     """``c[t] = f[t] * c[t-1] + u[t]`` from ``c[-1] = 0`` over the steps (dim 1) of (B, T, H)
-    tensors, with its backward written out: two loops of T elementwise operations and no
-    autograd graph of 3T nodes (that graph cost more than the net's own step)."""
+    tensors, with its backward written out: two loops of one in-place operation per step
+    (steps first, so each step is contiguous), not an autograd graph of 3T nodes (that graph
+    cost more than the net's own step)."""
 
     @staticmethod
     def forward(ctx: Any, f: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
-        c = torch.empty_like(u)
-        prev = torch.zeros_like(u[:, 0])
-        for t in range(u.shape[1]):
-            prev = torch.addcmul(u[:, t], f[:, t], prev)
-            c[:, t] = prev
-        ctx.save_for_backward(f, c)
-        return c
+        f_t = f.transpose(0, 1).contiguous()
+        c = u.transpose(0, 1).contiguous()  # a copy of u, turned into c in place
+        steps, rates = c.unbind(0), f_t.unbind(0)
+        for t in range(1, len(steps)):
+            steps[t].addcmul_(rates[t], steps[t - 1])
+        ctx.save_for_backward(f_t, c)
+        return c.transpose(0, 1)
 
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        f, c = ctx.saved_tensors
-        grad_u = torch.empty_like(grad)
-        acc = torch.zeros_like(grad[:, 0])
-        for t in range(grad.shape[1] - 1, -1, -1):
-            acc = grad[:, t] + (f[:, t + 1] * acc if t + 1 < grad.shape[1] else 0.0)
-            grad_u[:, t] = acc
-        c_prev = torch.cat([torch.zeros_like(c[:, :1]), c[:, :-1]], dim=1)
-        return grad_u * c_prev, grad_u
+        f_t, c = ctx.saved_tensors
+        g = torch.empty_like(c)
+        g.copy_(grad.transpose(0, 1))  # a copy: grad itself is never written to
+        steps, rates = g.unbind(0), f_t.unbind(0)
+        for t in range(len(steps) - 2, -1, -1):
+            steps[t].addcmul_(rates[t + 1], steps[t + 1])  # dL/du[t] = dL/dc[t] + f[t+1] * dL/du[t+1]
+        grad_f = torch.zeros_like(g)
+        torch.mul(g[1:], c[:-1], out=grad_f[1:])  # dL/df[t] = dL/du[t] * c[t-1]
+        return grad_f.transpose(0, 1), g.transpose(0, 1)
 
 
 def _lstm_cells(rnn: nn.LSTM, layer: int, x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
@@ -183,10 +185,10 @@ def _lstm_cells(rnn: nn.LSTM, layer: int, x: torch.Tensor, h: torch.Tensor) -> t
     they are computed at once; then the linear recurrence ``c[t] = f[t] * c[t-1] + i[t] * g[t]``."""
     w_ih, w_hh, b_ih, b_hh = _weights(rnn, layer)
     h_prev = torch.cat([torch.zeros_like(h[:, :1]), h[:, :-1]], dim=1)
-    gates = x @ w_ih.T + h_prev @ w_hh.T
-    if b_ih is not None:
-        gates = gates + b_ih + b_hh
-    i, f, g, _ = gates.chunk(4, dim=-1)
+    three = 3 * rnn.hidden_size  # the input, forget and cell gates (the output gate is not needed)
+    bias = None if b_ih is None else b_ih[:three] + b_hh[:three]
+    gates = nn.functional.linear(torch.cat([x, h_prev], dim=-1), torch.cat([w_ih[:three], w_hh[:three]], dim=1), bias)
+    i, f, g = gates.chunk(3, dim=-1)
     return _LinearScan.apply(torch.sigmoid(f), torch.sigmoid(i) * torch.tanh(g))
 
 
@@ -286,15 +288,12 @@ class Regularizer:
 
     def _centroids(self, layers: list[_Layer], valid: torch.Tensor) -> torch.Tensor:
         parts = [p for layer in layers for p in (layer.h, layer.c) if p is not None]
-        s = _steps(torch.cat(parts, dim=-1), valid)
-        cents = self.centroids.to(s.dtype)
-        width = s.shape[-1]
-        d = ((s * s).sum(1, keepdim=True) - 2.0 * s @ cents.T + (cents * cents).sum(1)[None, :]).clamp_min(0.0) / width
-        assign = torch.softmax(-d / self.temperature, dim=1)
-        pull = (assign * d).sum(1).mean()
-        dc = ((cents[:, None, :] - cents[None, :, :]) ** 2).mean(-1)
-        off = ~torch.eye(cents.shape[0], dtype=torch.bool)
-        push = torch.relu(self.options.separation - dc[off]).mean()
+        states = torch.cat(parts, dim=-1)[valid]
+        cents = self.centroids.to(states.dtype)
+        width = states.shape[-1]
+        d = torch.cdist(states, cents).square() / width  # (n_steps, n_centroids) mean squares per coordinate
+        pull = (torch.softmax(d / -self.temperature, dim=1) * d).sum(1).mean()
+        push = torch.relu(self.options.separation - torch.pdist(cents).square() / width).mean()
         return pull + push
 
     def _noise(self, rnn: nn.RNNBase, layers: list[_Layer], valid: torch.Tensor) -> torch.Tensor:
