@@ -264,7 +264,7 @@ def train_classifier(
 
 
 def _fit(model: RNNClassifier, opt: torch.optim.Optimizer, reg: Regularizer | None, batches: tuple, *, watch: Dataset,
-         run: "_Run", epochs: int, progress: bool) -> tuple:
+         run: _Run, epochs: int, progress: bool) -> tuple:
     """The epochs of one run (``batches``: what :func:`_epoch` takes besides the model, the
     optimiser and the regulariser): (best accuracy, its weights, its epoch, epochs run, why
     training stopped, the regulariser's mean term of every epoch)."""

@@ -239,7 +239,7 @@ def test_cli_flag(capsys, tmp_path, jsonl):
 ])
 def test_cli_bad_values(capsys, tmp_path, jsonl, args, pattern):
     out = tmp_path / "m.pt"
-    rc, stdout, err = _run(capsys, "train", "--data", jsonl, "--out", out, "--epochs", 1, "--quiet", *args)
+    rc, _, err = _run(capsys, "train", "--data", jsonl, "--out", out, "--epochs", 1, "--quiet", *args)
     assert rc == 2
     assert len(err.strip().splitlines()) == 1 and err.startswith("fsm-extract train: error: ") and pattern in err, err
     assert not out.exists()
