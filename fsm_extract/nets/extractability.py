@@ -264,8 +264,9 @@ class Regularizer:
         width = rnn.hidden_size * rnn.num_layers * (2 if isinstance(rnn, nn.LSTM) else 1)
         self.centroids: nn.Parameter | None = None
         if options.method == "centroids":
-            init = torch.rand(options.n_centroids, width, generator=self.gen) * 2.0 - 1.0
-            self.centroids = nn.Parameter(init.to(dtype=next(rnn.parameters()).dtype))
+            init = torch.rand(options.n_centroids, width, generator=self.gen) * 2.0 - 1.0  # uniform in [-1, 1]
+            weight = next(rnn.parameters())
+            self.centroids = nn.Parameter(init.to(device=weight.device, dtype=weight.dtype))
         self.temperature = options.temperature[0]
 
     def parameters(self) -> list[nn.Parameter]:
