@@ -38,6 +38,7 @@ from .extraction.pareto import pareto
 from .extraction.refinement import Refinement
 from .extraction.sweep import SweepResult, sweep
 from .nets.checkpoints import load_model
+from .nets.extractability import Extractability
 from .nets.models import RecurrentAdapter, RNNClassifier
 from .nets.net import Net, as_net, collect_trace
 from .nets.trace import Trace
@@ -56,6 +57,7 @@ __all__ = [
     "load_model",
     "train_classifier",
     "EarlyStopping",
+    "Extractability",
     "Net",
     "as_net",
     "Trace",

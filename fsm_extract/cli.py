@@ -23,6 +23,7 @@ from .cli_commands import (
     _cmd_train,
 )
 from .errors import FsmExtractError, FsmExtractWarning
+from .nets.extractability import METHODS
 
 __all__ = ["main"]
 
@@ -101,6 +102,11 @@ def _build_parser() -> argparse.ArgumentParser:
     t.add_argument("--batch-size", type=int, default=32, metavar="N", help="words per optimisation step (default: 32)")
     t.add_argument("--max-seconds", type=float, default=None, metavar="S", help="stop after S seconds, keeping the best weights")
     t.add_argument("--seed", type=int, default=0, help="seed for initialisation and shuffling (default: 0)")
+    t.add_argument("--extractability", type=float, default=0.0, metavar="S",
+                   help="strength of the regulariser that makes the net's states fall into few regions, so that an "
+                        "extracted automaton explains more of it (default: 0, none; try 0.1-0.3)")
+    t.add_argument("--extractability-method", choices=METHODS, default=None,
+                   help="how the regulariser works (default: centroids; needs --extractability > 0)")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.set_defaults(func=_cmd_train)
 

@@ -4,6 +4,7 @@ arguments and calls one of these). Each is a thin layer over the public API."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -21,6 +22,7 @@ from .extraction.pareto import pareto
 from .extraction.refinement import Refinement
 from .extraction.sweep import sweep
 from .nets.checkpoints import load_model
+from .nets.extractability import as_extractability
 from .nets.training import train_classifier
 
 __all__: list[str] = []
@@ -284,6 +286,12 @@ def _cmd_demo(args: argparse.Namespace) -> None:
 def _cmd_train(args: argparse.Namespace) -> None:
 
     out = check_out_path("--out", args.out)
+    extractability = as_extractability(args.extractability)
+    if args.extractability_method is not None:
+        if extractability is None:
+            raise ValidationError(f"--extractability-method={args.extractability_method!r} needs --extractability > 0 "
+                                  "(the strength; 0 trains without the regulariser)")
+        extractability = dataclasses.replace(extractability, method=args.extractability_method)
     language = None
     if args.language is not None:
 
@@ -309,12 +317,15 @@ def _cmd_train(args: argparse.Namespace) -> None:
         language=language,
         max_seconds=args.max_seconds,
         progress=not args.quiet and _interactive(),
+        extractability=extractability or 0.0,
     )
     model.save(out)
     meta = model.metadata
     acc = meta.get("validation_accuracy", meta.get("train_accuracy"))
     which = {"held-out": f"held-out ({meta['held_out_words']} words)", None: "training"}.get(meta["watched"], meta["watched"])
+    reg = meta["extractability"]
+    extra = "" if reg is None else f"; extractability {reg['strength']:g} ({reg['method']}), last term {reg['term']:.4g}"
     print(f"trained {args.cell} ({args.hidden_size} units) in {meta['seconds']:.1f} s, {meta['epochs_run']} epochs "
-          f"({meta['stopped']}); {which} accuracy {acc:.4f}; saved {out}")
+          f"({meta['stopped']}); {which} accuracy {acc:.4f}{extra}; saved {out}")
 
 

@@ -31,6 +31,11 @@ API = len(LAYERS)  # __init__, cli and the public facades (languages, datasets, 
 MAX_MODULE_LINES = 450
 MAX_FUNCTION_LINES = 120
 MAX_PARAMETERS = 14
+#: Functions allowed more, each with its reason.
+PARAMETER_EXCEPTIONS = {
+    # issue 14 asked for `extractability=` beside the 14 keywords users already pass (all public)
+    "nets.training.train_classifier": 15,
+}
 
 
 def modules() -> dict[str, Path]:
@@ -141,7 +146,7 @@ def test_module_size_function_size_and_parameters(name):
         assert length <= MAX_FUNCTION_LINES, f"{name}.{fn.name}: {length} lines"
         a = fn.args
         n = len(a.posonlyargs) + len(a.args) + len(a.kwonlyargs) - (1 if a.args and a.args[0].arg in ("self", "cls") else 0)
-        assert n <= MAX_PARAMETERS, f"{name}.{fn.name}: {n} parameters"
+        assert n <= PARAMETER_EXCEPTIONS.get(f"{name}.{fn.name}", MAX_PARAMETERS), f"{name}.{fn.name}: {n} parameters"
 
 
 def test_every_module_has_all():

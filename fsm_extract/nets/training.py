@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 from .._checks import check_bool, check_choice, check_float, check_int, check_seed
 from ..data.datasets import Dataset
 from ..errors import ArgumentTypeError, ValidationError
+from .extractability import Extractability, Regularizer, as_extractability
 from .models import RNNClassifier
 from .parts import CellKind, padded, seed_everything
 
@@ -163,6 +164,7 @@ def train_classifier(
     max_seconds: float | None = None,
     progress: bool = True,
     early_stopping: bool | EarlyStopping = True,
+    extractability: float | Extractability = 0.0,
 ) -> RNNClassifier:
     """Train a recurrent classifier that gives an acceptance logit after every symbol.
 
@@ -198,12 +200,20 @@ def train_classifier(
         nothing and its training accuracy is watched instead. ``True`` means
         ``EarlyStopping()`` (10%, patience 10); ``False``: run all ``epochs`` (keeping the best
         weights on ``validation`` if given).
+    extractability : float or Extractability, default 0.0
+        Regularise the net's states into few well-separated regions, so that an extracted
+        automaton explains more of it (:mod:`fsm_extract.nets.extractability`): a number is the
+        strength of the default method (``"centroids"``), an :class:`Extractability` chooses
+        the method and its options. 0 trains exactly as without it (the same weights). The
+        net stays an ordinary RNNClassifier; the regulariser's own parameters are not saved.
 
     Returns
     -------
     RNNClassifier
         In eval mode, with ``model.metadata`` holding the training record (epochs run,
-        seconds, final accuracies, what was watched and why training stopped: ``stopped``).
+        seconds, final accuracies, what was watched and why training stopped: ``stopped``;
+        ``extractability``: the regulariser's settings, its last epoch's mean ``term`` and every
+        epoch's (``terms``), or None).
     """
     stopping = _check_arguments(dataset, cell=cell, validation=validation, language=language,
                                 early_stopping=early_stopping)
@@ -212,6 +222,7 @@ def train_classifier(
     batch_size = check_int("batch_size", batch_size, min=1)
     seed = check_seed("seed", seed)
     progress = check_bool("progress", progress)
+    regularize = as_extractability(extractability)
     if max_seconds is not None:
         max_seconds = check_float("max_seconds", max_seconds, min=0.0, min_inclusive=False)
     watched = "validation" if validation is not None else None
@@ -222,31 +233,15 @@ def train_classifier(
     gen = seed_everything(seed)
     model = RNNClassifier(dataset.alphabet, cell=cell, hidden_size=hidden_size, num_layers=num_layers, embedding_dim=embedding_dim)
     tensors, empty_target = _tensors(dataset, language)
+    reg = Regularizer(model, regularize, epochs=epochs, seed=seed) if regularize is not None else None
     opt = torch.optim.Adam(model.parameters(), lr=lr)
+    if reg is not None and reg.parameters():
+        opt.add_param_group({"params": reg.parameters()})
     start = time.perf_counter()
-    watch = validation if validation is not None else dataset
     run = _Run(watched=watched, stopping=stopping, max_seconds=max_seconds, start=start)
-    bar = tqdm(total=epochs, desc="train", unit="epoch", leave=False) if progress else None
-    best_acc, best_state, best_epoch, epochs_run, stopped = -1.0, None, 0, 0, f"all {epochs} epochs run"
-    try:
-        for epoch in range(epochs):
-            loss = _epoch(model, opt, tensors, empty_target, batch_size, gen)
-            epochs_run = epoch + 1
-            model.eval()
-            acc = _word_accuracy(model, watch)
-            if acc > best_acc:
-                best_acc, best_state, best_epoch = acc, copy.deepcopy(model.state_dict()), epochs_run
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(loss=f"{loss:.4f}", acc=f"{acc:.4f}")
-            why = run.stop(acc, epochs_run, best_epoch)
-            if why is not None:
-                stopped = why
-                break
-    finally:
-        if bar is not None:
-            bar.set_postfix_str(f"stopped: {stopped}")
-            bar.close()
+    watch = validation if validation is not None else dataset
+    fit = _fit(model, opt, reg, (tensors, empty_target, batch_size, gen), watch=watch, run=run, epochs=epochs, progress=progress)
+    best_acc, best_state, best_epoch, epochs_run, stopped, terms = fit
     model.load_state_dict(best_state)
     model.eval()
     model.metadata = {
@@ -263,16 +258,53 @@ def train_classifier(
         "stopped": stopped,
         "best_epoch": best_epoch,
         ("validation_accuracy" if validation is not None else "train_accuracy"): best_acc,
+        "extractability": None if reg is None else {**regularize.to_dict(), "term": terms[-1], "terms": terms},
     }
     return model
 
 
+def _fit(model: RNNClassifier, opt: torch.optim.Optimizer, reg: Regularizer | None, batches: tuple, *, watch: Dataset,
+         run: _Run, epochs: int, progress: bool) -> tuple:
+    """The epochs of one run (``batches``: what :func:`_epoch` takes besides the model, the
+    optimiser and the regulariser): (best accuracy, its weights, its epoch, epochs run, why
+    training stopped, the regulariser's mean term of every epoch)."""
+    bar = tqdm(total=epochs, desc="train", unit="epoch", leave=False) if progress else None
+    best_acc, best_state, best_epoch, epochs_run, stopped = -1.0, None, 0, 0, f"all {epochs} epochs run"
+    terms: list[float] = []
+    try:
+        for epoch in range(epochs):
+            if reg is not None:
+                reg.start_epoch(epoch)
+            loss, term = _epoch(model, opt, *batches, reg)
+            terms.append(term)
+            epochs_run = epoch + 1
+            model.eval()
+            acc = _word_accuracy(model, watch)
+            if acc > best_acc:
+                best_acc, best_state, best_epoch = acc, copy.deepcopy(model.state_dict()), epochs_run
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(loss=f"{loss:.4f}", acc=f"{acc:.4f}", **({"reg": f"{term:.4g}"} if reg is not None else {}))
+            why = run.stop(acc, epochs_run, best_epoch)
+            if why is not None:
+                stopped = why
+                break
+    finally:
+        if bar is not None:
+            bar.set_postfix_str(f"stopped: {stopped}")
+            bar.close()
+    return best_acc, best_state, best_epoch, epochs_run, stopped, terms
+
+
 def _tensors(dataset: Dataset, language: Any) -> tuple[tuple, float | None]:
-    """(ids, targets, mask) tensors of the padded dataset, and the empty word's target."""
+    """(ids, targets, mask, valid) tensors of the padded dataset (``valid``: the steps inside
+    the words), and the empty word's target."""
     symbols, offsets = dataset.encode()
     ids, lengths = padded(symbols, offsets, np.arange(len(dataset)))
     targets, train_mask, empty_target = _targets(dataset, language, ids, lengths)
-    return (torch.from_numpy(ids), torch.from_numpy(targets.astype(np.float32)), torch.from_numpy(train_mask)), empty_target
+    valid = np.arange(ids.shape[1])[None, :] < lengths[:, None]
+    return (torch.from_numpy(ids), torch.from_numpy(targets.astype(np.float32)), torch.from_numpy(train_mask),
+            torch.from_numpy(valid)), empty_target
 
 
 @dataclass(frozen=True)
@@ -296,26 +328,36 @@ class _Run:
 
 
 def _epoch(model: RNNClassifier, opt: torch.optim.Optimizer, tensors: tuple, empty_target: float | None,
-           batch_size: int, gen: torch.Generator) -> float:
-    """One pass over the data in shuffled batches; returns the mean loss per target."""
-    ids_t, targets_t, mask_t = tensors
+           batch_size: int, gen: torch.Generator, reg: Regularizer | None = None) -> tuple[float, float]:
+    """One pass over the data in shuffled batches; returns the mean task loss per target and
+    the regulariser's mean term over the batches (nan without one)."""
+    ids_t, targets_t, mask_t, valid_t = tensors
     loss_fn = nn.BCEWithLogitsLoss(reduction="sum")
     model.train()
     perm = torch.randperm(ids_t.shape[0], generator=gen)
-    total, count = 0.0, 0
+    total, count, terms, batches = 0.0, 0, 0.0, 0
     for b0 in range(0, ids_t.shape[0], batch_size):
         idx = perm[b0 : b0 + batch_size]
         m = mask_t[idx]
         t_max = int(m.any(0).nonzero().max()) + 1 if m.any() else 1
-        logits = model(ids_t[idx, :t_max])
+        term = None
+        if reg is None:
+            logits = model(ids_t[idx, :t_max])
+        else:
+            valid = valid_t[idx, :t_max]
+            logits, term = reg.logits(model, ids_t[idx, :t_max], valid) if valid.any() else (model(ids_t[idx, :t_max]), None)
         loss = loss_fn(logits[m[:, :t_max]], targets_t[idx, :t_max][m[:, :t_max]])
         n = int(m.sum())
         if empty_target is not None:
             loss = loss + loss_fn(model.empty_logit()[None], torch.tensor([empty_target]))
             n += 1
         opt.zero_grad()
-        (loss / max(n, 1)).backward()
+        objective = loss / max(n, 1)
+        if term is not None:
+            objective = objective + reg.options.strength * term
+            terms, batches = terms + term.item(), batches + 1
+        objective.backward()
         nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         total, count = total + loss.item(), count + n
-    return total / max(count, 1)
+    return total / max(count, 1), (terms / batches if batches else float("nan"))
