@@ -68,6 +68,8 @@ def _cli_spec(langs_good=()):
                 _opt("--epochs", ["1", "2"], ["0", "-1", "x", "1000001"], 100),
                 _opt("--lr", ["0.01", "0.1"], ["0", "11"] + _BAD_FLOATS), _opt("--batch-size", ["4", "32"], ["0", "-1", "x"]),
                 _opt("--max-seconds", ["1"], ["0"] + _BAD_FLOATS, 20), _opt("--seed", ["0", "7"], ["-1", "4294967296", "x"]),
+                _opt("--extractability", ["0", "0.3"], ["-1"] + _BAD_FLOATS, 20),
+                _opt("--extractability-method", ["centroids", "noise", "ternary"], ["x"], 15),
             ],
             "flags": ["--quiet"],
         },
@@ -115,6 +117,21 @@ def _cli_spec(langs_good=()):
                 _opt("--method", ["kmeans", "gmm"], ["x"]), _opt("--seed", ["0"], ["-1", "x"]),
                 _opt("--plot", ["{OUT}/s.png", "{OUT}/s.svg"], ["{OUT}/s.txt", "{OUT}/missing/s.svg"], 15),
                 _opt("--json", ["{OUT}/s.json"], ["{OUT}/s.txt", "{IN}/fifo.json", "{IN}/dev.json"]),
+            ],
+        },
+        "pareto": {
+            "source": [_opt("--model", _GOOD_MODELS, _BAD_MODELS)] + ([lang()] if langs_good else [_opt("--language", [], _FAST_LANGS)]),
+            "required": [],
+            "optional": [
+                _opt("--data", _GOOD_DATA, _BAD_DATA, 85), _opt("--validation", _GOOD_DATA, _BAD_DATA, 20),
+                # always given: the default budget (64 states) would make a run slow
+                _opt("--max-states", ["2", "4"], ["0", "-1", "x"], 100),
+                _opt("--target", ["0.5", "0.99"], ["2", "-0.1"] + _BAD_FLOATS),
+                _opt("--at", ["1", "3"], ["0", "-1", "x"], 20), _opt("--seed", ["0"], ["-1", "x"]),
+                _opt("--out", ["{OUT}/p.json", "{IN}/link.json"], ["{OUT}/p.txt", "{OUT}/missing/p.json", "{IN}/fifo.json",
+                                                                  "{IN}/dev.json"], 40),
+                _opt("--plot", ["{OUT}/p.png"], ["{OUT}/p.txt", "{OUT}/missing/p.svg"], 15),
+                _opt("--json", ["{OUT}/pf.json"], ["{OUT}/pf.txt", "{IN}/fifo.json", "{IN}/dev.json"]),
             ],
         },
     }
@@ -204,15 +221,15 @@ def _fuzz_cli(ctx, capsys, base: Path, argvs, config) -> list:
     return seen
 
 
-_COMMANDS = ["train", "extract", "render", "demo", "fidelity", "sweep"]
+_COMMANDS = ["train", "extract", "render", "demo", "fidelity", "sweep", "pareto"]
 
 
-_CLI_EXAMPLES = {"train": 36, "extract": 36, "render": 36, "demo": 36, "fidelity": 36, "sweep": 36}  # 216
+_CLI_EXAMPLES = {"train": 36, "extract": 36, "render": 36, "demo": 36, "fidelity": 36, "sweep": 36, "pareto": 36}  # 252
 
 
 @pytest.mark.parametrize("command", _COMMANDS)
 def test_fuzz_cli(ctx, capsys, tmp_path, monkeypatch, command):
-    """216 generated command lines (36 per subcommand): exit 0 or 2 only; exit 2 prints exactly one
+    """252 generated command lines (36 per subcommand): exit 0 or 2 only; exit 2 prints exactly one
     line on stderr and leaves no output file and no temporary file behind."""
     monkeypatch.chdir(tmp_path)  # demo's default --out is relative
     n = _CLI_EXAMPLES[command]
