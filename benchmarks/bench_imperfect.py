@@ -33,6 +33,7 @@ torch version): a rerun does not retrain.
     python benchmarks/bench_imperfect.py --quick --no-lstar     # smoke run: 3 small nets, < 2 min
     python benchmarks/bench_imperfect.py --only dyck1-h16 tomita7-bundled --lstar-seconds 120
     python benchmarks/bench_imperfect.py --list                 # the suite's recipes
+    python benchmarks/bench_imperfect.py --timing               # default extraction and front alone, one net at a time
 """
 
 from __future__ import annotations
@@ -365,6 +366,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--jobs", type=int, default=1, help="nets in parallel processes")
     p.add_argument("--json", help="also write every net's row here")
     p.add_argument("--list", action="store_true", help="print the suite's recipes and exit")
+    p.add_argument("--timing", action="store_true",
+                   help="only time default extraction and fx.pareto, one net at a time after a warm-up call")
     a = p.parse_args(argv)
     names = [r.name for r in SUITE]
     if a.list:
@@ -377,6 +380,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"unknown net(s) {unknown}; the suite has {names}", file=sys.stderr)
         return 2
     recipes = [r for r in SUITE if r.name in chosen]
+    if a.timing:
+        return timing(recipes)
     lstar = not (a.no_lstar or a.quick)
     if lstar:
         try:
@@ -413,6 +418,31 @@ def main(argv: list[str] | None = None) -> int:
     if a.json:
         with open(a.json, "w", encoding="utf-8") as f:
             json.dump(rows, f, indent=1, default=str)
+    return 0
+
+
+def timing(recipes: list) -> int:
+    """Seconds of default extraction and of ``fx.pareto`` per net, one at a time, one torch
+    thread, after a warm-up extraction (imports and Numba caches are not counted)."""
+    import torch
+
+    import fsm_extract as fx
+
+    torch.set_num_threads(1)
+    warnings.simplefilter("ignore")
+    lang = fx.languages.tomita(4)
+    fx.extract(fx.networks.exact_lstm(lang), lang.sample(n=50, max_len=8, seed=0).words)
+    print(f"machine: {os.cpu_count()} cores, {cpu_model()}; torch {torch.__version__}; one torch thread")
+    print("| net | default states | default extraction (s) | `fx.pareto` (s) |\n|---|---:|---:|---:|")
+    for r in recipes:
+        language = task_language(r)
+        train, _, val = datasets(r, language)
+        net = trained_net(r, language, train)[0]
+        t0 = time.perf_counter()
+        fsm = fx.extract(net, list(train.words), seed=0)
+        t1 = time.perf_counter()
+        fx.pareto(net, list(train.words), validation=list(val.words), seed=0)
+        print(f"| {r.name} | {fsm.n_states} | {t1 - t0:.1f} | {time.perf_counter() - t1:.1f} |", flush=True)
     return 0
 
 
