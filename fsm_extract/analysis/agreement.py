@@ -199,10 +199,9 @@ def growth(trace: Trace, run: SideBySide, alphabet: tuple) -> dict[str, Any]:
     return out
 
 
-def price(run: SideBySide, labels: np.ndarray | None, n_states: int) -> dict[str, Any]:
+def price(run: SideBySide, task: dict | None, n_states: int) -> dict[str, Any]:
     """What replacing the net by the automaton costs on these words: the share of prefix and
     word answers that change, and (with labels) the task accuracy of each."""
-    task = task_accuracy(run, labels)
     return {"n_states": int(n_states),
             "prefix_answers_changed": float((~run.agree_p).mean()) if run.agree_p.size else 0.0,
             "word_answers_changed": float((~run.agree_w).mean()) if run.agree_w.size else 0.0,

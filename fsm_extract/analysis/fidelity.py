@@ -124,6 +124,7 @@ def evaluate_trace(
     if search is not None:
         items = add_search_finds(items, search.disagreements, transitions=fsm.transitions, initial=fsm.initial,
                                  alphabet=fsm.alphabet, completed=fsm.completed)
+    task = task_accuracy(run, labels)
     return FidelityReport(
         headline=head, n_words=trace.n_words, n_prefixes=n_steps, held_out=held_out, overlap=overlap,
         word_agreement=float(run.agree_w.mean()) if trace.n_words else 1.0, prefix_agreement=prefix_agreement,
@@ -131,10 +132,10 @@ def evaluate_trace(
         max_fit_length=max_fit_length, state_agreement=float((run.net_states == run.fsm_states).mean()) if n_steps else 1.0,
         initial_state_agrees=run.net_initial == fsm.initial, first_parting=first_parting, variance_explained=variance,
         determinism=det, determinism_table=det_rows, coverage=coverage(fsm, trace, run),
-        task=task_accuracy(run, labels), reference=ref, residual=tuple(items),
+        task=task, reference=ref, residual=tuple(items),
         shortest_disagreements=tuple(shortest_disagreements(trace, run, fsm.alphabet)), residual_concentration=conc,
         n_transitions=n * k, notes=tuple(notes), search=None if search is None else search.to_dict(),
-        aligned=fsm.metadata.get("aligned"), price=price(run, labels, fsm.n_states),
+        aligned=fsm.metadata.get("aligned"), price=price(run, task, fsm.n_states),
         growth=growth(trace, run, fsm.alphabet),
     )
 

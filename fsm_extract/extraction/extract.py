@@ -94,9 +94,9 @@ def _on_the_front(net: Any, words: list, data: Any, validation: Any, *, seed: in
     out, chosen on the held-out ones; ``metadata["front"]`` records every size measured."""
     labels = data.labels.astype(np.int64) if isinstance(data, Dataset) else None
     fit, held, held_labels, source = split_for_front(net, words, labels, validation, seed)
-    front, fine = fit_front(net, fit, held, held_out_labels=held_labels, seed=seed, refine=refine)
+    front, fine = fit_front(net, fit, held, held_out_labels=held_labels, seed=seed, refine=refine, source=source)
     options = refine["refinement"]
-    point = front.choice() if front.checked is not None else front.knee(options.tolerance)
+    point = front.choice(options.tolerance)
     best = max(p.agreement for p in front.points)
     record = {"chosen": point.n_states, "fine_states": fine.n_states, "held_out_words": len(held),
               "measured_on": source, "tolerance": knee_tolerance(best) if options.tolerance is None else options.tolerance,

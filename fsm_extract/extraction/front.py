@@ -47,10 +47,10 @@ def measure_words(net: Net, words: Any, *, name: str = "words") -> Words:
 
 
 def _subset(words: Words, keep: np.ndarray) -> Words:
-    idx = np.flatnonzero(keep)
-    lengths = np.diff(words.offsets)[idx]
-    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-    steps = np.concatenate([np.arange(words.offsets[i], words.offsets[i + 1]) for i in idx]) if idx.size else np.zeros(0, np.int64)
+    """The words where ``keep`` is True."""
+    lengths = np.diff(words.offsets)
+    steps = np.repeat(keep, lengths)  # each step kept with its word
+    offsets = np.concatenate([[0], np.cumsum(lengths[keep])]).astype(np.int64)
     return Words(symbols=words.symbols[steps], offsets=offsets, classes=words.classes[steps], h0_class=words.h0_class)
 
 
@@ -184,15 +184,16 @@ class ParetoFront:
             close = keeping or [max(close, key=lambda p: (p.found_agreement or 0.0, -p.n_states))]
         return close[0]
 
-    def choice(self) -> FrontPoint:
+    def choice(self, tolerance: float | None = None) -> FrontPoint:
         """What ``fx.extract`` returns: the knee; where the fine automaton passed its
         counterexample check (the net looks cleanly finite-state), the smallest automaton from
         the knee up that passes the same check (``checked``): held-out words may miss a rare
-        trigger the check sees, and an exact answer is not traded for a smaller one."""
-        if self.checked is not None:
+        trigger the check sees, and an exact answer is not traded for a smaller one. (The check
+        is made only with the default ``tolerance``: one given is the rule.)"""
+        if self.checked is not None and tolerance is None:
             n = self.checked["chosen"]
             return next(p for p in self.candidates if p.n_states == n)
-        return self.knee()
+        return self.knee(tolerance)
 
     def to_dict(self) -> dict[str, Any]:
         return {"evaluated_on": self.evaluated_on, "net_accuracy": self.net_accuracy,
@@ -203,7 +204,8 @@ class ParetoFront:
         """A Markdown table of the front, the knee marked."""
         knee = self.knee().n_states
         task = self.net_accuracy is not None
-        head = "| states | held-out prefix agreement | word agreement | words beyond the fitting lengths |"
+        what = "held-out prefix agreement" if "held-out" in self.evaluated_on else "prefix agreement (not held out)"
+        head = f"| states | {what} | word agreement | words beyond the fitting lengths |"
         head += " task accuracy (net {:.2%}) |".format(self.net_accuracy) if task else ""
         lines = [head, "|---|---|---|---|" + ("---|" if task else "")]
         pct = lambda x: "n/a" if x is None else f"{x:.2%}"  # noqa: E731

@@ -70,7 +70,7 @@ def words_and_labels(data: Any, name: str, net: Net) -> tuple[list, np.ndarray |
 
 
 def fit_front(net: Net, words: list, held_out: list, *, held_out_labels: np.ndarray | None = None, seed: int = 0,
-              refine: dict) -> tuple[ParetoFront, Any]:
+              refine: dict, source: str = "held out from data") -> tuple[ParetoFront, Any]:
     """Fit the fine automaton on ``words`` (:func:`~fsm_extract.extraction.refinement.extract_refined`
     with the keywords ``refine``), merge it down (scored on ``words`` and on what a search found
     while fitting), and measure every size on ``held_out``."""
@@ -82,7 +82,8 @@ def fit_front(net: Net, words: list, held_out: list, *, held_out_labels: np.ndar
     lengths = [len(w) for w in words]
     evaluated = measure_words(net, held_out, name="validation")
     front = ParetoFront.of(path, evaluated, labels=held_out_labels, max_fit_length=max(lengths, default=0),
-                           evaluated_on=f"{evaluated.n_words} held-out words", found=found)
+                           evaluated_on=f"{evaluated.n_words} held-out words" if source in ("held out from data", "validation")
+                           else f"{evaluated.n_words} words: {source}", found=found)
     if fine.metadata["refine"]["check_passed"] and refine["refinement"].tolerance is None:
         front = replace(front, checked=_checked_choice(net, front, refine["refinement"], max(lengths, default=0), seed))
     return front, fine
@@ -157,10 +158,10 @@ def pareto(
     seed = check_seed("seed", seed)
     options = Refinement() if refine is None else Refinement.of(refine)
     words, labels = words_and_labels(data, "data", net)
-    words, held_out, held_labels, _ = split_for_front(net, words, labels, validation, seed)
+    words, held_out, held_labels, source = split_for_front(net, words, labels, validation, seed)
     if not any(len(w) for w in words):
         raise ValidationError("data must hold at least one non-empty word, got only empty words")
-    front, _ = fit_front(net, words, held_out, held_out_labels=held_labels, seed=seed,
+    front, _ = fit_front(net, words, held_out, held_out_labels=held_labels, seed=seed, source=source,
                          refine={"n_states": n_states, "refinement": options, "max_states": max_states,
                                  "progress": progress, "metadata": {"seed": seed}})
     return front

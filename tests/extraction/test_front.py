@@ -482,3 +482,13 @@ def test_validation_without_prefixes_is_refused(exact_net, exact_words, validati
 
 def test_errors_are_package_errors():
     assert issubclass(ValidationError, FsmExtractError) and issubclass(ValidationError, ValueError)
+
+
+def test_a_front_on_too_few_words_says_it_is_not_held_out():
+    net = fx.networks.exact_lstm(T4)
+    words = ["0101", "11", "000", "1", "0110", "00100"]  # below MIN_SPLIT_WORDS: measured on the fitting words
+    front = fx.pareto(net, words)
+    assert front.evaluated_on == "6 words: the fitting words (too few to hold out)"
+    assert "| prefix agreement (not held out) |" in front.table() and "held-out" not in front.table()
+    # an explicit tolerance is the rule: choice() is then the knee at that tolerance
+    assert front.choice(1.0).n_states == front.points[0].n_states == front.knee(1.0).n_states
