@@ -75,3 +75,26 @@ def _peak_rss_mb(code: str, timeout: float = 300) -> tuple[dict, float]:
 
 def _alphabet(k: int) -> list[str]:
     return [chr(0x41 + i) if i < 26 else chr(0x61 + i - 26) if i < 52 else chr(0x100 + i) for i in range(k)]
+
+
+class CountingEmbedding:
+    """An embedding that counts the ids it embeds: one net step each, padding included."""
+
+    def __init__(self, embedding):
+        self.embedding, self.steps = embedding, 0
+
+    def __call__(self, ids):
+        self.steps += int(ids.numel())
+        return self.embedding(ids)
+
+
+def run_cli(capsys, *argv):
+    """(exit status, stdout, stderr) of ``fsm-extract argv``; argparse's SystemExit included."""
+    from fsm_extract.cli import main
+
+    try:
+        rc = main([str(a) for a in argv])
+    except SystemExit as exc:
+        rc = exc.code
+    out, err = capsys.readouterr()
+    return rc, out, err

@@ -13,15 +13,10 @@ import torch
 import fsm_extract as fx
 from fsm_extract.cli import main
 
+from .helpers import run_cli
 
-def run(capsys, *argv):
-    """(exit status, stdout, stderr) of ``fsm-extract argv``; argparse's SystemExit included."""
-    try:
-        rc = main([str(a) for a in argv])
-    except SystemExit as exc:
-        rc = exc.code
-    out, err = capsys.readouterr()
-    return rc, out, err
+
+run = run_cli
 
 
 def _write_jsonl(path, rows):

@@ -9,6 +9,7 @@ from fsm_extract.nets.exact import exact_lstm
 from fsm_extract.analysis.search import search_disagreements
 
 from ..conftest import TRIGGER
+from ..helpers import CountingEmbedding
 
 
 def test_finds_the_planted_trigger_and_verifies_every_report(planted):
@@ -64,19 +65,8 @@ def test_bad_input(planted):
         search_disagreements(net, fsm, max_len=2.5)
 
 
-class _CountingEmbedding:
-    """Counts every id the net embeds: one net step each, padding included."""
-
-    def __init__(self, embedding):
-        self.embedding, self.steps = embedding, 0
-
-    def __call__(self, ids):
-        self.steps += int(ids.numel())
-        return self.embedding(ids)
-
-
 def _counted(net):
-    counter = _CountingEmbedding(net.embedding)
+    counter = CountingEmbedding(net.embedding)
     model = fx.RecurrentAdapter(embedding=counter, rnn=net.rnn, head=net.head, alphabet=net.alphabet)
     counter.steps = 0  # the adapter's own probe of the embedding
     return model, counter

@@ -39,16 +39,6 @@ T4 = fx.languages.tomita(4)
 
 # --------------------------------------------------------------------------- fixtures
 @pytest.fixture(scope="module")
-def t7_model():
-    return fx.datasets.bundled_model("tomita7")
-
-
-@pytest.fixture(scope="module")
-def t7_train():
-    return fx.datasets.load("tomita7", split="train")
-
-
-@pytest.fixture(scope="module")
 def t7_front(t7_model, t7_train):
     """The default call: 20% of the 2000 training words held out (seed 0)."""
     return fx.pareto(t7_model, t7_train)

@@ -17,16 +17,6 @@ from fsm_extract.extraction.pareto import held_out_split
 T4 = fx.languages.tomita(4)
 
 
-@pytest.fixture(scope="module")
-def t7_model():
-    return fx.datasets.bundled_model("tomita7")
-
-
-@pytest.fixture(scope="module")
-def t7_train():
-    return fx.datasets.load("tomita7", split="train")
-
-
 @pytest.fixture(scope="module", params=[4, 8, 16, 32], ids=lambda k: f"k={k}")
 def landed(request, t7_model, t7_train):
     return request.param, fx.extract(t7_model, t7_train, n_states=request.param)

@@ -5,10 +5,11 @@ import pytest
 import torch
 
 import fsm_extract as fx
-from fsm_extract.cli import main
 from fsm_extract.errors import ArgumentTypeError, ValidationError
 from fsm_extract.nets.extractability import Regularizer, _captured, _layers, _LinearScan
 from fsm_extract.nets.parts import padded
+
+from ..helpers import run_cli
 
 
 @pytest.fixture(scope="module")
@@ -204,13 +205,7 @@ def test_linear_scan_gradient():
 
 
 # ----------------------------------------------------------------------------- command line
-def _run(capsys, *argv):
-    try:
-        rc = main([str(a) for a in argv])
-    except SystemExit as exc:
-        rc = exc.code
-    out, err = capsys.readouterr()
-    return rc, out, err
+_run = run_cli
 
 
 @pytest.fixture(scope="module")

@@ -17,6 +17,7 @@ from fsm_extract.nets.net import collect_trace, collect_trace_encoded
 from fsm_extract.words import encode_words
 
 from ..conftest import random_words
+from ..helpers import CountingEmbedding
 from .conftest import _Net, _adapter
 
 
@@ -144,17 +145,6 @@ def test_trace_of_a_long_word_is_chunked_and_equals_the_unchunked_trace(monkeypa
 
 
 # ----------------------------------------------------------------------------- batches and padding
-class _CountingEmbedding:
-    """An embedding that counts the ids it embeds: one net step each, padding included."""
-
-    def __init__(self, embedding):
-        self.embedding, self.steps = embedding, 0
-
-    def __call__(self, ids):
-        self.steps += int(ids.numel())
-        return self.embedding(ids)
-
-
 @settings(max_examples=150, deadline=None)
 @given(st.lists(st.integers(0, 40), max_size=60), st.integers(1, 9), st.integers(1, 120))
 def test_batches_hold_each_nonempty_word_once_sorted_and_capped(lengths, batch_size, max_steps):
@@ -174,7 +164,7 @@ def test_batches_hold_each_nonempty_word_once_sorted_and_capped(lengths, batch_s
 def test_padded_steps_is_exactly_what_a_run_computes(batch_size, rng):
     torch.manual_seed(0)
     net = _Net()
-    counter = _CountingEmbedding(net.emb)
+    counter = CountingEmbedding(net.emb)
     adapter = _adapter(net, embedding=counter)
     words = random_words(rng, 25, max_len=12) + ["", ""]
     symbols, offsets = encode_words(words, adapter.alphabet)
