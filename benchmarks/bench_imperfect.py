@@ -34,6 +34,8 @@ torch version): a rerun does not retrain.
     python benchmarks/bench_imperfect.py --only dyck1-h16 tomita7-bundled --lstar-seconds 120
     python benchmarks/bench_imperfect.py --list                 # the suite's recipes
     python benchmarks/bench_imperfect.py --timing               # default extraction and front alone, one net at a time
+    python benchmarks/bench_imperfect.py --landing              # default extraction from n_states 4, 8, 16, 32
+    python benchmarks/bench_imperfect.py --report --only mod4-long-h8   # the fidelity report of default extraction
 """
 
 from __future__ import annotations
@@ -368,6 +370,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--list", action="store_true", help="print the suite's recipes and exit")
     p.add_argument("--timing", action="store_true",
                    help="only time default extraction and fx.pareto, one net at a time after a warm-up call")
+    p.add_argument("--landing", action="store_true",
+                   help="only default extraction from n_states 4, 8, 16 and 32: its states and test agreement")
+    p.add_argument("--report", action="store_true", help="only print the fidelity report of default extraction")
     a = p.parse_args(argv)
     names = [r.name for r in SUITE]
     if a.list:
@@ -382,6 +387,8 @@ def main(argv: list[str] | None = None) -> int:
     recipes = [r for r in SUITE if r.name in chosen]
     if a.timing:
         return timing(recipes)
+    if a.landing or a.report:
+        return landing(recipes) if a.landing else reports(recipes)
     lstar = not (a.no_lstar or a.quick)
     if lstar:
         try:
@@ -401,16 +408,7 @@ def main(argv: list[str] | None = None) -> int:
           f"jobs {a.jobs}; {time.strftime('%Y-%m-%d %H:%M')}")
     tasks = [(r, a.lstar_seconds if lstar else None, front) for r in recipes]
     t0 = time.perf_counter()
-    rows = []
-    if a.jobs > 1:
-        with get_context("spawn").Pool(a.jobs, maxtasksperchild=1) as pool:
-            for row in pool.imap_unordered(run_net, tasks):
-                rows.append(row)
-                _progress(row)
-    else:
-        for task in tasks:
-            rows.append(run_net(task))
-            _progress(rows[-1])
+    rows = run_tasks(run_net, tasks, a.jobs, _progress)
     rows.sort(key=lambda r: names.index(r["name"]))
     print()
     print(table(rows, a.lstar_seconds if lstar else None))
@@ -418,6 +416,59 @@ def main(argv: list[str] | None = None) -> int:
     if a.json:
         with open(a.json, "w", encoding="utf-8") as f:
             json.dump(rows, f, indent=1, default=str)
+    return 0
+
+
+def run_tasks(fn: Any, tasks: list, jobs: int, progress: Any) -> list:
+    """``fn`` on every task, in ``jobs`` spawned processes (one task per process) or in this one;
+    ``progress(row)`` after each, in the order they finish."""
+    rows = []
+    if jobs > 1:
+        with get_context("spawn").Pool(jobs, maxtasksperchild=1) as pool:
+            for row in pool.imap_unordered(fn, tasks):
+                rows.append(row)
+                progress(row)
+    else:
+        for task in tasks:
+            rows.append(fn(task))
+            progress(rows[-1])
+    return rows
+
+
+def _net_and_data(recipe: Recipe) -> tuple:
+    """(net, train, test, validation) of a recipe, one torch thread, warnings off."""
+    import torch
+
+    torch.set_num_threads(1)
+    warnings.simplefilter("ignore")
+    language = task_language(recipe)
+    train, test, val = datasets(recipe, language)
+    return trained_net(recipe, language, train)[0], train, test, val
+
+
+def landing(recipes: list) -> int:
+    """Default extraction from every starting ``n_states`` in 4, 8, 16, 32: states and test agreement."""
+    import fsm_extract as fx
+
+    ks = (4, 8, 16, 32)
+    print("| net | " + " | ".join(f"k = {k}" for k in ks) + " |\n|---|" + "---|" * len(ks))
+    for r in recipes:
+        net, train, test, _ = _net_and_data(r)
+        cells = []
+        for k in ks:
+            fsm = fx.extract(net, list(train.words), n_states=k, seed=0)
+            cells.append(f"{fsm.n_states} st, {pct(fx.fidelity(net, fsm, test).prefix_agreement)}")
+        print(f"| {r.name} | " + " | ".join(cells) + " |", flush=True)
+    return 0
+
+
+def reports(recipes: list) -> int:
+    """The fidelity report of default extraction on the test words, per net."""
+    import fsm_extract as fx
+
+    for r in recipes:
+        net, train, test, _ = _net_and_data(r)
+        print(f"== {r.name}\n{fx.fidelity(net, fx.extract(net, list(train.words), seed=0), test, fit_data=train)}\n")
     return 0
 
 
@@ -435,9 +486,7 @@ def timing(recipes: list) -> int:
     print(f"machine: {os.cpu_count()} cores, {cpu_model()}; torch {torch.__version__}; one torch thread")
     print("| net | default states | default extraction (s) | `fx.pareto` (s) |\n|---|---:|---:|---:|")
     for r in recipes:
-        language = task_language(r)
-        train, _, val = datasets(r, language)
-        net = trained_net(r, language, train)[0]
+        net, train, _, val = _net_and_data(r)
         t0 = time.perf_counter()
         fsm = fx.extract(net, list(train.words), seed=0)
         t1 = time.perf_counter()

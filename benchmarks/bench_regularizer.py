@@ -44,7 +44,6 @@ import tempfile
 import time
 import warnings
 from dataclasses import asdict
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -410,16 +409,7 @@ def main(argv: list[str] | None = None) -> int:
         print("no strength 0 in the sweep: no baseline, so no accuracy change, time ratio or target", file=sys.stderr)
     tasks = [(r, s, a.method, not a.no_front) for r in recipes for s in strengths]
     t0 = time.perf_counter()
-    rows: list[dict] = []
-    if a.jobs > 1:
-        with get_context("spawn").Pool(a.jobs, maxtasksperchild=1) as pool:
-            for row in pool.imap_unordered(run_one, tasks):
-                rows.append(row)
-                _progress(row)
-    else:
-        for task in tasks:
-            rows.append(run_one(task))
-            _progress(rows[-1])
+    rows: list[dict] = bi.run_tasks(run_one, tasks, a.jobs, _progress)
     wall = time.perf_counter() - t0
     rows.sort(key=lambda r: (names.index(r["name"]), r["strength"]))
     annotate(rows)

@@ -27,7 +27,7 @@ import numpy as np
 
 from .._checks import check_int
 from ..automata.automaton import ExtractedFSM
-from ..automata.minimize import quotient_fsm, sum_blocks
+from ..automata.minimize import quotient_fsm, quotient_parts
 from ..automata.scoring import agreement_counts
 
 __all__ = ["Words", "merge_path", "score"]
@@ -120,17 +120,7 @@ def _blocks(n: int, p: int, q: int) -> np.ndarray:
 def _quick_quotient(fsm: ExtractedFSM, blocks: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
     """(table, output per state, initial) of :func:`quotient_fsm` without building the automaton
     (nor minimising it: that keeps the language), for scoring a candidate."""
-    counts = sum_blocks(sum_blocks(fsm.transition_counts, blocks, 0), blocks, 2)
-    outputs = sum_blocks(fsm.output_counts, blocks, 0)
-    b = counts.shape[0]
-    weight = fsm.output_counts.sum(1)
-    rep = np.full(b, -1, np.int64)
-    for q in np.argsort(-weight, kind="stable"):
-        if rep[blocks[q]] < 0:
-            rep[blocks[q]] = q
-    table = np.where(counts.sum(-1) > 0, counts.argmax(-1), blocks[fsm.transitions[rep]])
-    out = (outputs[:, 1] > outputs[:, 0]).astype(np.int64) if outputs.shape[1] == 2 else outputs.argmax(1)
-    out = np.where(outputs.sum(1) > 0, out, fsm.state_outputs[rep])  # no output evidence: the member's own
+    _, _, _, table, out = quotient_parts(fsm, blocks)
     return table, out, int(blocks[fsm.initial])
 
 

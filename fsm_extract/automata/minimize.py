@@ -14,7 +14,7 @@ from ..errors import ValidationError
 if TYPE_CHECKING:  # pragma: no cover
     from .automaton import ExtractedFSM
 
-__all__ = ["minimize_fsm", "quotient_fsm", "bfs_order", "sum_blocks"]
+__all__ = ["minimize_fsm", "quotient_fsm", "quotient_parts", "bfs_order", "sum_blocks"]
 
 
 def bfs_order(transitions: np.ndarray, initial: int) -> list[int]:
@@ -103,6 +103,21 @@ def _check_blocks(blocks: Any, n_states: int) -> np.ndarray:
     return arr
 
 
+def quotient_parts(fsm: ExtractedFSM, blocks: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The pieces of :func:`quotient_fsm` for checked ``blocks``: (counts, outputs, rep,
+    transitions, state_outputs). ``rep[b]`` is the member of block ``b`` with the most outputs
+    (the first such state); a pair no member took keeps ``rep``'s transition, a block with no
+    output evidence ``rep``'s output."""
+    counts = sum_blocks(sum_blocks(fsm.transition_counts, blocks, 0), blocks, 2)
+    outputs = sum_blocks(fsm.output_counts, blocks, 0)
+    order = np.argsort(-fsm.output_counts.sum(1), kind="stable")
+    rep = order[np.unique(blocks[order], return_index=True)[1]]
+    transitions = np.where(counts.sum(-1) > 0, counts.argmax(-1), blocks[fsm.transitions[rep]])
+    voted = (outputs[:, 1] > outputs[:, 0]).astype(np.int64) if outputs.shape[1] == 2 else outputs.argmax(1)
+    state_outputs = np.where(outputs.sum(1) > 0, voted, fsm.state_outputs[rep])
+    return counts, outputs, rep, transitions, state_outputs
+
+
 def quotient_fsm(fsm: ExtractedFSM, blocks: np.ndarray) -> ExtractedFSM:
     """The automaton whose states are the ``blocks`` of ``fsm``'s states (an approximate
     merge: the blocks need not behave alike), evidence merged, then minimised.
@@ -120,17 +135,9 @@ def quotient_fsm(fsm: ExtractedFSM, blocks: np.ndarray) -> ExtractedFSM:
         The block of each state, labels ``0..b-1`` all used.
     """
     blocks = _check_blocks(blocks, fsm.n_states)
-    b = int(blocks.max()) + 1
-    counts = sum_blocks(sum_blocks(fsm.transition_counts, blocks, 0), blocks, 2)
-    outputs = sum_blocks(fsm.output_counts, blocks, 0)
+    counts, outputs, rep, transitions, state_outputs = quotient_parts(fsm, blocks)
     weight = fsm.output_counts.sum(1).astype(np.float64)
-    rep = np.full(b, -1, np.int64)  # the member with the most outputs stands for its block
-    for q in np.argsort(-weight, kind="stable"):
-        if rep[blocks[q]] < 0:
-            rep[blocks[q]] = q
-    support = counts.sum(-1)
-    transitions = np.where(support > 0, counts.argmax(-1), blocks[fsm.transitions[rep]])
-    completed = (support == 0) & fsm.completed[rep]
+    completed = (counts.sum(-1) == 0) & fsm.completed[rep]
     centroids = None
     if fsm.centroids is not None:
         w = np.where(sum_blocks(weight, blocks, 0)[blocks] > 0, weight, 1.0)
@@ -139,8 +146,6 @@ def quotient_fsm(fsm: ExtractedFSM, blocks: np.ndarray) -> ExtractedFSM:
     meta = {**dict(fsm.metadata), "merged_from": fsm.n_states}
     if "undecided_outputs" in meta:
         meta["undecided_outputs"] = np.flatnonzero(outputs[:, 1] == outputs[:, 0]).tolist()
-    # a block without output evidence (an automaton built from a DFA) keeps its member's answer
-    accepting = np.where(outputs.sum(1) > 0, outputs[:, 1] > outputs[:, 0], fsm.accepting[rep])
-    merged = type(fsm)(fsm.alphabet, transitions, accepting, int(blocks[fsm.initial]), counts,
+    merged = type(fsm)(fsm.alphabet, transitions, state_outputs == 1, int(blocks[fsm.initial]), counts,
                        outputs, completed, centroids, cluster_map, meta, fsm.cluster_centroids, fsm.abstraction)
     return minimize_fsm(merged)
