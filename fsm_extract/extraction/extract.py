@@ -11,8 +11,9 @@ automaton -> minimisation, and by default refinement -> merging -> the front's k
 3. return the knee: the smallest automaton within
    :func:`~fsm_extract.extraction.front.knee_tolerance` of the most faithful, raised, where
    the fine automaton passed its counterexample check, to the smallest that passes it too
-   (:meth:`~fsm_extract.extraction.front.ParetoFront.choice`). ``n_states`` is a starting point,
-   not the answer's size; ``metadata["front"]`` records every size measured.
+   (:meth:`~fsm_extract.extraction.front.ParetoFront.choice`). ``n_states`` is a starting
+   point: on clean nets the answer is the same from any k, on imperfect ones it can still move
+   (README, "Merging and the front"). ``metadata["front"]`` records every size measured.
 """
 
 from __future__ import annotations
