@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from .._checks import atomic_write, check_choice, check_existing_file, check_out_path
+from .._checks import atomic_write, check_choice, check_existing_file, check_int, check_out_path
 from ..errors import (
     ArgumentTypeError,
     DataFormatError,
@@ -36,37 +36,35 @@ _LINE_BREAKS = {0x85: "\\u0085", 0x2028: "\\u2028", 0x2029: "\\u2029"}
 
 @dataclass(frozen=True, eq=False)
 class Dataset:
-    """Words with boolean acceptance labels over a fixed alphabet.
+    """Words with labels over a fixed alphabet: acceptance (booleans) or class ids.
 
     Attributes
     ----------
     words : tuple of words
         Each a ``str`` (one-character symbols) or a tuple of symbols.
-    labels : ndarray of shape (n_words,), dtype bool
-        Read-only.
+    labels : ndarray of shape (n_words,), dtype bool or int64
+        Read-only. Booleans (acceptance; 0/1 become booleans) unless ``n_classes`` is given or a
+        label is above 1: then class ids in ``[0, n_classes)``.
     alphabet : tuple of str
+    n_classes : int or None
+        The number of classes of class-id labels (default: the largest label + 1, when one is
+        above 1); None for acceptance labels. Give it when a sample may miss the last classes.
     """
 
     words: tuple
     labels: np.ndarray
     alphabet: tuple
     name: str = field(default="", compare=False)
+    n_classes: int | None = None
 
     def __post_init__(self) -> None:
         alphabet = check_alphabet(self.alphabet)
         words = _as_words(self.words)
-        labels = np.asarray(self.labels)
-        if labels.ndim != 1:
-            raise ValidationError(f"labels must be 1-dimensional, got shape {labels.shape}")
-        if labels.dtype != np.bool_:
-            if labels.size and not np.isin(labels, (0, 1)).all():
-                raise ValidationError("labels must be booleans (or 0/1), got other values")
-            labels = labels.astype(bool)
+        labels, n_classes = _checked_labels(self.labels, self.n_classes)
+        object.__setattr__(self, "n_classes", n_classes)
         if labels.shape[0] != len(words):
             raise ValidationError(f"labels has {labels.shape[0]} entries but there are {len(words)} words; they must match")
         encode_words(words, alphabet)  # raises UnknownSymbolError naming the word and position
-        labels = labels.copy()
-        labels.setflags(write=False)
         object.__setattr__(self, "alphabet", alphabet)
         object.__setattr__(self, "words", words)
         object.__setattr__(self, "labels", labels)
@@ -77,7 +75,9 @@ class Dataset:
     def __repr__(self) -> str:
         name = f"{self.name!r}, " if self.name else ""
         return (
-            f"Dataset({name}n_words={len(self)}, accepted={int(self.labels.sum())}, "
+            f"Dataset({name}n_words={len(self)}, "
+            + (f"accepted={int(self.labels.sum())}, " if self.n_classes is None else f"n_classes={self.n_classes}, ")
+            + 
             f"alphabet={''.join(self.alphabet) if all(len(s) == 1 for s in self.alphabet) else self.alphabet}, "
             f"lengths={self.lengths.min() if len(self) else 0}..{self.lengths.max() if len(self) else 0})"
         )
@@ -94,13 +94,23 @@ class Dataset:
     def subset(self, mask_or_index: Any) -> "Dataset":
         """A dataset of the selected words (boolean mask or integer index array)."""
         idx = _selection(mask_or_index, len(self))
-        return Dataset(tuple(self.words[i] for i in idx), self.labels[idx], self.alphabet, name=self.name)
+        return Dataset(tuple(self.words[i] for i in idx), self.labels[idx], self.alphabet, name=self.name,
+                       n_classes=self.n_classes)
+
+    @property
+    def output_kind(self) -> str:
+        """``"accept"`` (boolean labels) or ``"classes"`` (class ids)."""
+        return "accept" if self.n_classes is None else "classes"
 
     def check_nonempty(self, name: str = "data", *, both_classes: bool = False) -> "Dataset":
         """Raise unless the dataset has words (and, with ``both_classes``, both labels)."""
         if len(self) == 0:
             raise ValidationError(f"{name} must hold at least one word, got an empty dataset")
-        if both_classes:
+        if both_classes and self.n_classes is not None:
+            if np.unique(self.labels).size < 2:
+                raise ValidationError(f"{name} must hold at least two classes, but all {len(self)} words have class "
+                                      f"{int(self.labels[0])}")
+        elif both_classes:
             n_acc = int(self.labels.sum())
             if n_acc in (0, len(self)):
                 only = "accepted" if n_acc else "rejected"
@@ -116,10 +126,45 @@ class Dataset:
         lines = []
         for w, y in zip(self.words, self.labels):
             word = w if single else list(w)
-            line = json.dumps({"word": word, "label": bool(y)}, ensure_ascii=False)
+            label = bool(y) if self.n_classes is None else int(y)
+            line = json.dumps({"word": word, "label": label}, ensure_ascii=False)
             lines.append(line.translate(_LINE_BREAKS))  # any reader that splits lines reads it back
         text = "\n".join(lines) + ("\n" if lines else "")
         return atomic_write(path, lambda p: p.write_text(text, encoding="utf-8"))
+
+
+_MAX_CLASS = 65535  # the largest class id a label may have
+
+
+def _checked_labels(labels: Any, n_classes: Any) -> tuple[np.ndarray, int | None]:
+    """Labels as booleans or int64 class ids (read-only copy), and their number of classes."""
+    labels = np.asarray(labels)
+    if labels.ndim != 1:
+        raise ValidationError(f"labels must be 1-dimensional, got shape {labels.shape}")
+    if n_classes is not None:
+        n_classes = check_int("n_classes", n_classes, min=2, max=_MAX_CLASS + 1)
+    if labels.dtype == np.bool_ and n_classes is None:
+        out = labels.copy()
+    else:
+        if labels.size and (labels.dtype.kind not in "biu" and not (labels.dtype.kind == "f" and
+                                                                   np.all(np.mod(labels, 1) == 0))):
+            raise ValidationError(f"labels must be booleans or integer class ids, got dtype {labels.dtype}")
+        ids = labels.astype(np.int64)
+        top = int(ids.max()) if ids.size else 0
+        if ids.size and ids.min() < 0:
+            raise ValidationError(f"labels must be booleans or class ids >= 0, got {int(ids.min())}")
+        if n_classes is None and top > 1:
+            if top > _MAX_CLASS:
+                raise ValidationError(f"labels must be class ids <= {_MAX_CLASS}, got {top}")
+            n_classes = top + 1
+        if n_classes is None:
+            out = ids.astype(bool)
+        else:
+            if top >= n_classes:
+                raise ValidationError(f"labels must be class ids in [0, n_classes={n_classes}), got {top}")
+            out = ids
+    out.setflags(write=False)
+    return out, n_classes
 
 
 def _as_words(words: Any) -> tuple:
@@ -206,10 +251,11 @@ def load_jsonl(path: str | os.PathLike, *, alphabet: Any = None, name: str = "")
             raise DataFormatError(f"{path}:{lineno}: 'word' must be valid Unicode text, got {word!r} (a lone surrogate)")
         if isinstance(label, bool):
             pass
-        elif isinstance(label, int) and label in (0, 1):
-            label = bool(label)
+        elif isinstance(label, int) and 0 <= label <= _MAX_CLASS:
+            pass
         else:
-            raise DataFormatError(f"{path}:{lineno}: 'label' must be true/false (or 0/1), got {label!r}")
+            raise DataFormatError(f"{path}:{lineno}: 'label' must be true/false or a class id in [0, {_MAX_CLASS}], "
+                                  f"got {label!r}")
         words.append(word)
         labels.append(label)
     if alphabet is None:
@@ -217,7 +263,9 @@ def load_jsonl(path: str | os.PathLike, *, alphabet: Any = None, name: str = "")
         if not seen:
             raise DataFormatError(f"path={str(path)!r} must hold at least one non-empty word to infer the alphabet; pass alphabet=")
         alphabet = tuple(seen)
-    return Dataset(tuple(words), np.array(labels, dtype=bool), check_alphabet(alphabet), name=name or path.stem)
+    classes = any(not isinstance(y, bool) and y > 1 for y in labels)
+    return Dataset(tuple(words), np.array(labels, dtype=np.int64 if classes else bool), check_alphabet(alphabet),
+                   name=name or path.stem)
 
 
 def bundled_dir() -> Path:

@@ -19,7 +19,7 @@ import torch
 
 from .._checks import check_choice, check_int
 from .._limits import CHECKPOINT_SLACK_BYTES
-from ..errors import DataFormatError
+from ..errors import DataFormatError, ValidationError
 from ..words import check_alphabet
 
 __all__ = ["GATES", "check_unpacked_size", "expected_shapes", "check_parameter_count", "check_weights"]
@@ -69,9 +69,18 @@ def expected_shapes(config: dict) -> tuple[dict[str, Any], dict[str, tuple[int, 
         shapes[f"rnn.weight_hh_l{k}"] = (gh, hidden)
         shapes[f"rnn.bias_ih_l{k}"] = (gh,)
         shapes[f"rnn.bias_hh_l{k}"] = (gh,)
-    shapes["head.weight"] = (1, hidden)
-    shapes["head.bias"] = (1,)
+    outputs = check_choice("config['outputs']", config.get("outputs", "accept"), ("accept", "classes", "next-symbol"))
+    n_classes = config.get("n_classes")
+    if outputs == "classes":
+        n_classes = check_int("config['n_classes']", n_classes, min=2, max=65536)
+    elif n_classes is not None:
+        raise ValidationError(f"config['n_classes']={n_classes!r} must be None unless config['outputs'] is 'classes'")
+    width = {"accept": 1, "classes": n_classes, "next-symbol": len(alphabet) + 1}[outputs]
+    shapes["head.weight"] = (width, hidden)
+    shapes["head.bias"] = (width,)
     kwargs = {"alphabet": alphabet, "cell": cell, "hidden_size": hidden, "num_layers": layers, "embedding_dim": emb}
+    if outputs != "accept":
+        kwargs.update(outputs=outputs, n_classes=n_classes)
     return kwargs, shapes
 
 

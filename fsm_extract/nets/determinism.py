@@ -117,7 +117,7 @@ def _passes_agree(model: Any) -> tuple[bool, str]:
     def forward() -> tuple[torch.Tensor, ...]:
         x = model.embedding(ids)
         top, _ = model.rnn(x)
-        return x, top, model.accept_logit(top)
+        return x, top, model.step_logits(top)
 
     with eval_mode(model):
         try:

@@ -2,15 +2,17 @@
 inputs (B, T, E)), ``rnn`` (a ``batch_first`` ``nn.LSTM``, ``nn.GRU`` or ``nn.RNN``), ``head``
 (hidden states (..., H) -> logits) and ``alphabet``.
 
-A step's output is a class with its probabilities (:meth:`RecurrentParts.class_probs`): an
-acceptor's head gives one logit (or two class logits), class 1 is "accept". The empty prefix
-uses the zero initial state.
+A step's output is a class with its probabilities (:meth:`RecurrentParts.class_probs`). Three
+output kinds (:data:`OutputKind`): ``"accept"`` (the head gives one logit, or two class logits;
+class 1 is "accept"), ``"classes"`` (C >= 2 class logits, softmax) and ``"next-symbol"``
+(|alphabet| + 1 logits: each next symbol, then end-of-word). The empty prefix uses the zero
+initial state.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -19,7 +21,11 @@ from torch import nn
 from ..errors import ArgumentTypeError, ValidationError
 from .trace import CellKind
 
-__all__ = ["RecurrentParts", "CellKind", "CELLS", "cell_kind", "check_device", "padded", "seed_everything"]
+__all__ = ["RecurrentParts", "CellKind", "CELLS", "OUTPUT_KINDS", "OutputKind", "cell_kind", "check_device", "padded",
+           "seed_everything"]
+
+OutputKind = Literal["accept", "classes", "next-symbol"]
+OUTPUT_KINDS: tuple[str, ...] = ("accept", "classes", "next-symbol")
 
 CELLS: dict[str, type[nn.RNNBase]] = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
 
@@ -38,6 +44,13 @@ class RecurrentParts:
     rnn: nn.RNNBase
     head: Callable[[torch.Tensor], torch.Tensor]
     alphabet: tuple[str, ...]
+    output_kind: OutputKind = "accept"
+
+    @property
+    def n_classes(self) -> int:
+        """Output classes of a step: 2 for an acceptor, the head's width otherwise (|alphabet| + 1
+        for a next-symbol model)."""
+        return 2 if self.output_kind == "accept" else int(getattr(self, "_n_classes"))
 
     @property
     def cell(self) -> str:
@@ -72,10 +85,38 @@ class RecurrentParts:
         return self.embedding(ids).to(self._dtype())
 
     def class_probs(self, h: torch.Tensor) -> torch.Tensor:
-        """Class probabilities after top-layer hidden states ``h`` (..., H) -> (..., 2): an
-        acceptor is the two-class case (class 1 = accept, probability ``sigmoid(logit)``)."""
+        """Class probabilities after top-layer hidden states ``h`` (..., H) -> (..., n_classes):
+        an acceptor is the two-class case (class 1 = accept, probability ``sigmoid(logit)``);
+        the other kinds take the softmax of the head's logits."""
+        if self.output_kind != "accept":
+            return torch.softmax(self.class_logits(h), dim=-1)
         p = torch.sigmoid(self.accept_logit(h))
         return torch.stack([1.0 - p, p], dim=-1)
+
+    def _head(self, h: torch.Tensor) -> Any:
+        head_dtype = next((p.dtype for p in self.head.parameters() if p.is_floating_point()), None) \
+            if isinstance(self.head, nn.Module) else None
+        return self.head(h.to(head_dtype) if head_dtype is not None else h)
+
+    def class_logits(self, h: torch.Tensor) -> torch.Tensor:
+        """The head's class logits (..., H) -> (..., n_classes) of a ``"classes"`` or
+        ``"next-symbol"`` net (an acceptor: use :meth:`accept_logit`)."""
+        out = self._head(h)
+        lead = tuple(h.shape[:-1])
+        want = (*lead, self.n_classes)
+        if isinstance(out, torch.Tensor) and out.is_floating_point() and tuple(out.shape) == want:
+            return out
+        got = f"shape {tuple(out.shape)}, dtype {out.dtype}" if isinstance(out, torch.Tensor) else type(out).__name__
+        raise ValidationError(
+            f"head must map hidden states (..., H) to float logits of shape (..., {self.n_classes}) for "
+            f"output_kind={self.output_kind!r}, keeping every leading dimension, but hidden states of shape "
+            f"{tuple(h.shape)} gave {got}"
+        )
+
+    def step_logits(self, h: torch.Tensor) -> torch.Tensor:
+        """What the head gives for ``h``: the acceptance logit (...) of an acceptor, else the
+        class logits (..., n_classes)."""
+        return self.accept_logit(h) if self.output_kind == "accept" else self.class_logits(h)
 
     def accept_logit(self, h: torch.Tensor) -> torch.Tensor:
         """Acceptance logit from top-layer hidden states ``h`` of shape (..., H) -> (...).
@@ -84,9 +125,7 @@ class RecurrentParts:
         without weights). The head must keep every leading dimension: (..., H) -> (..., 1),
         (..., 2) or (...); anything else raises ValidationError naming ``head``.
         """
-        head_dtype = next((p.dtype for p in self.head.parameters() if p.is_floating_point()), None) \
-            if isinstance(self.head, nn.Module) else None
-        out = self.head(h.to(head_dtype) if head_dtype is not None else h)
+        out = self._head(h)
         lead = tuple(h.shape[:-1])
         if isinstance(out, torch.Tensor) and out.is_floating_point():
             if tuple(out.shape) == lead:

@@ -28,22 +28,23 @@ __all__ = ["train_classifier", "EarlyStopping", "prefix_labels", "hold_out"]
 
 
 def prefix_labels(language: Any, ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """Acceptance of every prefix under ``language``'s DFA.
+    """The label of every prefix under ``language``'s automaton: acceptance under a Language's
+    DFA, the class under a :class:`~fsm_extract.data.moore.MooreMachine`.
 
     Parameters
     ----------
-    language : Language
+    language : Language or MooreMachine
     ids : ndarray of shape (n_words, T), int
         Padded symbol ids.
     lengths : ndarray of shape (n_words,)
 
     Returns
     -------
-    ndarray of shape (n_words, T), bool (entries past a word's end are meaningless)
+    ndarray of shape (n_words, T), bool or int64 (entries past a word's end are meaningless)
     """
     table, accepting, initial = language.transition_table()
     states = np.full(ids.shape[0], initial, dtype=np.int64)
-    out = np.zeros(ids.shape, dtype=bool)
+    out = np.zeros(ids.shape, dtype=accepting.dtype)
     for t in range(ids.shape[1]):
         states = table[states, ids[:, t]]
         out[:, t] = accepting[states]
@@ -56,28 +57,34 @@ def _word_accuracy(model: RNNClassifier, data: Dataset) -> float:
 
 def _targets(dataset: Dataset, language: Any, ids: np.ndarray, lengths: np.ndarray) -> tuple:
     """(targets, train_mask, empty_target) for training on every prefix (with a ``language``)
-    or on each whole word's label."""
+    or on each whole word's label. For class labels ``empty_target`` is a class id."""
     T = ids.shape[1]
     mask = np.arange(T)[None, :] < lengths[:, None]
     if language is not None:
         targets = prefix_labels(language, ids, lengths)
+        table, outputs, initial = language.transition_table()
+        empty = outputs[initial].item()
         final = targets[np.arange(len(dataset)), np.maximum(lengths - 1, 0)]
-        final = np.where(lengths > 0, final, bool(language.accepts(())))
+        final = np.where(lengths > 0, final, empty)
         bad = np.flatnonzero(final != dataset.labels)
         if bad.size:
             w = dataset.words[int(bad[0])]
             raise ValidationError(
-                f"dataset labels must agree with language: word {w!r} is labelled {bool(dataset.labels[bad[0]])} "
-                f"but the language says {bool(final[bad[0]])} ({bad.size} such words)"
+                f"dataset labels must agree with language: word {w!r} is labelled {dataset.labels[bad[0]].item()} "
+                f"but the language says {final[bad[0]].item()} ({bad.size} such words)"
             )
-        return targets, mask, float(language.accepts(()))
-    targets = np.zeros(ids.shape, dtype=bool)
+        return targets, mask, float(empty)
+    targets = np.zeros(ids.shape, dtype=dataset.labels.dtype)
     train_mask = np.zeros(ids.shape, dtype=bool)
     nonempty = lengths > 0
     targets[np.flatnonzero(nonempty), lengths[nonempty] - 1] = dataset.labels[nonempty]
     train_mask[np.flatnonzero(nonempty), lengths[nonempty] - 1] = True
     empties = dataset.labels[~nonempty]
-    return targets, train_mask, (float(empties.mean()) if empties.size else None)
+    if not empties.size:
+        return targets, train_mask, None
+    if dataset.n_classes is None:
+        return targets, train_mask, float(empties.mean())
+    return targets, train_mask, float(np.bincount(empties).argmax())
 
 
 _MIN_HELD_OUT_WORDS = 20  # below this many training words, nothing is held out
@@ -95,7 +102,7 @@ def hold_out(dataset: Dataset, fraction: float, seed: int) -> tuple[Dataset, Dat
     perm = np.random.default_rng(seed).permutation(n)
     val_idx, train_idx = np.sort(perm[:n_val]), np.sort(perm[n_val:])
     train = dataset.subset(train_idx)
-    if train.labels.all() or not train.labels.any():
+    if np.unique(train.labels).size < np.unique(dataset.labels).size:
         return dataset, None
     return train, dataset.subset(val_idx)
 
@@ -138,11 +145,20 @@ def _check_arguments(dataset: Any, *, cell: Any, validation: Any, language: Any,
             )
     if language is not None:
         if not hasattr(language, "transition_table") or not hasattr(language, "alphabet"):
-            raise ArgumentTypeError(f"language must be an fsm_extract Language or None, got {type(language).__name__}")
+            raise ArgumentTypeError(f"language must be an fsm_extract Language, a MooreMachine or None, got "
+                                    f"{type(language).__name__}")
         if tuple(language.alphabet) != dataset.alphabet:
             raise ValidationError(
                 f"language.alphabet={list(language.alphabet)} must equal dataset.alphabet={list(dataset.alphabet)}"
             )
+        moore = getattr(language, "n_classes", None)
+        if (moore is None) != (dataset.n_classes is None):
+            raise ValidationError(
+                f"language must match the labels: class-id labels need a MooreMachine, acceptance labels a "
+                f"Language; got {type(language).__name__} for {dataset.output_kind!r} labels"
+            )
+        if moore is not None and moore != dataset.n_classes:
+            raise ValidationError(f"language.n_classes={moore} must equal dataset.n_classes={dataset.n_classes}")
     if isinstance(early_stopping, EarlyStopping):
         return early_stopping
     return EarlyStopping() if check_bool("early_stopping", early_stopping) else None
@@ -166,12 +182,15 @@ def train_classifier(
     early_stopping: bool | EarlyStopping = True,
     extractability: float | Extractability = 0.0,
 ) -> RNNClassifier:
-    """Train a recurrent classifier that gives an acceptance logit after every symbol.
+    """Train a recurrent classifier that gives an acceptance logit (or class logits) after every
+    symbol.
 
     Parameters
     ----------
     dataset : Dataset
-        Training words and labels; must hold both classes.
+        Training words and labels; must hold both classes. Class-id labels (a Dataset with
+        ``n_classes``) train a ``dataset.n_classes``-class classifier (``outputs="classes"``,
+        cross-entropy), whose automaton is a Moore machine.
     cell : {"lstm", "gru", "rnn"}
     hidden_size, num_layers, embedding_dim : int
         See :class:`RNNClassifier`.
@@ -185,9 +204,9 @@ def train_classifier(
         weights (on CPU).
     validation : Dataset, optional
         Checked after every epoch; the weights with the best validation accuracy are kept.
-    language : Language, optional
-        Reference language: when given, every prefix is trained on its label (and the
-        dataset's labels must agree with it).
+    language : Language or MooreMachine, optional
+        Reference automaton: when given, every prefix is trained on its label (and the
+        dataset's labels must agree with it); a MooreMachine for class-id labels.
     max_seconds : float, optional
         Stop after this much wall time (the best weights so far are kept).
     progress : bool
@@ -231,7 +250,9 @@ def train_classifier(
         watched = "held-out" if validation is not None else "training"
 
     gen = seed_everything(seed)
-    model = RNNClassifier(dataset.alphabet, cell=cell, hidden_size=hidden_size, num_layers=num_layers, embedding_dim=embedding_dim)
+    kind = {} if dataset.n_classes is None else {"outputs": "classes", "n_classes": dataset.n_classes}
+    model = RNNClassifier(dataset.alphabet, cell=cell, hidden_size=hidden_size, num_layers=num_layers,
+                          embedding_dim=embedding_dim, **kind)
     tensors, empty_target = _tensors(dataset, language)
     reg = Regularizer(model, regularize, epochs=epochs, seed=seed) if regularize is not None else None
     opt = torch.optim.Adam(model.parameters(), lr=lr)
@@ -303,7 +324,8 @@ def _tensors(dataset: Dataset, language: Any) -> tuple[tuple, float | None]:
     ids, lengths = padded(symbols, offsets, np.arange(len(dataset)))
     targets, train_mask, empty_target = _targets(dataset, language, ids, lengths)
     valid = np.arange(ids.shape[1])[None, :] < lengths[:, None]
-    return (torch.from_numpy(ids), torch.from_numpy(targets.astype(np.float32)), torch.from_numpy(train_mask),
+    dtype = np.float32 if dataset.n_classes is None else np.int64
+    return (torch.from_numpy(ids), torch.from_numpy(targets.astype(dtype)), torch.from_numpy(train_mask),
             torch.from_numpy(valid)), empty_target
 
 
@@ -332,7 +354,8 @@ def _epoch(model: RNNClassifier, opt: torch.optim.Optimizer, tensors: tuple, emp
     """One pass over the data in shuffled batches; returns the mean task loss per target and
     the regulariser's mean term over the batches (nan without one)."""
     ids_t, targets_t, mask_t, valid_t = tensors
-    loss_fn = nn.BCEWithLogitsLoss(reduction="sum")
+    classes = model.output_kind != "accept"
+    loss_fn = nn.CrossEntropyLoss(reduction="sum") if classes else nn.BCEWithLogitsLoss(reduction="sum")
     model.train()
     perm = torch.randperm(ids_t.shape[0], generator=gen)
     total, count, terms, batches = 0.0, 0, 0.0, 0
@@ -349,7 +372,8 @@ def _epoch(model: RNNClassifier, opt: torch.optim.Optimizer, tensors: tuple, emp
         loss = loss_fn(logits[m[:, :t_max]], targets_t[idx, :t_max][m[:, :t_max]])
         n = int(m.sum())
         if empty_target is not None:
-            loss = loss + loss_fn(model.empty_logit()[None], torch.tensor([empty_target]))
+            empty = torch.tensor([int(empty_target)]) if classes else torch.tensor([empty_target])
+            loss = loss + loss_fn(model.empty_logit()[None], empty)
             n += 1
         opt.zero_grad()
         objective = loss / max(n, 1)

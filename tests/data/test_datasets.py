@@ -148,7 +148,8 @@ def test_jsonl_round_trip_property(tmp_path_factory, items):
         ('{"word": "01"}', "line must be an object with keys 'word' and 'label'"),
         ('["01", true]', "line must be an object with keys 'word' and 'label'"),
         ('{"word": 5, "label": true}', "'word' must be a string or a list of strings, got 5"),
-        ('{"word": "01", "label": "yes"}', "'label' must be true/false \\(or 0/1\\), got 'yes'"),
+        ('{"word": "01", "label": "yes"}', "'label' must be true/false or a class id in \\[0, 65535\\], got 'yes'"),
+        ('{"word": "01", "label": -1}', "'label' must be true/false or a class id in \\[0, 65535\\], got -1"),
     ],
 )
 def test_malformed_jsonl_names_the_line(tmp_path, line, message):
@@ -212,3 +213,21 @@ def test_check_nonempty_both_classes():
     accepted_only = languages.tomita(1).sample(n=3, min_len=0, max_len=0)
     with pytest.raises(ValidationError, match="all 3 are accepted"):
         accepted_only.check_nonempty(both_classes=True)
+
+
+def test_class_id_labels_make_a_classes_dataset(tmp_path):
+    data = datasets.Dataset(("ab", "a", ""), [0, 2, 1], "ab")
+    assert data.output_kind == "classes" and data.n_classes == 3 and data.labels.dtype == np.int64
+    assert datasets.Dataset(("ab", "a"), [0, 1], "ab").output_kind == "accept"
+    wide = datasets.Dataset(("ab", "a"), [0, 1], "ab", n_classes=4)
+    assert wide.n_classes == 4 and wide.subset([1]).n_classes == 4
+    path = tmp_path / "c.jsonl"
+    data.to_jsonl(path)
+    again = datasets.load(str(path))
+    assert again.n_classes == 3 and again.labels.tolist() == [0, 2, 1]
+    with pytest.raises(ValidationError, match=r"class ids in \[0, n_classes=3\), got 3"):
+        datasets.Dataset(("ab", "a"), [0, 3], "ab", n_classes=3)
+    with pytest.raises(ValidationError, match="class ids >= 0, got -2"):
+        datasets.Dataset(("ab", "a"), [0, -2], "ab")
+    with pytest.raises(ValidationError, match="at least two classes"):
+        datasets.Dataset(("ab", "a"), [2, 2], "ab").check_nonempty("data", both_classes=True)

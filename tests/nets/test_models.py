@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -118,7 +119,6 @@ def test_a_bad_head_swapped_in_later_is_a_validation_error():
 
 @pytest.mark.parametrize("head, needle", [
     (lambda h: (h.sum(-1, keepdim=True) > 0).long(), "dtype torch.int64"),
-    (lambda h: h[..., :3], "gave shape (2, 3, 3)"),
     (lambda h: h.sum().reshape(1), "gave shape (1,)"),
     (lambda h: "logit", "gave str"),
     (lambda h: 1 / 0, "raised ZeroDivisionError"),
@@ -128,6 +128,24 @@ def test_heads_of_the_wrong_kind_are_refused_at_construction(head, needle):
     with pytest.raises(ValidationError) as info:
         fx.RecurrentAdapter(embedding=net.emb, rnn=net.rnn, head=head, alphabet="01")
     assert str(info.value).startswith("head must map") and needle in str(info.value)
+
+
+def test_a_wide_head_is_a_classifier_and_next_symbol_must_be_declared():
+    net = _Net()
+    three = fx.RecurrentAdapter(embedding=net.emb, rnn=net.rnn, head=lambda h: h[..., :3], alphabet="01")
+    assert three.output_kind == "classes" and three.n_classes == 3
+    assert fx.collect_trace(three, ["01", "1"]).probs.shape == (3, 3)
+    lm = fx.RecurrentAdapter(embedding=net.emb, rnn=net.rnn, head=lambda h: h[..., :3], alphabet="01",
+                             outputs="next-symbol")
+    assert lm.output_kind == "next-symbol" and lm.predict(["0"]).dtype == np.int64
+    with pytest.raises(ValidationError, match=r"outputs='next-symbol' needs a head of width \|alphabet\| \+ 1 = 3.*got 2"):
+        fx.RecurrentAdapter(embedding=net.emb, rnn=net.rnn, head=lambda h: h[..., :2], alphabet="01", outputs="next-symbol")
+    two = fx.RecurrentAdapter(embedding=net.emb, rnn=net.rnn, head=lambda h: h[..., :2], alphabet="01", outputs="classes")
+    assert two.output_kind == "classes" and two.n_classes == 2
+    with pytest.raises(ValidationError, match="outputs='classes' needs a head of width >= 2"):
+        fx.RecurrentAdapter(embedding=net.emb, rnn=net.rnn, head=net.out, alphabet="01", outputs="classes")
+    with pytest.raises(ValidationError, match="outputs"):
+        fx.RecurrentAdapter(embedding=net.emb, rnn=net.rnn, head=net.out, alphabet="01", outputs="tags")
 
 
 def test_heads_of_every_allowed_shape_are_accepted():
