@@ -1,6 +1,7 @@
-"""``fx.languages``: regular (and bounded) languages to train on, sample from and check against.
+"""``fx.languages``: regular (and bounded) languages to train on, sample from and check against,
+and probabilistic automata (PDFAs) for next-symbol nets.
 
-The public face of :mod:`fsm_extract.data.languages`.
+The public face of :mod:`fsm_extract.data.languages` and :mod:`fsm_extract.data.pdfa`.
 """
 
 from .data.languages import (
@@ -12,5 +13,6 @@ from .data.languages import (
     random_dfa,
     tomita,
 )
+from .data.pdfa import PDFA, random_pdfa
 
-__all__ = ["Language", "tomita", "from_regex", "from_dfa", "load_dfa", "random_dfa", "dyck"]
+__all__ = ["Language", "tomita", "from_regex", "from_dfa", "load_dfa", "random_dfa", "dyck", "PDFA", "random_pdfa"]
