@@ -42,6 +42,7 @@ from .nets.extractability import Extractability
 from .nets.models import RecurrentAdapter, RNNClassifier
 from .nets.net import Net, as_net, collect_trace
 from .nets.trace import Trace
+from .nets.next_symbol import train_next_symbol
 from .nets.training import EarlyStopping, train_classifier
 
 __version__ = "0.1.0"
@@ -56,6 +57,7 @@ __all__ = [
     "RecurrentAdapter",
     "load_model",
     "train_classifier",
+    "train_next_symbol",
     "EarlyStopping",
     "Extractability",
     "Net",

@@ -2,6 +2,6 @@
 the tests and benchmarks. The public face of :mod:`fsm_extract.nets.exact`.
 """
 
-from .nets.exact import MIN_SHARPNESS, exact_gru, exact_lstm, plant_trigger
+from .nets.exact import MIN_SHARPNESS, exact_gru, exact_lstm, exact_moore, plant_trigger
 
-__all__ = ["exact_lstm", "exact_gru", "plant_trigger", "MIN_SHARPNESS"]
+__all__ = ["exact_lstm", "exact_gru", "exact_moore", "plant_trigger", "MIN_SHARPNESS"]

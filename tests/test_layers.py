@@ -35,6 +35,8 @@ MAX_PARAMETERS = 14
 PARAMETER_EXCEPTIONS = {
     # issue 14 asked for `extractability=` beside the 14 keywords users already pass (all public)
     "nets.training.train_classifier": 15,
+    # the same keywords as train_classifier (alphabet= in place of language=), as the issue asked
+    "nets.next_symbol.train_next_symbol": 15,
 }
 
 

@@ -14,7 +14,7 @@ from ..automata.state_map import StateAbstraction
 from ..nets.trace import Trace
 from .completion import complete_transitions
 
-__all__ = ["build_fsm", "state_centroids", "cluster_means", "fewer_clusters_record"]
+__all__ = ["build_fsm", "state_centroids", "cluster_means", "cluster_probs", "fewer_clusters_record"]
 
 
 def fewer_clusters_record(requested: int, used: int) -> dict[str, Any]:
@@ -55,7 +55,7 @@ def build_fsm(net: Any, trace: Trace, abstraction: Any, *, labels: np.ndarray | 
     centres = np.asarray(abstraction.centroids_, dtype=np.float64)
     k, n_sym, init = centres.shape[0], len(trace.alphabet), int(abstraction.initial_label_)
     counts = count_transitions(labels, trace.symbols, trace.offsets, init, k, n_sym)
-    out_counts = count_outputs(labels, trace.classes, init, trace.offsets, k, trace.n_classes,
+    out_counts = count_outputs(labels, trace.classes, init, trace.offsets, k, trace.n_outputs,
                                initial_output=trace.h0_class)
     completion, how = complete_transitions(net, abstraction, trace, labels, counts.sum(-1), points=points, point0=point0)
     meta = {"completion": how, **(metadata or {}), **fewer_clusters_record(getattr(abstraction, "n_states", k), k)}
@@ -64,10 +64,26 @@ def build_fsm(net: Any, trace: Trace, abstraction: Any, *, labels: np.ndarray | 
         counts, out_counts, initial=init, alphabet=trace.alphabet, completion=completion,
         centroids=cluster_means(trace, labels, k), cluster_map=np.arange(k), metadata=meta, cluster_centroids=centres,
         abstraction=StateAbstraction(state=trace.state, features=None if features is None else features.spec()),
+        output_kind=trace.output_kind, codebook=trace.codebook,
+        output_probs=None if trace.output_kind == "accept" else cluster_probs(trace, labels, init, k),
     )
     if minimize:
         fsm = fsm.minimize()
     return state_centroids(fsm, trace, labels)
+
+
+def cluster_probs(trace: Trace, labels: np.ndarray, initial: int, k: int) -> np.ndarray:
+    """The mean output probabilities of each cluster, ndarray of shape (k, n_classes): over its
+    steps, and the empty prefix once per word for the ``initial`` cluster (as the output
+    counts); ``h0_probs`` for a cluster without any."""
+    sums = np.zeros((k, trace.n_classes))
+    np.add.at(sums, labels, trace.probs.astype(np.float64))
+    sums[initial] += trace.n_words * trace.h0_probs.astype(np.float64)
+    sizes = np.bincount(labels, minlength=k).astype(np.float64)
+    sizes[initial] += trace.n_words
+    out = np.repeat(trace.h0_probs[None, :].astype(np.float64), k, axis=0)
+    out[sizes > 0] = sums[sizes > 0] / sizes[sizes > 0, None]
+    return out / out.sum(1, keepdims=True)
 
 
 def cluster_means(trace: Trace, labels: np.ndarray, k: int) -> np.ndarray:

@@ -37,7 +37,7 @@ from ..errors import ValidationError
 from ..nets.net import as_net
 from ..nets.trace import Trace
 
-__all__ = ["FeatureMap", "FeatureAbstraction", "FeatureKind", "continuation_words", "output_columns", "MAX_FEATURE_COLUMNS"]
+__all__ = ["FeatureMap", "FeatureAbstraction", "FeatureKind", "continuation_words", "output_columns", "output_width", "MAX_FEATURE_COLUMNS"]
 
 #: Behavioural feature columns (net steps per state) at most; see the module docstring.
 MAX_FEATURE_COLUMNS = 256
@@ -48,6 +48,11 @@ def continuation_words(n_symbols: int, depth: int) -> list[tuple[int, ...]]:
     """All words of length 1..depth, shortest first, in symbol order (the feature columns)."""
     return [w for length in range(1, depth + 1) for w in product(range(n_symbols), repeat=length)]
 
+
+
+def output_width(net: Any) -> int:
+    """Feature columns per continuation: 1 for an acceptor, else one per class."""
+    return 1 if net.output_kind == "accept" else int(net.parts.n_classes)
 
 
 def output_columns(probs: np.ndarray) -> np.ndarray:
@@ -98,15 +103,16 @@ class FeatureMap(FeatureSpec):
 
         Returns
         -------
-        ndarray of shape (n, n_symbols + ... + n_symbols**depth), float32
-            (``(n, len(symbols))`` when ``symbols`` is set).
+        ndarray of shape (n, (n_symbols + ... + n_symbols**depth) * width), float32
+            (``(n, len(symbols) * width)`` when ``symbols`` is set; ``width``: 1 for an
+            acceptor, else the number of classes, one column each).
         """
         net = as_net(model)
         k = len(net.alphabet)
         syms0 = np.arange(k) if self.symbols is None else np.asarray(self.symbols)
         if syms0.size and syms0.max() >= k:
             raise ValidationError(f"symbols={list(self.symbols)} must be symbol ids below the alphabet size {k}")
-        n_cols = self.steps_per_state(k)
+        n_cols = self.steps_per_state(k) * output_width(net)
         out = np.empty((states.shape[0], n_cols), dtype=np.float32)
         widest = syms0.size * k ** (self.depth - 1)
         chunk = max(1, min(chunk, CHUNK_VALUES // max(1, widest * max(1, states.shape[1]))))

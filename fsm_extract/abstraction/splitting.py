@@ -116,7 +116,7 @@ class _Partition:
         init = int(nearest_centroid(self.point0[None, :], centroids)[0])
         n, t = centroids.shape[0], self.trace
         counts = count_transitions(labels, self.symbols, self.offsets, init, n, len(t.alphabet))
-        outs = count_outputs(labels, self.out_cls, init, self.offsets, n, t.n_classes, initial_output=self.out0)
+        outs = count_outputs(labels, self.out_cls, init, self.offsets, n, t.n_outputs, initial_output=self.out0)
         return labels, init, counts, outs, behaviour_blocks(counts, outs)
 
     def signature(self, q: int, a: int | None, labels: np.ndarray, init: int, block: np.ndarray) -> tuple:

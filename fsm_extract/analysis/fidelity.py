@@ -19,6 +19,8 @@ from ..automata.automaton import ExtractedFSM
 from ..data.datasets import Dataset
 from ..data.languages import Language, from_dfa
 from ..errors import ArgumentTypeError, ValidationError
+from ..abstraction.codebook import match_outputs
+from .next_symbol import next_symbol_measures
 from ..nets.net import as_net
 from ..nets.trace import Trace
 from ..words import check_ordered_words, encode_words, word_keys, words_digest
@@ -117,8 +119,10 @@ def evaluate_trace(
     prefix_agreement = float(run.agree_p.mean()) if n_steps else 1.0
     empty_disagrees = int(fsm.state_outputs[fsm.initial]) != trace.h0_class
     if empty_disagrees:
+        said = (("accept" if fsm.accepting[fsm.initial] else "reject") if fsm.output_kind == "accept"
+                else f"class {int(fsm.classes[fsm.initial])}")
         notes = (*notes, f"the FSM and the net disagree on the empty word: the initial state q{fsm.initial}'s output "
-                         f"({'accept' if fsm.accepting[fsm.initial] else 'reject'}) is not the net's")
+                         f"({said}) is not the net's (class {trace.h0_class})")
     head = headline(prefix_agreement, variance, held_out=held_out, overlap=overlap, empty_disagrees=empty_disagrees,
                     residual=(conc["share"], conc["places"], n, k) if conc["places"] else None, search=search)
     if search is not None:
@@ -136,7 +140,8 @@ def evaluate_trace(
         shortest_disagreements=tuple(shortest_disagreements(trace, run, fsm.alphabet)), residual_concentration=conc,
         n_transitions=n * k, notes=tuple(notes), search=None if search is None else search.to_dict(),
         aligned=fsm.metadata.get("aligned"), price=price(run, task, fsm.n_states),
-        growth=growth(trace, run, fsm.alphabet),
+        growth=growth(trace, run, fsm.alphabet), output_kind=fsm.output_kind,
+        next_symbol=next_symbol_measures(fsm, trace, run.fsm_states) if fsm.output_kind == "next-symbol" else None,
     )
 
 
@@ -214,6 +219,7 @@ def fidelity(
     fsm = as_specification(fsm, net.alphabet)
     if fsm.alphabet != net.alphabet:
         raise ValidationError(f"fsm.alphabet={list(fsm.alphabet)} must equal the model's alphabet {list(net.alphabet)}")
+    match_outputs(net, fsm)
     if search is not False:  # checked before any work
         budget = 200_000 if search is True else check_int("search", search, min=1, max=MAX_BUDGET)
     check_ordered_words(data, "data")  # fit_data may be a set: only membership counts

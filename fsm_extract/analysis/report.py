@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from ..words import format_word
+from .next_symbol import next_symbol_lines
 
 __all__ = ["FidelityReport", "headline", "price_line", "growth_line"]
 
@@ -49,6 +50,8 @@ class FidelityReport:
     aligned: dict | None = None
     price: dict | None = None
     growth: dict | None = None
+    next_symbol: dict | None = None
+    output_kind: str = "accept"
 
     def to_dict(self) -> dict[str, Any]:
         """All figures as JSON-serialisable values."""
@@ -81,6 +84,11 @@ class FidelityReport:
             "aligned": self.aligned,
             "price": self.price,
             "growth": self.growth,
+            "output_kind": self.output_kind,
+            **({} if self.next_symbol is None else {
+                "next_symbol": self.next_symbol,
+                **{key: self.next_symbol[key] for key in ("total_variation", "kl_divergence", "bits_per_symbol",
+                                                          "ndcg5", "wer")}}),
         }
 
     def summary(self, *, max_items: int = 8) -> str:
@@ -104,6 +112,9 @@ class FidelityReport:
                          f"({b['words']}), prefixes {pct(b['prefix_agreement'])} ({b['prefixes']})")
         lines.append("  by length:  " + "  ".join(
             f"{r['lengths']}: {pct(r['word_agreement'])}" for r in self.by_length if r["words"]))
+        if self.next_symbol is not None:
+            lines.append("  (output classes of a next-symbol net: the nearest of the automaton's codebook distributions)")
+            lines.extend(next_symbol_lines(self.next_symbol))
         lines.append(f"state agreement    {pct(self.state_agreement)} of steps"
                      + ("" if self.initial_state_agrees else " (the net's initial state maps to another FSM state!)"))
         lines.append(f"hidden variance explained by the FSM's states   {pct(self.variance_explained)}")

@@ -32,6 +32,7 @@ from .._checks import check_int, check_seed
 from ..automata.automaton import ExtractedFSM, access_words
 from ..automata.counting import run_transitions
 from ..errors import ArgumentTypeError, ValidationError
+from ..abstraction.codebook import match_outputs
 from ..nets.net import as_net
 from ..words import decode_word, encode_ids, format_word
 from . import search_strategies as _strategies
@@ -219,6 +220,7 @@ def search_disagreements(
         raise ArgumentTypeError(f"fsm must be an ExtractedFSM, got {type(fsm).__name__}")
     if fsm.alphabet != net.alphabet:
         raise ValidationError(f"fsm.alphabet={list(fsm.alphabet)} must equal the model's alphabet {list(net.alphabet)}")
+    match_outputs(net, fsm)
     budget = _check_budget(budget, max_budget)
     max_len = check_int("max_len", max_len, min=1, max=100_000)
     seed = check_seed("seed", seed)

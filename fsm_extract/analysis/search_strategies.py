@@ -18,7 +18,6 @@ from ..automata.automaton import ExtractedFSM
 from ..automata.counting import run_transitions
 from ..nets.forward import padded_steps
 from ..nets.net import Net
-from ..nets.trace import output_classes
 from ..words import encode_ids
 
 __all__ = ["CHUNK_STEPS", "MAX_CANDIDATES"]
@@ -71,7 +70,7 @@ class _Runner:
     def step(self, states: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """One net step from each full state (spent): next states and output classes."""
         nxt, probs = self.net.step(states, ids, state=self.full)
-        return nxt, output_classes(probs)
+        return nxt, self.net.classes_of(probs)
 
     def novelty_space(self, full_states: np.ndarray) -> np.ndarray:
         """Full states cut to the layout the FSM was traced in (``h`` of an LSTM's ``hc``)."""
@@ -91,7 +90,7 @@ class _Runner:
         # and padding is spent like any other step
         probs, _ = self.net.outputs(symbols, offsets, state=self.state, batch_size=_BATCH)
         fsm_out = self.fsm.state_outputs[run_transitions(self.fsm.transitions, symbols, offsets, self.fsm.initial)]
-        return offsets, fsm_out != output_classes(probs)
+        return offsets, fsm_out != self.net.classes_of(probs)
 
 
 _BATCH = 128  # words per traced batch

@@ -1,17 +1,21 @@
 """The extracted automaton: :class:`ExtractedFSM`, and :func:`load_fsm`.
 
-An ``ExtractedFSM`` is a complete deterministic automaton (a transition table, accepting states,
-an initial state) together with the evidence it was read from: how often the net went from state
-``q`` on symbol ``a`` to state ``q'`` (``transition_counts``), which outputs the net gave in each
-state (``output_counts``) and which transitions were never observed and had to be completed
-from the net itself (``completed``). States are ints ``0..n_states-1``.
+An ``ExtractedFSM`` is a complete deterministic automaton (a transition table, an output per
+state, an initial state) together with the evidence it was read from: how often the net went
+from state ``q`` on symbol ``a`` to state ``q'`` (``transition_counts``), which outputs the net
+gave in each state (``output_counts``) and which transitions were never observed and had to be
+completed from the net itself (``completed``). States are ints ``0..n_states-1``.
+
+Three output kinds (``output_kind``): ``"accept"`` (accepting states), ``"classes"`` (a Moore
+machine: a class per state) and ``"next-symbol"`` (each state carries a next-symbol
+distribution, ``output_probs``; its class is the nearest row of a ``codebook`` of such
+distributions, what minimisation and agreement compare).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
-from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -34,6 +38,7 @@ from . import automata_lib
 from . import fsm_io as _fsm_io
 from .minimize import minimize_fsm
 from .nearest import nearest_centroid
+from .behaviour import access_words, final_states, same_outputs, undecided_outputs
 from .render import render as render_fsm
 from .render import svg_or_none, to_dot
 from .state_map import StateAbstraction
@@ -58,14 +63,16 @@ class ExtractedFSM:
         The input symbols; column ``a`` of every table is ``alphabet[a]``.
     transitions : ndarray of shape (n_states, n_symbols), dtype int64
         ``transitions[q, a]`` is the next state; complete, entries in ``[0, n_states)``.
-    accepting : ndarray of shape (n_states,), dtype bool
+    accepting : ndarray of shape (n_states,), dtype bool, or None
+        The accepting states of an acceptor; None for the other output kinds.
     initial : int
         The initial state, in ``[0, n_states)``.
     transition_counts : ndarray of shape (n_states, n_symbols, n_states), dtype int64, optional
         How often the net went from state ``q`` on symbol ``a`` to state ``q'``; ``>= 0``.
         ``None`` means no evidence (all zeros), as for an automaton built from a DFA.
-    output_counts : ndarray of shape (n_states, 2), dtype int64, optional
-        The net's outputs seen in each state: column 0 reject, column 1 accept. ``None``: zeros.
+    output_counts : ndarray of shape (n_states, n_outputs), dtype int64, optional
+        The net's output classes seen in each state (an acceptor: column 0 reject, column 1
+        accept; next-symbol: the codebook rows). ``None``: zeros.
     completed : ndarray of shape (n_states, n_symbols), dtype bool, optional
         True where ``(q, a)`` was never observed and the transition was completed from the net
         (the recurrent cell run from the state's centroid). Requires ``support[q, a] == 0``.
@@ -104,6 +111,10 @@ class ExtractedFSM:
     metadata: Mapping[str, Any] = field(default_factory=dict)
     cluster_centroids: np.ndarray | None = None
     abstraction: StateAbstraction | None = None
+    output_kind: str = "accept"
+    classes: np.ndarray | None = None
+    output_probs: np.ndarray | None = None
+    codebook: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         for name, value in _fsm_io.checked_fields(self).items():
@@ -113,11 +124,24 @@ class ExtractedFSM:
         return (type(self), (self.alphabet, self.transitions, self.accepting, self.initial,
                              self.transition_counts, self.output_counts, self.completed,
                              self.centroids, self.cluster_map, self.to_dict()["metadata"], self.cluster_centroids,
-                             self.abstraction))
+                             self.abstraction, self.output_kind, self.classes, self.output_probs, self.codebook))
 
     def with_metadata(self, **values: Any) -> ExtractedFSM:
         """A copy with ``values`` added to (or replacing keys of) ``metadata``."""
         return dataclasses.replace(self, metadata={**self.to_dict()["metadata"], **values})
+
+    def remade(self, transitions: Any, classes: Any, initial: int, **fields: Any) -> ExtractedFSM:
+        """An automaton of the same kind, alphabet, abstraction and codebook with new tables:
+        ``classes`` the output class of each state; ``fields`` any other fields
+        (``transition_counts``, ``output_counts``, ``completed``, ``centroids``,
+        ``cluster_map``, ``metadata``, ``output_probs``); the kept ones are not carried over
+        unless given."""
+        classes = np.asarray(classes, dtype=np.int64)
+        accepting = classes == 1 if self.output_kind == "accept" else None
+        return type(self)(self.alphabet, transitions, accepting, initial,
+                          cluster_centroids=self.cluster_centroids, abstraction=self.abstraction,
+                          output_kind=self.output_kind, classes=None if accepting is not None else classes,
+                          codebook=self.codebook, **fields)
 
     # ------------------------------------------------------------------------- constructors
     @classmethod
@@ -134,23 +158,28 @@ class ExtractedFSM:
         metadata: Mapping[str, Any] | None = None,
         cluster_centroids: Any = None,
         abstraction: StateAbstraction | None = None,
+        output_kind: str = "accept",
+        output_probs: Any = None,
+        codebook: Any = None,
     ) -> ExtractedFSM:
         """Build the automaton the evidence supports.
 
         ``transitions[q, a]`` is the most frequent successor (ties: the smallest state index).
-        A state accepts when the net accepted there more often than it rejected; a tie or no
-        outputs gives a rejecting state listed in ``metadata["undecided_outputs"]``.
+        A state's class is the net's most frequent output class there (an acceptor's state
+        accepts when the net accepted there more often than it rejected); a tie or no outputs
+        gives the smallest tied class (reject), listed in ``metadata["undecided_outputs"]``.
 
         Parameters
         ----------
         transition_counts : array-like of shape (n_states, n_symbols, n_states), int
-        output_counts : array-like of shape (n_states, 2), int
+        output_counts : array-like of shape (n_states, n_outputs), int
+            ``n_outputs``: 2 for an acceptor, the classes, or the codebook's rows.
         initial : int
         alphabet : sequence of str
         completion : array-like of shape (n_states, n_symbols), int, optional
             Successors for the pairs never observed (support 0), computed from the net. Only
             the entries at unobserved pairs are read. Required when there are such pairs.
-        centroids, cluster_map, metadata, cluster_centroids
+        centroids, cluster_map, metadata, cluster_centroids, abstraction, output_kind, output_probs, codebook
             As in :class:`ExtractedFSM`.
         """
         alphabet = check_alphabet(alphabet)
@@ -158,7 +187,7 @@ class ExtractedFSM:
         n = counts.shape[0]
         if counts.shape[2] != n:
             raise ValidationError(f"transition_counts must have shape (n_states, n_symbols, n_states), got {counts.shape}")
-        outputs = _fsm_io.as_int_array("output_counts", output_counts, (n, 2), min=0)
+        outputs = _fsm_io.as_int_array("output_counts", output_counts, (n, None), min=0)
         transitions = counts.argmax(axis=-1) if n else np.zeros((0, len(alphabet)), np.int64)
         unobserved = counts.sum(-1) == 0
         if unobserved.any():
@@ -177,11 +206,13 @@ class ExtractedFSM:
                 raise ValidationError(f"completion[{q}, {a}]={int(completion[q, a])} must be a state in [0, {n}) "
                                       f"(the pair ({q}, {alphabet[a]!r}) was never observed)")
             transitions = np.where(unobserved, completion, transitions)
-        undecided = np.flatnonzero(outputs[:, 1] == outputs[:, 0])
         meta = dict(metadata or {})
-        meta["undecided_outputs"] = undecided.tolist()
-        return cls(alphabet, transitions, outputs[:, 1] > outputs[:, 0], initial, counts, outputs,
-                   unobserved, centroids, cluster_map, meta, cluster_centroids, abstraction)
+        meta["undecided_outputs"] = undecided_outputs(outputs).tolist()
+        classes = outputs.argmax(1) if n else np.zeros(0, np.int64)
+        accept = output_kind == "accept"
+        return cls(alphabet, transitions, classes == 1 if accept else None, initial, counts, outputs,
+                   unobserved, centroids, cluster_map, meta, cluster_centroids, abstraction, output_kind,
+                   None if accept else classes, output_probs, codebook)
 
     @classmethod
     def from_automata(cls, dfa: DFA, *, alphabet: Any = None) -> ExtractedFSM:
@@ -191,11 +222,7 @@ class ExtractedFSM:
         over the alphabet's order (unreachable states are dropped); missing transitions, and
         symbols of ``alphabet`` the DFA lacks, go to an added rejecting trap state.
 
-        Parameters
-        ----------
-        dfa : automata.fa.dfa.DFA
-        alphabet : sequence of str, optional
-            Default: the DFA's input symbols, sorted. Must include all of them.
+        ``alphabet`` (default: the DFA's input symbols, sorted) must include all of them.
         """
         alphabet, table, accepting = automata_lib.table_of_dfa(dfa, alphabet)
         return cls(alphabet, table, accepting, 0, metadata={"source": "automata-lib DFA"})
@@ -214,13 +241,17 @@ class ExtractedFSM:
         """The trace layout (``"h"`` or ``"hc"``) of the net states the abstraction reads."""
         return "h" if self.abstraction is None else self.abstraction.state
 
-    @cached_property
+    @property
     def state_outputs(self) -> np.ndarray:
         """ndarray of shape (n_states,), int64: the output class of each state (for an
         acceptor, 1 = accept); what the net's output class after a step is compared with."""
-        out = self.accepting.astype(np.int64)
-        out.setflags(write=False)
-        return out
+        return self.classes
+
+    @property
+    def n_outputs(self) -> int:
+        """The number of output classes a state may have (2 for an acceptor, the codebook's
+        rows for a next-symbol automaton)."""
+        return int(self.output_counts.shape[1])
 
     @cached_property
     def support(self) -> np.ndarray:
@@ -260,41 +291,48 @@ class ExtractedFSM:
             path[i] = q = table[q, a]
         return path
 
+    def _need_acceptor(self, what: str, instead: str) -> None:
+        if self.output_kind != "accept":
+            raise ValidationError(f"{what} needs an acceptor, but this automaton's output_kind is "
+                                  f"{self.output_kind!r}; use {instead}")
+
     def accepts(self, word: Word) -> bool:
-        """Whether the automaton accepts ``word`` (raises UnknownSymbolError on foreign symbols)."""
+        """Whether the automaton accepts ``word`` (raises UnknownSymbolError on foreign symbols;
+        an acceptor only: a Moore machine has :meth:`classify`)."""
+        self._need_acceptor("accepts()", "classify(word) or predict(words)")
         return bool(self.accepting[self.run(word)[-1]])
+
+    def classify(self, word: Word) -> int:
+        """The output class of the state ``word`` ends in (an acceptor: 1 = accept)."""
+        return int(self.classes[self.run(word)[-1]])
+
+    def next_symbol_probs(self, word: Word) -> np.ndarray:
+        """The next-symbol distribution of the state ``word`` ends in: ndarray of shape
+        (n_symbols + 1,), float64, end-of-word last (a ``"next-symbol"`` automaton only)."""
+        if self.output_kind != "next-symbol":
+            raise ValidationError(f"next_symbol_probs() needs output_kind='next-symbol', got {self.output_kind!r}")
+        return self.output_probs[self.run(word)[-1]].copy()
 
     def final_states(self, words: Iterable[Word]) -> np.ndarray:
         """The state each word ends in: ndarray of shape (n_words,), int64."""
         symbols, offsets = encode_words(words, self.alphabet)
-        lengths = np.diff(offsets)
-        order = np.argsort(-lengths, kind="stable")  # longest first: active words are a prefix
-        starts = offsets[:-1][order]
-        sorted_len = lengths[order]
-        state = np.full(lengths.size, self.initial, np.int64)
-        for t in range(int(sorted_len[0]) if lengths.size else 0):
-            m = int(np.searchsorted(-sorted_len, -t, side="left"))  # words with length > t
-            state[:m] = self.transitions[state[:m], symbols[starts[:m] + t]]
-        out = np.empty_like(state)
-        out[order] = state
-        return out
+        return final_states(self.transitions, self.initial, symbols, offsets)
 
     def predict(self, words: Iterable[Word]) -> np.ndarray:
-        """Acceptance of many words: ndarray of shape (n_words,), bool."""
-        return self.accepting[self.final_states(words)]
+        """A class per word: acceptance, ndarray of shape (n_words,), bool, for an acceptor;
+        the class (int64) of a Moore machine; for a next-symbol automaton the most probable
+        next symbol (``n_symbols`` for end-of-word), as the net's ``predict`` gives."""
+        final = self.final_states(words)
+        if self.output_kind == "accept":
+            return self.accepting[final]
+        if self.output_kind == "next-symbol":
+            return self.output_probs[final].argmax(1).astype(np.int64)
+        return self.classes[final].copy()
 
     # ------------------------------------------------------------------------- minimisation
     def abstract(self, hidden: Any, *, chunk_size: int = 65536) -> np.ndarray:
-        """The FSM state of each hidden state's nearest cluster (-1 for a dropped cluster).
-
-        Parameters
-        ----------
-        hidden : array-like of shape (n, d)
-
-        Returns
-        -------
-        ndarray of shape (n,), int64
-        """
+        """The FSM state (ndarray of shape (n,), int64) of the nearest cluster of each hidden
+        state ``hidden`` (array-like of shape (n, d)); -1 for a dropped cluster."""
         if self.cluster_centroids is None:
             raise ValidationError("this FSM has no cluster_centroids (it was not extracted from a net), so hidden states cannot be mapped to its states")
         chunk_size = check_int("chunk_size", chunk_size, min=1)
@@ -306,18 +344,9 @@ class ExtractedFSM:
         return self.cluster_map[out]
 
     def minimize(self) -> ExtractedFSM:
-        """The minimal equivalent automaton, with the evidence merged.
-
-        Unreachable states are dropped and equivalent states merged (Moore partition refinement),
-        which preserves the language; states are renumbered in breadth-first order from the
-        initial state (so it becomes 0). Evidence is summed over merged states on both state
-        axes, so a transition's confidence counts mass that went to any member of its target.
-        Counts from or into dropped (unreachable) states are discarded
-        (``metadata["dropped_counts"]``). ``completed`` holds where a merged pair has no support
-        and some member was completed. Centroids are means of member centroids weighted by their
-        number of outputs (equal weights when there are none); ``cluster_map`` entries of
-        dropped states become -1. ``metadata["minimized_from"]`` records the old ``n_states``.
-        """
+        """The minimal equivalent automaton, with the evidence merged: unreachable states
+        dropped, states with the same outputs after every word merged, renumbered breadth-first
+        from the initial state (see :func:`~fsm_extract.automata.minimize.minimize_fsm`)."""
         return minimize_fsm(self)
 
     # ------------------------------------------------------------------------- automata-lib
@@ -326,7 +355,9 @@ class ExtractedFSM:
 
         With multi-character symbols the DFA is still valid, but its ``accepts_input`` must be
         given a sequence of symbols, not a ``str`` (which it reads one character at a time).
+        An acceptor only (automata-lib's DFAs have no classes).
         """
+        self._need_acceptor("to_automata()", "the transitions and classes arrays")
         return automata_lib.dfa_of_table(self.alphabet, self.transitions, self.accepting, self.initial)
 
     def equivalent(self, other: Any) -> bool:
@@ -336,6 +367,8 @@ class ExtractedFSM:
         object with a ``.dfa`` attribute (a ``Language``). Both must have the same alphabet
         (as sets): automata-lib silently answers False otherwise, so a ValidationError is raised.
         """
+        if isinstance(other, ExtractedFSM) and (self.output_kind != "accept" or other.output_kind != "accept"):
+            return same_outputs(self, other)
         dfa = other.to_automata() if isinstance(other, ExtractedFSM) else getattr(other, "dfa", other)
         return automata_lib.equivalent(self.to_automata(), dfa, self.alphabet)
 
@@ -377,10 +410,14 @@ class ExtractedFSM:
 
     def __repr__(self) -> str:
         alphabet = "".join(self.alphabet) if all(len(s) == 1 for s in self.alphabet) else list(self.alphabet)
-        acc = np.flatnonzero(self.accepting).tolist()
+        if self.output_kind == "accept":
+            acc = np.flatnonzero(self.accepting).tolist()
+            outputs = f"accepting={acc if len(acc) <= 8 else f'<{len(acc)} states>'}"
+        else:
+            shown = self.classes.tolist()
+            outputs = f"output_kind={self.output_kind!r}, classes={shown if len(shown) <= 8 else f'<{len(shown)} states>'}"
         return (
-            f"ExtractedFSM(n_states={self.n_states}, alphabet={alphabet!r}, initial={self.initial}, "
-            f"accepting={acc if len(acc) <= 8 else f'<{len(acc)} states>'}, "
+            f"ExtractedFSM(n_states={self.n_states}, alphabet={alphabet!r}, initial={self.initial}, {outputs}, "
             f"observations={int(self.transition_counts.sum())}, completed={int(self.completed.sum())})"
         )
 
@@ -388,38 +425,18 @@ class ExtractedFSM:
 def load_fsm(path: str | os.PathLike, *, max_states: int = MAX_FSM_STATES) -> ExtractedFSM:
     """Read an automaton written by :meth:`ExtractedFSM.save`.
 
-    Parameters
-    ----------
-    path : str or os.PathLike
-    max_states : int, default 4096
-        The most states the file may declare. The evidence table is dense (states x symbols x
-        states, int64), so it is also held to the size ``max_states`` states need on two
-        symbols: 2 x 4096**2 counts, 256 MiB at the default (a 100-symbol automaton may have
-        579 states). Both are checked before the table is allocated; raise ``max_states`` to
-        load a larger automaton.
+    ``max_states`` (default 4096) is the most states the file may declare; the dense evidence
+    table (states x symbols x states) is also held to what that many states need on two
+    symbols (256 MiB at the default). Both are checked before the table is allocated.
 
     Raises
     ------
     MissingFileError
         Nothing is at ``path``.
     DataFormatError
-        (naming the path) The file is not UTF-8 JSON in the ``fsm-extract/fsm`` schema, asks
-        for more than ``max_states``, or its counts sum past int64.
+        (naming the path) Not UTF-8 JSON in the ``fsm-extract/fsm`` schema, too large, or counts
+        summing past int64.
     """
     max_states = check_int("max_states", max_states, min=1)
     data = _fsm_io.read_json(path)
     return _fsm_io.fsm_from_dict(ExtractedFSM, data, where=f"{str(path)!r}: ", max_states=max_states)
-
-
-def access_words(fsm: ExtractedFSM) -> list[list[int]]:
-    """For each state, a shortest word (symbol ids, first in symbol order) that reaches it."""
-    words: dict[int, list[int]] = {fsm.initial: []}
-    queue = deque([fsm.initial])
-    while queue:
-        q = queue.popleft()
-        for a in range(fsm.n_symbols):
-            r = int(fsm.transitions[q, a])
-            if r not in words:
-                words[r] = words[q] + [a]
-                queue.append(r)
-    return [words[q] for q in sorted(words)]

@@ -8,9 +8,9 @@ Schema ``fsm-extract/fsm`` version 2, a JSON object with exactly these keys::
     alphabet           list of str
     initial            int
     transitions        list of n_states lists of n_symbols ints
-    accepting          list of n_states bools
+    accepting          list of n_states bools (null unless output_kind is "accept")
     transition_counts  sparse: list of [q, a, q2, count] for each nonzero count
-    output_counts      list of n_states [reject, accept] int pairs
+    output_counts      list of n_states lists of n_outputs ints ([reject, accept] for an acceptor)
     completed          list of [q, a] pairs
     centroids          list of n_states lists of d numbers, or null
     cluster_map        list of ints, or null
@@ -18,7 +18,14 @@ Schema ``fsm-extract/fsm`` version 2, a JSON object with exactly these keys::
     metadata           object
     abstraction        {"state": "h" or "hc", "features": {...} or null}, or null
                        (version 1: read from the metadata keys "state" and "features")
-    output_kind        "accept" (the kind of outputs the states give)
+    output_kind        "accept", "classes" or "next-symbol" (the kind of outputs the states give)
+    classes            list of n_states ints, the class of each state, or null (an acceptor's
+                       are its accepting flags) (optional key)
+    output_probs       list of n_states lists of the mean class probabilities the net gave in
+                       each state (next-symbol: over each symbol, end-of-word last), or null
+                       (optional key)
+    codebook           next-symbol only: list of n_outputs next-symbol distributions, the output
+                       classes of the net's steps (nearest row), or null (optional key)
 
 Reading never raises anything but DataFormatError (MissingFileError for a missing file).
 """
@@ -53,6 +60,8 @@ _KEYS_V1 = ("format", "version", "alphabet", "initial", "transitions", "acceptin
             "output_counts", "completed", "centroids", "cluster_map", "metadata")
 _KEYS = _KEYS_V1 + ("cluster_centroids", "abstraction", "output_kind")
 _OPTIONAL_KEYS_V1 = ("cluster_centroids",)
+_OPTIONAL_KEYS = ("classes", "output_probs", "codebook")
+OUTPUT_KINDS = ("accept", "classes", "next-symbol")
 
 
 # ----------------------------------------------------------------------------- checks used on construction
@@ -140,7 +149,7 @@ def checked_fields(fsm: ExtractedFSM) -> dict[str, Any]:
         raise ValidationError("transitions must have at least one state (row), got 0")
     check_range("transitions", transitions, 0, n)
     initial = check_int("initial", fsm.initial, min=0, max=n - 1)
-    accepting = as_bool_array("accepting", fsm.accepting, (n,))
+    kind, accepting, classes, output_probs, codebook, n_out = _outputs(fsm, n, k)
     if fsm.transition_counts is None and n * k * n > fsm_table_cells(MAX_FSM_STATES):
         raise ValidationError(
             f"transition_counts=None makes a dense table of zeros of {n} x {k} x {n} = {n * k * n:,} counts "
@@ -150,8 +159,8 @@ def checked_fields(fsm: ExtractedFSM) -> dict[str, Any]:
     counts = np.zeros((n, k, n), np.int64) if fsm.transition_counts is None else fsm.transition_counts
     counts = as_int_array("transition_counts", counts, (n, k, n), min=0)
     check_total("transition_counts", counts)
-    outputs = np.zeros((n, 2), np.int64) if fsm.output_counts is None else fsm.output_counts
-    outputs = as_int_array("output_counts", outputs, (n, 2), min=0)
+    outputs = np.zeros((n, n_out), np.int64) if fsm.output_counts is None else fsm.output_counts
+    outputs = as_int_array("output_counts", outputs, (n, n_out), min=0)
     check_total("output_counts", outputs)
     completed = np.zeros((n, k), bool) if fsm.completed is None else fsm.completed
     completed = as_bool_array("completed", completed, (n, k))
@@ -176,8 +185,54 @@ def checked_fields(fsm: ExtractedFSM) -> dict[str, Any]:
         "alphabet": alphabet, "transitions": transitions, "initial": initial, "accepting": accepting,
         "transition_counts": counts, "output_counts": outputs, "completed": completed, "centroids": centroids,
         "cluster_map": cluster_map, "metadata": freeze_metadata(fsm.metadata), "cluster_centroids": cluster_centroids,
-        "abstraction": _abstraction(fsm.abstraction),
+        "abstraction": _abstraction(fsm.abstraction), "output_kind": kind, "classes": classes,
+        "output_probs": output_probs, "codebook": codebook,
     }
+
+
+def _distributions(name: str, value: Any, shape: tuple[int | None, ...]) -> np.ndarray:
+    arr = _float_array(name, value, shape)
+    if arr.size and (arr.min() < 0 or np.abs(arr.sum(1) - 1.0).max() > 1e-3):
+        raise ValidationError(f"{name} must hold probability distributions (rows >= 0 summing to 1)")
+    return arr
+
+
+def _outputs(fsm: ExtractedFSM, n: int, k: int) -> tuple:
+    """The checked output fields: (output_kind, accepting, classes, output_probs, codebook,
+    n_outputs: the width of output_counts)."""
+    kind = fsm.output_kind
+    if kind not in OUTPUT_KINDS:
+        raise ValidationError(f"output_kind={kind!r} must be one of {list(OUTPUT_KINDS)}")
+    if kind == "accept":
+        accepting = as_bool_array("accepting", fsm.accepting, (n,))
+        if fsm.codebook is not None:
+            raise ValidationError("codebook must be None unless output_kind='next-symbol'")
+        classes = accepting.astype(np.int64)
+        classes.setflags(write=False)
+        probs = None if fsm.output_probs is None else _distributions("output_probs", fsm.output_probs, (n, 2))
+        return kind, accepting, classes, probs, None, 2
+    if fsm.accepting is not None:
+        raise ValidationError(f"accepting must be None for output_kind={kind!r} (the states carry classes=)")
+    if fsm.classes is None:
+        raise ValidationError(f"classes=None, but output_kind={kind!r} needs the class of each state")
+    classes = as_int_array("classes", fsm.classes, (n,), min=0)
+    if kind == "classes":
+        codebook = None
+        if fsm.codebook is not None:
+            raise ValidationError("codebook must be None unless output_kind='next-symbol'")
+        width = (fsm.output_counts.shape[1] if fsm.output_counts is not None and np.ndim(fsm.output_counts) == 2
+                 else np.shape(fsm.output_probs)[1] if fsm.output_probs is not None else max(2, int(classes.max()) + 1))
+        probs = None if fsm.output_probs is None else _distributions("output_probs", fsm.output_probs, (n, width))
+        n_out = width
+    else:
+        if fsm.codebook is None or fsm.output_probs is None:
+            raise ValidationError("output_kind='next-symbol' needs codebook= (the output classes) and output_probs= "
+                                  "(each state's next-symbol distribution)")
+        codebook = _distributions("codebook", fsm.codebook, (None, k + 1))
+        probs = _distributions("output_probs", fsm.output_probs, (n, k + 1))
+        n_out = codebook.shape[0]
+    check_range("classes", classes, 0, n_out)
+    return kind, None, classes, probs, codebook, n_out
 
 
 def _abstraction(value: Any) -> StateAbstraction | None:
@@ -233,15 +288,17 @@ def _depth(value: Any, limit: int) -> int:
 
 # ----------------------------------------------------------------------------- JSON
 def fsm_to_dict(fsm: ExtractedFSM) -> dict[str, Any]:
+    """The JSON-ready dict (an acceptor without output distributions leaves out the optional
+    keys, so older readers read it)."""
     nz = np.argwhere(fsm.transition_counts > 0)
     sparse = np.column_stack([nz, fsm.transition_counts[tuple(nz.T)]]) if nz.size else np.zeros((0, 4), np.int64)
-    return {
+    out = {
         "format": FORMAT,
         "version": VERSION,
         "alphabet": list(fsm.alphabet),
         "initial": fsm.initial,
         "transitions": fsm.transitions.tolist(),
-        "accepting": fsm.accepting.tolist(),
+        "accepting": None if fsm.accepting is None else fsm.accepting.tolist(),
         "transition_counts": sparse.tolist(),
         "output_counts": fsm.output_counts.tolist(),
         "completed": np.argwhere(fsm.completed).tolist(),
@@ -250,8 +307,12 @@ def fsm_to_dict(fsm: ExtractedFSM) -> dict[str, Any]:
         "metadata": copy.deepcopy(dict(fsm.metadata)),
         "cluster_centroids": None if fsm.cluster_centroids is None else fsm.cluster_centroids.tolist(),
         "abstraction": None if fsm.abstraction is None else fsm.abstraction.to_dict(),
-        "output_kind": "accept",
+        "output_kind": fsm.output_kind,
+        "classes": None if fsm.output_kind == "accept" else fsm.classes.tolist(),
+        "output_probs": None if fsm.output_probs is None else fsm.output_probs.tolist(),
+        "codebook": None if fsm.codebook is None else fsm.codebook.tolist(),
     }
+    return {k: v for k, v in out.items() if v is not None or k not in _OPTIONAL_KEYS}
 
 
 def dumps(data: dict[str, Any]) -> str:
@@ -314,7 +375,7 @@ def _from_dict(cls: type[ExtractedFSM], data: Any, max_states: int) -> Extracted
     if version not in (1, VERSION) or not _is_int(version):
         newer = " (written by a newer fsm_extract? upgrade it)" if _is_int(version) and version > VERSION else ""
         raise DataFormatError(f"version={version!r} is not supported: found version {version!r}, but this fsm_extract reads only versions 1 and {VERSION}{newer}")
-    keys, optional = (_KEYS_V1, _OPTIONAL_KEYS_V1) if version == 1 else (_KEYS, ())
+    keys, optional = (_KEYS_V1, _OPTIONAL_KEYS_V1) if version == 1 else (_KEYS, _OPTIONAL_KEYS)
     missing = [k for k in keys if k not in data]
     extra = sorted(k for k in data if k not in keys + optional)
     if missing or extra:
@@ -329,7 +390,11 @@ def _from_dict(cls: type[ExtractedFSM], data: Any, max_states: int) -> Extracted
     transitions = _array(data["transitions"], "transitions", 2, *ints, np.int64, k)
     n = transitions.shape[0]
     check_fsm_size(n, k, max_states, what="transitions", exc=DataFormatError)
-    accepting = _array(data["accepting"], "accepting", 1, lambda x: isinstance(x, bool), "true or false", bool)
+    kind = data.get("output_kind", "accept")
+    if kind not in OUTPUT_KINDS:
+        raise DataFormatError(f"output_kind={kind!r} must be one of {list(OUTPUT_KINDS)}"[:300])
+    accepting = None if data["accepting"] is None and kind != "accept" else \
+        _array(data["accepting"], "accepting", 1, lambda x: isinstance(x, bool), "true or false", bool)
     sparse = _array(data["transition_counts"], "transition_counts", 2, *ints, np.int64, 4)
     if sparse.shape[1] != 4:
         raise DataFormatError(f"transition_counts must be a list of [q, a, q2, count] entries, got entries of length {sparse.shape[1]}")
@@ -347,6 +412,7 @@ def _from_dict(cls: type[ExtractedFSM], data: Any, max_states: int) -> Extracted
             raise DataFormatError("transition_counts must list each (q, a, q2) at most once, but some appear twice")
         counts.ravel()[flat] = sparse[:, 3]
     outputs = _array(data["output_counts"], "output_counts", 2, *ints, np.int64, 2)
+    classes = None if data.get("classes") is None else _array(data["classes"], "classes", 1, *ints, np.int64)
     pairs = _array(data["completed"], "completed", 2, *ints, np.int64, 2)
     if pairs.shape[1] != 2:
         raise DataFormatError(f"completed must be a list of [q, a] pairs, got entries of length {pairs.shape[1]}")
@@ -361,6 +427,8 @@ def _from_dict(cls: type[ExtractedFSM], data: Any, max_states: int) -> Extracted
     cluster_map = None if data["cluster_map"] is None else _array(data["cluster_map"], "cluster_map", 1, *ints, np.int64)
     cc = data.get("cluster_centroids")
     cluster_centroids = None if cc is None else _array(cc, "cluster_centroids", 2, *number, np.float64)
+    extra_arrays = {key: None if data.get(key) is None else _array(data[key], key, 2, *number, np.float64)
+                    for key in ("output_probs", "codebook")}
     if not isinstance(data["metadata"], dict):
         raise DataFormatError(f"metadata must be a JSON object, got {type(data['metadata']).__name__}")
     if version == 1:  # the abstraction was described by metadata keys
@@ -368,11 +436,10 @@ def _from_dict(cls: type[ExtractedFSM], data: Any, max_states: int) -> Extracted
         raw = {"state": meta.get("state", "h"), "features": meta.get("features")} if cluster_centroids is not None else None
     else:
         raw = data["abstraction"]
-        if data["output_kind"] != "accept":
-            raise DataFormatError(f"output_kind={data['output_kind']!r} must be 'accept' (this fsm_extract reads acceptors)")
     abstraction = None if raw is None else StateAbstraction.from_dict(raw)
     try:
         return cls(tuple(alphabet), transitions, accepting, data["initial"], counts, outputs, completed,
-                   centroids, cluster_map, data["metadata"], cluster_centroids, abstraction)
+                   centroids, cluster_map, data["metadata"], cluster_centroids, abstraction, output_kind=kind,
+                   classes=classes, **extra_arrays)
     except (ValidationError, ArgumentTypeError) as exc:
         raise DataFormatError(f"does not describe a valid FSM: {exc}") from None

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import ValidationError
+from .behaviour import merged_probs, undecided_outputs
 
 if TYPE_CHECKING:  # pragma: no cover
     from .automaton import ExtractedFSM
@@ -38,12 +39,24 @@ def sum_blocks(arr: np.ndarray, labels: np.ndarray, axis: int) -> np.ndarray:
 
 
 def minimize_fsm(fsm: ExtractedFSM) -> ExtractedFSM:
-    """See :meth:`ExtractedFSM.minimize`."""
+    """The minimal equivalent automaton (:meth:`ExtractedFSM.minimize`), with the evidence merged.
+
+    Unreachable states are dropped and states with the same output class after every word
+    merged (Moore partition refinement), which preserves the language (the classes); states
+    are renumbered in breadth-first order from the initial state (so it becomes 0). Evidence
+    is summed over merged states on both state axes, so a transition's confidence counts mass
+    that went to any member of its target. Counts from or into dropped (unreachable) states are
+    discarded (``metadata["dropped_counts"]``). ``completed`` holds where a merged pair has no
+    support and some member was completed. Centroids and output distributions are means of the
+    members' weighted by their number of outputs (equal weights when there are none);
+    ``cluster_map`` entries of dropped states become -1. ``metadata["minimized_from"]``
+    records the old ``n_states``.
+    """
     reach = np.array(bfs_order(fsm.transitions, fsm.initial), np.int64)
     local = np.full(fsm.n_states, -1, np.int64)
     local[reach] = np.arange(reach.size)
     table = local[fsm.transitions[reach]]  # (r, k), reachable states only
-    block = np.unique(fsm.accepting[reach], return_inverse=True)[1].ravel()
+    block = np.unique(fsm.classes[reach], return_inverse=True)[1].ravel()
     while True:
         _, refined = np.unique(np.column_stack([block, block[table]]), axis=0, return_inverse=True)
         refined = refined.ravel()
@@ -58,18 +71,16 @@ def minimize_fsm(fsm: ExtractedFSM) -> ExtractedFSM:
     relabel[order] = np.arange(order.size)
     new_of_local = relabel[block]  # (r,)
     transitions = relabel[quotient[order]]
-    accepting = fsm.accepting[reach[rep[order]]]
+    classes = fsm.classes[reach[rep[order]]]
 
     counts = fsm.transition_counts[np.ix_(reach, np.arange(fsm.n_symbols), reach)]
     counts = sum_blocks(sum_blocks(counts, new_of_local, 0), new_of_local, 2)
     outputs = sum_blocks(fsm.output_counts[reach], new_of_local, 0)
     any_completed = sum_blocks(fsm.completed[reach].astype(np.int64), new_of_local, 0) > 0
     completed = any_completed & (counts.sum(-1) == 0)
-    centroids = None
-    if fsm.centroids is not None:
-        w = fsm.output_counts[reach].sum(1).astype(np.float64)
-        w = np.where(sum_blocks(w, new_of_local, 0)[new_of_local] > 0, w, 1.0)
-        centroids = sum_blocks(fsm.centroids[reach] * w[:, None], new_of_local, 0) / sum_blocks(w, new_of_local, 0)[:, None]
+    weight = fsm.output_counts[reach].sum(1)
+    centroids = merged_probs(None if fsm.centroids is None else fsm.centroids[reach], weight, new_of_local, order.size)
+    probs = merged_probs(None if fsm.output_probs is None else fsm.output_probs[reach], weight, new_of_local, order.size)
     state_map = np.full(fsm.n_states, -1, np.int64)
     state_map[reach] = new_of_local
     cluster_map = None
@@ -79,9 +90,9 @@ def minimize_fsm(fsm: ExtractedFSM) -> ExtractedFSM:
     meta["minimized_from"] = fsm.n_states
     meta["dropped_counts"] = int(fsm.transition_counts.sum() - counts.sum())
     if "undecided_outputs" in meta:
-        meta["undecided_outputs"] = np.flatnonzero(outputs[:, 1] == outputs[:, 0]).tolist()
-    return type(fsm)(fsm.alphabet, transitions, accepting, 0, counts, outputs, completed,
-                      centroids, cluster_map, meta, fsm.cluster_centroids, fsm.abstraction)
+        meta["undecided_outputs"] = undecided_outputs(outputs).tolist()
+    return fsm.remade(transitions, classes, 0, transition_counts=counts, output_counts=outputs, completed=completed,
+                      centroids=centroids, cluster_map=cluster_map, metadata=meta, output_probs=probs)
 
 
 def _check_blocks(blocks: Any, n_states: int) -> np.ndarray:
@@ -113,7 +124,7 @@ def quotient_parts(fsm: ExtractedFSM, blocks: np.ndarray) -> tuple[np.ndarray, .
     order = np.argsort(-fsm.output_counts.sum(1), kind="stable")
     rep = order[np.unique(blocks[order], return_index=True)[1]]
     transitions = np.where(counts.sum(-1) > 0, counts.argmax(-1), blocks[fsm.transitions[rep]])
-    voted = (outputs[:, 1] > outputs[:, 0]).astype(np.int64) if outputs.shape[1] == 2 else outputs.argmax(1)
+    voted = outputs.argmax(1)  # ties: the smaller class (an acceptor's tie rejects)
     state_outputs = np.where(outputs.sum(1) > 0, voted, fsm.state_outputs[rep])
     return counts, outputs, rep, transitions, state_outputs
 
@@ -136,16 +147,15 @@ def quotient_fsm(fsm: ExtractedFSM, blocks: np.ndarray) -> ExtractedFSM:
     """
     blocks = _check_blocks(blocks, fsm.n_states)
     counts, outputs, rep, transitions, state_outputs = quotient_parts(fsm, blocks)
-    weight = fsm.output_counts.sum(1).astype(np.float64)
+    weight = fsm.output_counts.sum(1)
     completed = (counts.sum(-1) == 0) & fsm.completed[rep]
-    centroids = None
-    if fsm.centroids is not None:
-        w = np.where(sum_blocks(weight, blocks, 0)[blocks] > 0, weight, 1.0)
-        centroids = sum_blocks(fsm.centroids * w[:, None], blocks, 0) / sum_blocks(w, blocks, 0)[:, None]
+    centroids = merged_probs(fsm.centroids, weight, blocks, rep.size)
+    probs = merged_probs(fsm.output_probs, weight, blocks, rep.size)
     cluster_map = None if fsm.cluster_map is None else np.where(fsm.cluster_map >= 0, blocks[fsm.cluster_map], -1)
     meta = {**dict(fsm.metadata), "merged_from": fsm.n_states}
     if "undecided_outputs" in meta:
-        meta["undecided_outputs"] = np.flatnonzero(outputs[:, 1] == outputs[:, 0]).tolist()
-    merged = type(fsm)(fsm.alphabet, transitions, state_outputs == 1, int(blocks[fsm.initial]), counts,
-                       outputs, completed, centroids, cluster_map, meta, fsm.cluster_centroids, fsm.abstraction)
+        meta["undecided_outputs"] = undecided_outputs(outputs).tolist()
+    merged = fsm.remade(transitions, state_outputs, int(blocks[fsm.initial]), transition_counts=counts,
+                        output_counts=outputs, completed=completed, centroids=centroids, cluster_map=cluster_map,
+                        metadata=meta, output_probs=probs)
     return minimize_fsm(merged)

@@ -50,11 +50,29 @@ _INSTALL = "install Graphviz (`apt-get install graphviz`, `brew install graphviz
 
 
 def _sinks(fsm: ExtractedFSM) -> np.ndarray:
-    """Rejecting states whose every transition loops back to themselves (never the initial)."""
+    """Rejecting states whose every transition loops back to themselves (never the initial); an
+    acceptor only (a Moore machine's trap states say something: their class)."""
     loops = (fsm.transitions == np.arange(fsm.n_states)[:, None]).all(1)
-    mask = loops & ~fsm.accepting
+    mask = loops & ~fsm.accepting if fsm.output_kind == "accept" else np.zeros(fsm.n_states, bool)
     mask[fsm.initial] = False
     return mask
+
+
+def _symbol_name(fsm: ExtractedFSM, i: int) -> str:
+    return "$" if i == fsm.n_symbols else fsm.alphabet[i]
+
+
+def _output_label(fsm: ExtractedFSM, q: int, top: int = 3) -> str:
+    """What state ``q`` outputs, for its node: nothing for an acceptor (its shape says it), the
+    class of a Moore machine, the most probable next symbols of a next-symbol automaton ($ is
+    end-of-word)."""
+    if fsm.output_kind == "accept":
+        return ""
+    if fsm.output_kind == "classes":
+        return f"\\nclass {int(fsm.classes[q])}"
+    p = fsm.output_probs[q]
+    best = np.argsort(-p, kind="stable")[:top]
+    return "\\n" + graphviz.escape(" ".join(f"{_symbol_name(fsm, int(i))}:{p[i]:.2f}" for i in best if p[i] >= 0.005))
 
 
 def _edge_style(confidence: float, completed: bool, min_confidence: float) -> dict[str, str]:
@@ -167,12 +185,16 @@ def to_dot(
     for q in range(fsm.n_states):
         if hidden[q]:
             continue
-        label = f"q{q}"
+        label = f"q{q}" + _output_label(fsm, q)
         if show_support and out_total[q]:
-            rej, acc = fsm.output_counts[q]
-            majority = "acc" if acc > rej else "rej" if rej > acc else "tie"
-            label += f"\\n{majority} {fsm.output_confidence[q]:.0%}\\nn={out_total[q]}"
-        g.node(f"q{q}", label=label, shape="doublecircle" if fsm.accepting[q] else "circle")
+            if fsm.output_kind == "accept":
+                rej, acc = fsm.output_counts[q]
+                majority = "acc " if acc > rej else "rej " if rej > acc else "tie "
+            else:
+                majority = ""
+            label += f"\\n{majority}{fsm.output_confidence[q]:.0%}\\nn={out_total[q]}"
+        accepting = fsm.output_kind == "accept" and fsm.accepting[q]
+        g.node(f"q{q}", label=label, shape="doublecircle" if accepting else "circle")
 
     support, agree = fsm.support, np.take_along_axis(fsm.transition_counts, fsm.transitions[:, :, None], 2)[..., 0]
     for (q, t, _), symbols in _edge_groups(fsm, hidden, min_confidence).items():

@@ -32,6 +32,7 @@ from ..abstraction.clustering import Method, make_abstraction
 from ..automata.automaton import ExtractedFSM
 from ..data.datasets import Dataset
 from ..errors import ArgumentTypeError, ValidationError
+from ..abstraction.codebook import use_codebook
 from ..nets.net import as_net
 from ..nets.trace import StateKind
 from ..words import check_ordered_words, encode_words, words_digest
@@ -192,14 +193,14 @@ def extract(
             raise ValidationError(f"n_states={n_states} must be <= max_states={max_states}, the largest automaton "
                                   f"extract builds (raise max_states to fit more clusters)")
     check_choice("method", method, ("kmeans", "gmm"))
-    seed = check_seed("seed", seed)
-    minimize = check_bool("minimize", minimize)
-    progress = check_bool("progress", progress)
+    seed, minimize, progress = check_seed("seed", seed), check_bool("minimize", minimize), check_bool("progress", progress)
     check_ordered_words(validation, "validation")
     t0 = time.perf_counter()
     words = _fitting_words(data)
     encode_words(words, net.alphabet)  # every word a str or sequence of known symbols, before any look
     meta = {"seed": seed, "fit_digest": words_digest(words)}  # the digest covers all of data, before any split
+    if net.output_kind == "next-symbol":  # its output classes: a codebook of distributions
+        meta["codebook"] = use_codebook(net, words, seed=seed)
     if options is not None:
         if not any(len(w) for w in words):
             raise ValidationError("data must hold at least one non-empty word, got only empty words")

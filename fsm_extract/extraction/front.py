@@ -23,7 +23,6 @@ from ..automata.automaton import ExtractedFSM
 from ..automata.counting import run_transitions
 from ..errors import ValidationError
 from ..nets.net import Net
-from ..nets.trace import output_classes
 from ..words import encode_words
 
 __all__ = ["FrontPoint", "ParetoFront", "knee_tolerance", "measure_words"]
@@ -42,8 +41,8 @@ def measure_words(net: Net, words: Any, *, name: str = "words") -> Words:
     """The net's output class after every prefix of ``words`` (no states kept)."""
     symbols, offsets = encode_words(words, net.alphabet, name=name)
     probs, h0 = net.outputs(symbols, offsets)
-    return Words(symbols=symbols, offsets=offsets, classes=output_classes(probs),
-                 h0_class=int(output_classes(h0[None, :])[0]))
+    return Words(symbols=symbols, offsets=offsets, classes=net.classes_of(probs),
+                 h0_class=int(net.classes_of(h0[None, :])[0]))
 
 
 def _subset(words: Words, keep: np.ndarray) -> Words:

@@ -13,6 +13,7 @@ from .._checks import check_int, check_seed
 from ..abstraction.merging import merge_path
 from ..data.datasets import Dataset
 from ..errors import ValidationError
+from ..abstraction.codebook import use_codebook
 from ..nets.net import Net, as_net
 from ..words import check_ordered_words, encode_words
 from .front import ParetoFront, measure_words
@@ -158,6 +159,7 @@ def pareto(
     seed = check_seed("seed", seed)
     options = Refinement() if refine is None else Refinement.of(refine)
     words, labels = words_and_labels(data, "data", net)
+    use_codebook(net, words, seed=seed)  # a next-symbol net's output classes
     words, held_out, held_labels, source = split_for_front(net, words, labels, validation, seed)
     if not any(len(w) for w in words):
         raise ValidationError("data must hold at least one non-empty word, got only empty words")

@@ -35,6 +35,7 @@ from ..abstraction.features import (
     FeatureAbstraction,
     FeatureKind,
     FeatureMap,
+    output_width,
 )
 from ..abstraction.splitting import refine_partition
 from ..analysis.search import (
@@ -47,7 +48,7 @@ from ..automata.counting import run_transitions
 from ..automata.nearest import nearest_centroid
 from ..errors import ArgumentTypeError
 from ..nets.net import Net
-from ..nets.trace import Trace, output_classes
+from ..nets.trace import Trace
 from ..words import decode_word, encode_ids, encode_word, encode_words
 
 __all__ = ["passes_check", "Refinement", "extract_refined", "check_words", "probe_words", "MAX_CHECK_STEPS", "MAX_PROBE_WORDS",
@@ -213,8 +214,8 @@ def _disagreements(net: Net, fsm: ExtractedFSM, words: list[list[int]]) -> tuple
     symbols, offsets = encode_ids(words)
     probs, h0 = net.outputs(symbols, offsets)  # no states kept
     fsm_out = fsm.state_outputs[run_transitions(fsm.transitions, symbols, offsets, fsm.initial)]
-    bad = fsm_out != output_classes(probs)
-    found = [[]] if int(fsm.state_outputs[fsm.initial]) != int(output_classes(h0[None, :])[0]) else []  # the empty word
+    bad = fsm_out != net.classes_of(probs)
+    found = [[]] if int(fsm.state_outputs[fsm.initial]) != int(net.classes_of(h0[None, :])[0]) else []  # the empty word
     return found + first_disagreeing_prefixes(words, bad, offsets), int(symbols.size)
 
 
@@ -276,7 +277,7 @@ def _behaviour(net: Net, fmap: FeatureMap, hidden: np.ndarray, cache: dict) -> n
     key = (fmap.depth, fmap.symbols, fmap.state)
     old = cache.get("behaviour") if cache.get("key") == key else None
     if old is None or old.shape[0] > hidden.shape[0]:
-        old = np.zeros((0, fmap.steps_per_state(len(net.alphabet))), np.float32)
+        old = np.zeros((0, fmap.steps_per_state(len(net.alphabet)) * output_width(net)), np.float32)
     new = fmap.continuation_outputs(net, hidden[old.shape[0]:]) if hidden.shape[0] > old.shape[0] else old[:0]
     cache.update(key=key, behaviour=np.concatenate([old, new]))
     return cache["behaviour"]

@@ -20,6 +20,7 @@ from ..abstraction.clustering import Method, count_distinct_rows, make_abstracti
 from ..analysis.fidelity import evaluate_trace
 from ..data.datasets import Dataset
 from ..errors import ArgumentTypeError, ValidationError
+from ..abstraction.codebook import use_codebook
 from ..nets.net import as_net
 from ..nets.trace import StateKind, Trace
 from ..words import check_ordered_words
@@ -205,6 +206,7 @@ def sweep(
     check_ordered_words(fit_data, "fit_data")
     check_ordered_words(test_data, "test_data")
     model = as_net(model, check=True)
+    use_codebook(model, fit_data.words if isinstance(fit_data, Dataset) else fit_data, seed=seed)
     fit_trace = model.trace_words(fit_data.words if isinstance(fit_data, Dataset) else fit_data, name="fit_data", state=state)
     test_trace = model.trace_words(test_data.words if isinstance(test_data, Dataset) else test_data, name="test_data",
                                    state=state)

@@ -1,11 +1,15 @@
 """Ground-truth networks: recurrent nets whose weights are *set*, not trained, so that they
-compute a given DFA exactly, optionally disguised; and languages with a planted trigger.
+compute a given DFA (or Moore machine) exactly, optionally disguised; and languages with a
+planted trigger.
 
 They give extraction a known answer. :func:`exact_lstm` builds an ``nn.LSTM`` inside an
 :class:`~fsm_extract.nets.models.RNNClassifier` whose acceptance after every prefix equals the
 DFA's, on words of any length (saturated gates rewrite the state at every step, so nothing
 drifts). Distractor units, a random permutation of the hidden units and weight noise hide the
-construction without changing what the net computes. :func:`plant_trigger` makes the rare
+construction without changing what the net computes. :func:`exact_moore` builds the same
+net for a :class:`~fsm_extract.data.moore.MooreMachine`, with one logit per class
+(``outputs="classes"``). The construction itself is
+:mod:`fsm_extract.nets.exact_construction`. :func:`plant_trigger` makes the rare
 behaviour that a 95%-fidelity extraction misses: a language that flips its answer on every
 word containing a given substring.
 
@@ -18,30 +22,21 @@ word containing a given substring.
 
 from __future__ import annotations
 
-import math
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
-import torch
 from automata.fa.dfa import DFA
 
-from .._checks import check_bool, check_float, check_int, check_seed
+from .._checks import check_choice
 from ..data import dfa_tables as _sampling
 from ..data.languages import Language, from_dfa
+from ..data.moore import MooreMachine
 from ..errors import ArgumentTypeError, ValidationError
 from ..words import encode_word, format_word
+from .exact_construction import MIN_SHARPNESS, Plan, check_options, gru_net, lstm_net
 from .models import RNNClassifier
 
-__all__ = ["exact_lstm", "exact_gru", "plant_trigger", "MIN_SHARPNESS"]
-
-MIN_SHARPNESS = 8.0
-"""Smallest ``sharpness`` accepted; exactness is verified (tests) from here up to 100."""
-
-_DISTRACTOR_STD = 1.5  # std of a distractor gate's pre-activation from each input group
-
-
-def _sigmoid(x: float) -> float:
-    return 1.0 / (1.0 + math.exp(-x))
+__all__ = ["exact_lstm", "exact_gru", "exact_moore", "plant_trigger", "MIN_SHARPNESS"]
 
 
 def _as_language(dfa: Any) -> Language:
@@ -49,120 +44,18 @@ def _as_language(dfa: Any) -> Language:
         return dfa
     if isinstance(dfa, DFA):
         return from_dfa(dfa)
+    if isinstance(dfa, MooreMachine):
+        raise ArgumentTypeError(f"dfa={dfa!r} must be an fsm_extract Language or an automata-lib DFA, got a "
+                                "MooreMachine; build its net with exact_moore(machine, cell=...)")
     raise ArgumentTypeError(
         f"dfa={dfa!r} must be an fsm_extract Language or an automata-lib DFA, got {type(dfa).__name__}"
     )
 
 
-class _Plan:
-    """The state units of the first-order construction and their linear read-out.
-
-    Unit ``u`` stands for the pair ``(unit_state[u], unit_symbol[u]) = (q', a)``: "the last
-    symbol was ``a`` and the DFA is now in ``q'``", one unit per distinct pair
-    ``(delta(q, a), a)``. ``pred[u, q]`` is 1 where ``delta(q, a) = q'``. The read-out
-    ``s = A @ h + e_0`` gives the one-hot DFA state from the hidden vector ``h`` (``A`` is filled
-    per cell kind); the zero initial state reads as the initial state 0.
-    """
-
-    def __init__(self, lang: Language) -> None:
-        table, accepting, _ = lang.transition_table()
-        n, k = table.shape
-        pairs = sorted({(int(table[q, a]), a) for q in range(n) for a in range(k)})
-        self.n_states, self.n_symbols = n, k
-        self.unit_state = np.array([p[0] for p in pairs], dtype=np.int64)
-        self.unit_symbol = np.array([p[1] for p in pairs], dtype=np.int64)
-        self.n_units = len(pairs)
-        self.pred = (table[:, self.unit_symbol].T == self.unit_state[:, None]).astype(np.float64)  # (P, n)
-        self.sign = np.where(accepting, 1.0, -1.0)  # (n,)
-        self.of_state = (self.unit_state[None, :] == np.arange(n)[:, None]).astype(np.float64)  # (n, P)
-
-
-def _match_rows(plan: _Plan, A: np.ndarray, s: float, hidden: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Pre-activation ``s * (x[a] + sum_{q in pred(u)} s_q(h) - 1.5)`` of every state unit:
-    ``+s/2`` when unit ``u`` must fire, ``<= -s/2`` otherwise. Returns (W_ih, W_hh, b) rows."""
-    P = plan.n_units
-    w_ih = np.zeros((P, plan.n_symbols))
-    w_ih[np.arange(P), plan.unit_symbol] = math.sqrt(s)  # the embedding is sqrt(s) * identity
-    w_hh = np.zeros((P, hidden))
-    w_hh[:, : A.shape[1]] = s * plan.pred @ A
-    bias = s * (plan.pred[:, 0] - 1.5)  # the read-out's constant term is e_0
-    return w_ih, w_hh, bias
-
-
-def _distractor_rows(
-    rng: np.random.Generator, m: int, k: int, n_state: int, hidden: int, amp: float, h_on: float, x_on: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Random rows for ``m`` distractor gates: input, state-unit and distractor columns each
-    contribute a pre-activation of std ~1.5 (distractor activity is ~``amp``, so its columns
-    are scaled by ``1 / max(amp, 0.1)``)."""
-    w_ih = rng.normal(0.0, _DISTRACTOR_STD / x_on, (m, k))
-    w_hh = np.zeros((m, hidden))
-    w_hh[:, :n_state] = rng.normal(0.0, _DISTRACTOR_STD / h_on, (m, n_state))
-    w_hh[:, n_state:] = rng.normal(0.0, _DISTRACTOR_STD / math.sqrt(m) / max(amp, 0.1), (m, m))
-    return w_ih, w_hh, rng.normal(0.0, 0.5, m)
-
-
-def _check_common(
-    dfa: Any, sharpness: Any, distractors: Any, amplitude: Any, noise: Any, seed: Any, permute: Any
-) -> tuple[Language, float, int, float, float, int, bool]:
-    lang = _as_language(dfa)
-    s = check_float("sharpness", sharpness, max=1e4)
-    if s < MIN_SHARPNESS:
-        raise ValidationError(f"sharpness={s} must be >= {MIN_SHARPNESS}: below it the gates do not saturate and the net is not exact")
-    m = check_int("distractors", distractors, min=0, max=65536)
-    amp = check_float("amplitude", amplitude, min=0.0, max=1.0)
-    eps = check_float("noise", noise, min=0.0)
-    seed = check_seed("seed", seed)
-    permute = m > 0 if permute is None else check_bool("permute", permute)
-    return lang, s, m, amp, eps, seed, permute
-
-
-def _build(
-    cell: str, lang: Language, plan: _Plan, blocks: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
-    head_w: np.ndarray, head_b: float, meta: dict[str, Any], permute: bool, eps: float, seed: int,
-) -> RNNClassifier:
-    """Assemble gate blocks (rows ordered as the unit list), permute units, add noise, load."""
-    w_ih = np.concatenate([b[0] for b in blocks])
-    w_hh = np.concatenate([b[1] for b in blocks])
-    bias = np.concatenate([b[2] for b in blocks])
-    hidden = w_hh.shape[1]
-    k = plan.n_symbols
-    unit_state = np.concatenate([plan.unit_state, -np.ones(hidden - plan.n_units, np.int64)])
-    unit_symbol = np.concatenate([plan.unit_symbol, -np.ones(hidden - plan.n_units, np.int64)])
-    if meta.get("start_unit") is not None:
-        unit_state[plan.n_units], unit_symbol[plan.n_units] = -2, -2
-    perm_rng, noise_rng = (np.random.default_rng(s) for s in np.random.SeedSequence([seed, 1]).spawn(2))
-    perm = perm_rng.permutation(hidden) if permute else np.arange(hidden)  # new unit j = old unit perm[j]
-    rows = np.concatenate([g * hidden + perm for g in range(len(blocks))])
-    w_ih, w_hh, bias = w_ih[rows], w_hh[rows][:, perm], bias[rows]
-    head_w = head_w[perm]
-    model = RNNClassifier(lang.alphabet, cell=cell, hidden_size=hidden, embedding_dim=k)  # type: ignore[arg-type]
-    values = {
-        "embedding.weight": math.sqrt(meta["sharpness"]) * np.eye(k),
-        "rnn.weight_ih_l0": w_ih,
-        "rnn.weight_hh_l0": w_hh,
-        "rnn.bias_ih_l0": bias,
-        "rnn.bias_hh_l0": np.zeros_like(bias),
-        "head.weight": head_w[None, :],
-        "head.bias": np.array([head_b]),
-    }
-    params = dict(model.named_parameters())
-    with torch.no_grad():
-        for name, value in values.items():  # a fixed order: the noise is reproducible
-            if eps > 0:
-                value = value + noise_rng.normal(0.0, eps, value.shape)
-            params[name].copy_(torch.from_numpy(np.ascontiguousarray(value)).to(params[name].dtype))
-    model.metadata = {
-        **meta,
-        "language": lang.name,
-        "n_dfa_states": plan.n_states,
-        "unit_state": unit_state[perm].tolist(),
-        "unit_symbol": unit_symbol[perm].tolist(),
-        "permute": bool(permute),
-        "noise": eps,
-        "seed": seed,
-    }
-    return model.eval()
+def _plan(lang: Language) -> Plan:
+    """An acceptor's plan: one head logit, +1 in accepting states and -1 elsewhere."""
+    table, accepting, _ = lang.transition_table()
+    return Plan(lang.alphabet, table, np.where(accepting, 1.0, -1.0)[None, :], lang.name, {})
 
 
 def exact_lstm(
@@ -237,28 +130,9 @@ def exact_lstm(
     ArgumentTypeError, ValidationError
         For a ``dfa`` of the wrong type or an option outside its rule.
     """
-    lang, s, m, amp, eps, seed, permute = _check_common(dfa, sharpness, distractors, amplitude, noise, seed, permute)
-    plan = _Plan(lang)
-    P, k, H = plan.n_units, plan.n_symbols, plan.n_units + m
-    on = _sigmoid(s / 2)
-    h_on = on * math.tanh(on * math.tanh(s))
-    A = (plan.of_state - (np.arange(plan.n_states) == 0)[:, None]) / h_on  # (n, P): s = A h + e_0
-    i_rows = _match_rows(plan, A, s, H)
-
-    def const(value: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        return np.zeros((P, k)), np.zeros((P, H)), np.full(P, value)
-
-    blocks = [i_rows, const(-s), const(s), i_rows]  # PyTorch gate order: i, f, g, o
-    if m:
-        rng = np.random.default_rng(np.random.SeedSequence([seed, 0]))
-        gates = [_distractor_rows(rng, m, k, P, H, amp, h_on, math.sqrt(s)) for _ in range(3)]
-        a = min(max(amp, 1e-9), 1 - 1e-7)
-        gates.append((np.zeros((m, k)), np.zeros((m, H)), np.full(m, math.log(a / (1 - a)))))
-        blocks = [tuple(np.concatenate([x, y]) for x, y in zip(b, g)) for b, g in zip(blocks, gates)]
-    head_w = np.zeros(H)
-    head_w[:P] = (s / 2) * plan.sign @ A
-    meta = {"construction": "exact_lstm", "sharpness": s, "distractors": m, "amplitude": amp, "h_on": h_on}
-    return _build("lstm", lang, plan, blocks, head_w, (s / 2) * plan.sign[0], meta, permute, eps, seed)
+    lang = _as_language(dfa)
+    opts = check_options(sharpness, distractors, amplitude, noise, seed, permute)
+    return lstm_net(_plan(lang), opts, "exact_lstm")
 
 
 def exact_gru(
@@ -287,32 +161,77 @@ def exact_gru(
     it as in the LSTM), and zero outgoing weights into state units and head. Parameters, returns and errors as in :func:`exact_lstm`
     (``metadata["unit_state"]`` is ``-2`` for the start unit).
     """
-    lang, s, m, amp, eps, seed, permute = _check_common(dfa, sharpness, distractors, amplitude, noise, seed, permute)
-    plan = _Plan(lang)
-    P, k = plan.n_units, plan.n_symbols
-    S, H = P + 1, P + 1 + m  # state units, then the start unit, then distractors
-    eta, eta_start = math.tanh(s / 2), math.tanh(s)
-    A = np.zeros((plan.n_states, S))
-    A[:, :P] = plan.of_state / (2 * eta)
-    A[:, P] = plan.of_state.sum(1) / (2 * eta_start) - (np.arange(plan.n_states) == 0) / eta_start
-    w_ih, w_hh, b = _match_rows(plan, A, s, H)
-    start_ih = np.zeros((1, k))
+    lang = _as_language(dfa)
+    opts = check_options(sharpness, distractors, amplitude, noise, seed, permute)
+    return gru_net(_plan(lang), opts, "exact_gru")
 
-    def const(value: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        return np.zeros((S, k)), np.zeros((S, H)), np.full(S, value)
 
-    n_rows = (np.vstack([w_ih, start_ih]), np.vstack([w_hh, np.zeros((1, H))]), np.append(b, s))
-    blocks = [const(s), const(-s), n_rows]  # PyTorch gate order: r, z, n
-    if m:
-        rng = np.random.default_rng(np.random.SeedSequence([seed, 0]))
-        # every GRU state unit is +-1, so the S state columns are scaled like one input of std 1.5
-        gates = [_distractor_rows(rng, m, k, S, H, amp, math.sqrt(S), math.sqrt(s)) for _ in range(3)]
-        gates[2] = tuple(amp / (_DISTRACTOR_STD * math.sqrt(3)) * x for x in gates[2])  # pre-activation std ~amp
-        blocks = [tuple(np.concatenate([x, y]) for x, y in zip(bl, g)) for bl, g in zip(blocks, gates)]
-    head_w = np.zeros(H)
-    head_w[:S] = (s / 2) * plan.sign @ A
-    meta = {"construction": "exact_gru", "sharpness": s, "distractors": m, "amplitude": amp, "eta": eta, "start_unit": P}
-    return _build("gru", lang, plan, blocks, head_w, (s / 2) * plan.sign[0], meta, permute, eps, seed)
+def _moore_plan(machine: MooreMachine) -> Plan:
+    """A Moore machine's plan over its reachable states, renumbered breadth-first from the
+    initial state (so the initial state is 0): one head logit per class, +1 in the states of
+    that class and -1 elsewhere."""
+    table, outputs, initial = machine.transition_table()
+    order, index = [initial], {initial: 0}
+    for q in order:  # grows while iterating: breadth-first over reachable states
+        for r in table[q].tolist():
+            if r not in index:
+                index[r] = len(order)
+                order.append(r)
+    reach = np.array(order, dtype=np.int64)
+    renumbered = np.vectorize(index.__getitem__, otypes=[np.int64])(table[reach])
+    signs = np.where(outputs[reach][None, :] == np.arange(machine.n_classes)[:, None], 1.0, -1.0)
+    return Plan(machine.alphabet, renumbered, signs, machine.name,
+                {"outputs": "classes", "n_classes": machine.n_classes})
+
+
+def exact_moore(
+    machine: MooreMachine,
+    *,
+    cell: Literal["lstm", "gru"] = "lstm",
+    sharpness: float = 20.0,
+    distractors: int = 0,
+    amplitude: float = 0.1,
+    noise: float = 0.0,
+    seed: int = 0,
+    permute: bool | None = None,
+) -> RNNClassifier:
+    """A one-layer LSTM (or GRU) classifier whose class after every prefix is the Moore
+    machine's, exactly.
+
+    The construction of :func:`exact_lstm` (or :func:`exact_gru`) on the machine's reachable
+    states, with a head of ``n_classes`` logits: logit ``c`` is ``+s/2`` after a prefix that
+    leads to a state of class ``c`` and ``-s/2`` otherwise, so the argmax is the machine's class
+    with a margin of ``s`` between it and every other class (the empty prefix included). The
+    disguise options act as for :func:`exact_lstm`.
+
+    Parameters
+    ----------
+    machine : MooreMachine
+    cell : {"lstm", "gru"}, default "lstm"
+    sharpness, distractors, amplitude, noise, seed, permute
+        As for :func:`exact_lstm`.
+
+    Returns
+    -------
+    RNNClassifier
+        ``outputs="classes"``, ``n_classes = machine.n_classes``, in eval mode;
+        ``hidden_size = P + m`` (LSTM) or ``P + 1 + m`` (GRU) with ``P <= n k`` pairs of the
+        ``n`` reachable states. ``metadata["construction"]`` is ``"exact_moore"``; the other
+        entries as for :func:`exact_lstm` (``unit_state`` numbers the reachable states
+        breadth-first from the initial one).
+
+    Raises
+    ------
+    ArgumentTypeError, ValidationError
+        For a ``machine`` that is not a MooreMachine or an option outside its rule.
+    """
+    if not isinstance(machine, MooreMachine):
+        raise ArgumentTypeError(f"machine={machine!r} must be an fsm_extract MooreMachine, got "
+                                f"{type(machine).__name__} (for a DFA or Language use exact_lstm or exact_gru)")
+    check_choice("cell", cell, ("lstm", "gru"))
+    opts = check_options(sharpness, distractors, amplitude, noise, seed, permute)
+    build = lstm_net if cell == "lstm" else gru_net
+    return build(_moore_plan(machine), opts, "exact_moore")
 
 
 def _kmp_table(trigger: np.ndarray, k: int) -> np.ndarray:

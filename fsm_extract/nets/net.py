@@ -30,7 +30,7 @@ from .forward import (
     step_states,
 )
 from .parts import RecurrentParts, check_device
-from .trace import StateKind, Trace
+from .trace import StateKind, Trace, output_classes
 
 __all__ = ["Net", "as_net", "collect_trace", "collect_trace_encoded", "step_from"]
 
@@ -56,6 +56,17 @@ class Net:
             raise ArgumentTypeError(f"parts must be an RNNClassifier or a RecurrentAdapter, got {type(parts).__name__}")
         self.parts = parts
         self.steps = 0
+        self.codebook: np.ndarray | None = None  # a next-symbol net's output classes, once fitted
+
+    @property
+    def output_kind(self) -> str:
+        """``"accept"``, ``"classes"`` or ``"next-symbol"``."""
+        return self.parts.output_kind
+
+    def classes_of(self, probs: np.ndarray) -> np.ndarray:
+        """The output class of each row of class probabilities (n, n_classes), int32 (through
+        the :attr:`codebook` when one is set)."""
+        return output_classes(probs, self.codebook)
 
     # ------------------------------------------------------------------ what the net is
     @property
@@ -115,7 +126,8 @@ class Net:
             probs[rows] = p
         self.steps += padded_steps(offsets, batch_size)
         return Trace(hidden=hidden, symbols=symbols, offsets=offsets, h0=np.zeros(dim, dtype=np.float32), outputs=None,
-                     h0_output=None, alphabet=self.alphabet, state=state, cell=self.cell, probs=probs, h0_probs=first)
+                     h0_output=None, alphabet=self.alphabet, state=state, cell=self.cell, probs=probs, h0_probs=first,
+                     output_kind=self.output_kind, codebook=self.codebook)
 
     def trace_words(self, words: Any, *, name: str = "words", state: StateKind = "h", batch_size: int = 512,
                     progress: bool = False) -> Trace:

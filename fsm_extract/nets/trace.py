@@ -16,22 +16,36 @@ from .._checks import check_choice, check_float
 from ..errors import ArgumentTypeError, ValidationError
 from ..words import check_alphabet
 
-__all__ = ["Trace", "StateKind", "CellKind", "output_classes"]
+__all__ = ["Trace", "StateKind", "CellKind", "output_classes", "nearest_rows"]
 
 StateKind = Literal["h", "hc"]
 CellKind = Literal["lstm", "gru", "rnn"]
 
 
-def output_classes(probs: np.ndarray) -> np.ndarray:
+def output_classes(probs: np.ndarray, codebook: np.ndarray | None = None) -> np.ndarray:
     """The output class of each row of class probabilities (n, n_classes), int32.
 
     The one place where an acceptor's threshold lives: with two classes, class 1 ("accept")
-    when its probability is above 0.5 (a tie rejects); otherwise the most probable class.
+    when its probability is above 0.5 (a tie rejects); otherwise the most probable class. With a
+    ``codebook`` (m, n_classes) of distributions (a next-symbol net's output classes), the
+    nearest row in L1 distance (ties: the first).
     """
     probs = np.asarray(probs)
+    if codebook is not None:
+        return nearest_rows(probs, codebook)
     if probs.shape[1] == 2:
         return (probs[:, 1] > 0.5).astype(np.int32)
     return np.argmax(probs, axis=1).astype(np.int32)
+
+
+def nearest_rows(probs: np.ndarray, codebook: np.ndarray, chunk: int = 16384) -> np.ndarray:
+    """The nearest ``codebook`` row (L1) of each row of ``probs``, int32, in chunks of rows."""
+    out = np.empty(probs.shape[0], np.int32)
+    book = np.asarray(codebook, dtype=np.float32)
+    for start in range(0, probs.shape[0], chunk):
+        block = np.asarray(probs[start:start + chunk], dtype=np.float32)
+        out[start:start + chunk] = np.abs(block[:, None, :] - book[None, :, :]).sum(-1).argmin(1)
+    return out
 
 
 def _class_probs(outputs: Any, h0_output: Any, probs: Any, h0_probs: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -91,6 +105,12 @@ class Trace:
         ``outputs``, ``[1 - p, p]``.
     h0_probs : ndarray of shape (n_classes,), optional
         The same for the empty prefix.
+    output_kind : {"accept", "classes", "next-symbol"}, default "accept"
+        What the net's outputs are (a next-symbol net's classes: each next symbol, then
+        end-of-word).
+    codebook : ndarray of shape (n_outputs, n_classes), optional
+        Output classes of a next-symbol net: a step's class is the nearest row (L1) instead of
+        the most probable next symbol (see :func:`output_classes`).
 
     A step's output is a class: :attr:`classes` (see :func:`output_classes`, where the 0.5
     threshold of an acceptor lives) with its probabilities kept in :attr:`probs`.
@@ -107,10 +127,13 @@ class Trace:
     cell: CellKind = "lstm"
     probs: np.ndarray | None = None
     h0_probs: np.ndarray | None = None
+    output_kind: str = "accept"
+    codebook: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         alphabet = check_alphabet(self.alphabet)
         check_choice("state", self.state, ("h", "hc"))
+        check_choice("output_kind", self.output_kind, ("accept", "classes", "next-symbol"))
         check_choice("cell", self.cell, ("lstm", "gru", "rnn"))
         hidden, symbols, offsets, h0 = (
             _as_array(name, getattr(self, name)) for name in ("hidden", "symbols", "offsets", "h0")
@@ -162,6 +185,11 @@ class Trace:
             "probs": probs,
             "h0_probs": h0_probs,
         }
+        if self.codebook is not None:
+            book = _as_array("codebook", self.codebook)
+            if book.ndim != 2 or book.shape[1] != probs.shape[1] or book.shape[0] < 1:
+                raise ValidationError(f"codebook must have shape (n_outputs >= 1, {probs.shape[1]}), got {book.shape}")
+            frozen["codebook"] = book.astype(np.float32)
         if probs.shape[1] == 2:
             frozen["outputs"] = probs[:, 1]
         for name, arr in frozen.items():
@@ -197,19 +225,25 @@ class Trace:
 
     @property
     def n_classes(self) -> int:
+        """The width of :attr:`probs`."""
         return int(self.probs.shape[1])
+
+    @property
+    def n_outputs(self) -> int:
+        """The number of output classes a step may have: the codebook's rows, or ``n_classes``."""
+        return int(self.codebook.shape[0]) if self.codebook is not None else self.n_classes
 
     @cached_property
     def classes(self) -> np.ndarray:
         """The net's output class after each step, ndarray of shape (n_steps,), int32."""
-        out = output_classes(self.probs)
+        out = output_classes(self.probs, self.codebook)
         out.setflags(write=False)
         return out
 
     @property
     def h0_class(self) -> int:
         """The net's output class on the empty prefix."""
-        return int(output_classes(self.h0_probs[None, :])[0])
+        return int(output_classes(self.h0_probs[None, :], self.codebook)[0])
 
     def final_classes(self) -> np.ndarray:
         """The output class of each whole word, ndarray of shape (n_words,), int32 (empty

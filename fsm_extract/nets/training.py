@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -261,7 +262,8 @@ def train_classifier(
     start = time.perf_counter()
     run = _Run(watched=watched, stopping=stopping, max_seconds=max_seconds, start=start)
     watch = validation if validation is not None else dataset
-    fit = _fit(model, opt, reg, (tensors, empty_target, batch_size, gen), watch=watch, run=run, epochs=epochs, progress=progress)
+    fit = _fit(model, opt, reg, epoch=lambda r: _epoch(model, opt, tensors, empty_target, batch_size, gen, r),
+               score=lambda: _word_accuracy(model, watch), run=run, epochs=epochs, progress=progress)
     best_acc, best_state, best_epoch, epochs_run, stopped, terms = fit
     model.load_state_dict(best_state)
     model.eval()
@@ -284,29 +286,33 @@ def train_classifier(
     return model
 
 
-def _fit(model: RNNClassifier, opt: torch.optim.Optimizer, reg: Regularizer | None, batches: tuple, *, watch: Dataset,
-         run: _Run, epochs: int, progress: bool) -> tuple:
-    """The epochs of one run (``batches``: what :func:`_epoch` takes besides the model, the
-    optimiser and the regulariser): (best accuracy, its weights, its epoch, epochs run, why
-    training stopped, the regulariser's mean term of every epoch)."""
+def _fit(model: nn.Module, opt: torch.optim.Optimizer, reg: Regularizer | None, *,
+         epoch: Callable[[Regularizer | None], tuple[float, float]], score: Callable[[], float], run: _Run,
+         epochs: int, progress: bool) -> tuple:
+    """The epochs of one run, shared by every trainer: ``epoch(reg)`` trains one pass and gives
+    (mean loss, the regulariser's mean term); ``score()`` measures the watched words with the
+    model in eval mode (``run`` says whether higher is better, and when to stop). Returns
+    (best score, its weights, its epoch, epochs run, why training stopped, the regulariser's
+    mean term of every epoch)."""
     bar = tqdm(total=epochs, desc="train", unit="epoch", leave=False) if progress else None
-    best_acc, best_state, best_epoch, epochs_run, stopped = -1.0, None, 0, 0, f"all {epochs} epochs run"
+    best, best_state, best_epoch, epochs_run, stopped = float("nan"), None, 0, 0, f"all {epochs} epochs run"
     terms: list[float] = []
     try:
-        for epoch in range(epochs):
+        for index in range(epochs):
             if reg is not None:
-                reg.start_epoch(epoch)
-            loss, term = _epoch(model, opt, *batches, reg)
+                reg.start_epoch(index)
+            loss, term = epoch(reg)
             terms.append(term)
-            epochs_run = epoch + 1
+            epochs_run = index + 1
             model.eval()
-            acc = _word_accuracy(model, watch)
-            if acc > best_acc:
-                best_acc, best_state, best_epoch = acc, copy.deepcopy(model.state_dict()), epochs_run
+            value = score()
+            if best_state is None or run.better(value, best):
+                best, best_state, best_epoch = value, copy.deepcopy(model.state_dict()), epochs_run
             if bar is not None:
                 bar.update(1)
-                bar.set_postfix(loss=f"{loss:.4f}", acc=f"{acc:.4f}", **({"reg": f"{term:.4g}"} if reg is not None else {}))
-            why = run.stop(acc, epochs_run, best_epoch)
+                bar.set_postfix(loss=f"{loss:.4f}", **{run.label: f"{value:.4f}"},
+                                **({"reg": f"{term:.4g}"} if reg is not None else {}))
+            why = run.stop(value, epochs_run, best_epoch)
             if why is not None:
                 stopped = why
                 break
@@ -314,7 +320,7 @@ def _fit(model: RNNClassifier, opt: torch.optim.Optimizer, reg: Regularizer | No
         if bar is not None:
             bar.set_postfix_str(f"stopped: {stopped}")
             bar.close()
-    return best_acc, best_state, best_epoch, epochs_run, stopped, terms
+    return best, best_state, best_epoch, epochs_run, stopped, terms
 
 
 def _tensors(dataset: Dataset, language: Any) -> tuple[tuple, float | None]:
@@ -331,19 +337,30 @@ def _tensors(dataset: Dataset, language: Any) -> tuple[tuple, float | None]:
 
 @dataclass(frozen=True)
 class _Run:
-    """When a training run stops: the watched accuracy reached 100% or stalled, or time ran out."""
+    """When a training run stops: the watched score reached ``perfect`` (accuracy: 100%) or
+    stalled, or time ran out. ``measure`` names the score in messages, ``label`` on the
+    progress bar; a loss such as bits per symbol has ``higher_is_better=False`` and no
+    ``perfect``."""
 
     watched: str | None
     stopping: EarlyStopping | None
     max_seconds: float | None
     start: float
+    measure: str = "accuracy"
+    label: str = "acc"
+    higher_is_better: bool = True
+    perfect: float | None = 1.0
 
-    def stop(self, acc: float, epochs_run: int, best_epoch: int) -> str | None:
+    def better(self, value: float, best: float) -> bool:
+        """Whether ``value`` improves on ``best`` (strictly; NaN never does)."""
+        return value > best if self.higher_is_better else value < best
+
+    def stop(self, value: float, epochs_run: int, best_epoch: int) -> str | None:
         """Why training stops after this epoch, or None."""
-        if self.stopping is not None and acc >= 1.0:
-            return f"{self.watched} accuracy reached 100%"
+        if self.stopping is not None and self.perfect is not None and value >= self.perfect:
+            return f"{self.watched} {self.measure} reached {self.perfect:.0%}"
         if self.stopping is not None and epochs_run - best_epoch >= self.stopping.patience:
-            return f"{self.watched} accuracy did not improve for {self.stopping.patience} epochs"
+            return f"{self.watched} {self.measure} did not improve for {self.stopping.patience} epochs"
         if self.max_seconds is not None and time.perf_counter() - self.start > self.max_seconds:
             return f"max_seconds={self.max_seconds} reached"
         return None

@@ -54,8 +54,9 @@ def test_hand_to_dict_holds_every_figure(hand_report):
     assert back["residual_concentration"] == {"share": 1.0, "places": 2, "transitions": 1}
     assert back["n_transitions"] == 4
     assert back["notes"] == []
-    expected_keys = {f for f in FidelityReport.__dataclass_fields__} - {"overlap"} | {"overlap_with_fit_data"}
-    assert set(back) == expected_keys
+    expected_keys = {f for f in FidelityReport.__dataclass_fields__} - {"overlap", "next_symbol"} | {"overlap_with_fit_data"}
+    assert set(back) == expected_keys  # an acceptor's report has no next-symbol keys
+    assert back["output_kind"] == "accept"
 
 
 def test_headline_variants():
