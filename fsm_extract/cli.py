@@ -89,7 +89,8 @@ def _build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
 
     t = sub.add_parser("train", help="train an RNN classifier on a language or a JSONL dataset",
-                       description="Train a recurrent classifier (acceptance after every symbol) and save it.")
+                       description="Train a recurrent classifier (acceptance, or a class for class-id labels, after every "
+                                   "symbol; or with --next-symbol a next-symbol model) and save it.")
     _add_source(t, model=False)
     t.add_argument("--out", required=True, metavar="PATH", help="where to write the checkpoint (.pt)")
     t.add_argument("--validation", metavar="FILE.jsonl",
@@ -107,6 +108,9 @@ def _build_parser() -> argparse.ArgumentParser:
                         "extracted automaton explains more of it (default: 0, none; try 0.1-0.3)")
     t.add_argument("--extractability-method", choices=METHODS, default=None,
                    help="how the regulariser works (default: centroids; needs --extractability > 0)")
+    t.add_argument("--next-symbol", action="store_true",
+                   help="train a next-symbol (language) model on the words of --data (labels ignored; a .txt file: one "
+                        "word per line, each character a symbol)")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.set_defaults(func=_cmd_train)
 

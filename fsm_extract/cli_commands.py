@@ -8,21 +8,23 @@ import dataclasses
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from tqdm.auto import tqdm
 
 from . import datasets, languages
-from ._checks import atomic_write_text, check_choice, check_out_dir, check_out_path
+from ._checks import atomic_write_text, check_choice, check_existing_file, check_out_dir, check_out_path
 from .analysis.fidelity import fidelity
 from .automata.automaton import load_fsm
 from .automata.render import SUFFIXES
-from .errors import GraphvizNotFoundError, ValidationError
+from .errors import DataFormatError, GraphvizNotFoundError, ValidationError
 from .extraction.extract import extract
 from .extraction.pareto import pareto
 from .extraction.refinement import Refinement
 from .extraction.sweep import sweep
 from .nets.checkpoints import load_model
 from .nets.extractability import as_extractability
+from .nets.next_symbol import train_next_symbol
 from .nets.training import train_classifier
 
 __all__: list[str] = []
@@ -283,6 +285,34 @@ def _cmd_demo(args: argparse.Namespace) -> None:
     print(f"automaton: {out_dir / 'fsm.json'}; diagram: {drawing}")
 
 
+def _text_words(path: str) -> list[str]:
+    """The non-empty lines of a UTF-8 text file, each a word of characters."""
+    p = check_existing_file("--data", path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataFormatError(f"{path!r} must be UTF-8 text: {exc.reason} at byte {exc.start}") from None
+    words = [line for line in text.split("\n") if line]
+    if not words:
+        raise ValidationError(f"{path!r} must hold at least one non-empty line (a word)")
+    return words
+
+
+def _train_next_symbol(args: argparse.Namespace, data: Any, validation: Any, out: Path, extractability: Any) -> None:
+    model = train_next_symbol(
+        data, cell=args.cell, hidden_size=args.hidden_size, num_layers=args.layers, epochs=args.epochs, lr=args.lr,
+        batch_size=args.batch_size, seed=args.seed, validation=validation, max_seconds=args.max_seconds,
+        progress=not args.quiet and _interactive(), extractability=extractability or 0.0,
+    )
+    model.save(out)
+    meta = model.metadata
+    bits = meta.get("validation_bits_per_symbol", meta.get("train_bits_per_symbol"))
+    which = {"held-out": f"held-out ({meta['held_out_words']} words)", None: "training"}.get(meta["watched"], meta["watched"])
+    print(f"trained a next-symbol {args.cell} ({args.hidden_size} units, alphabet of {len(model.alphabet)}) in "
+          f"{meta['seconds']:.1f} s, {meta['epochs_run']} epochs ({meta['stopped']}); {which} {bits:.4f} bits per "
+          f"symbol; saved {out}")
+
+
 def _cmd_train(args: argparse.Namespace) -> None:
 
     out = check_out_path("--out", args.out)
@@ -299,11 +329,16 @@ def _cmd_train(args: argparse.Namespace) -> None:
         language = languages.tomita(int(args.language[len("tomita"):]))
         data = datasets.load(args.language, split="train")
         validation = datasets.load(args.language, split="validation")
+    elif args.next_symbol and str(args.data).endswith(".txt"):
+        data, validation = _text_words(args.data), None
     else:
         data = datasets.load_jsonl(args.data)
         validation = None
     if args.validation is not None:
-        validation = datasets.load_jsonl(args.validation, alphabet=data.alphabet)
+        validation = (_text_words(args.validation) if args.next_symbol and str(args.validation).endswith(".txt")
+                      else datasets.load_jsonl(args.validation, alphabet=data.alphabet))
+    if args.next_symbol:
+        return _train_next_symbol(args, data, validation, out, extractability)
     model = train_classifier(
         data,
         cell=args.cell,

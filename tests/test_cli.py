@@ -382,3 +382,37 @@ def test_pareto_refuses_bad_options_in_one_line(capsys, tmp_path, files, argv, n
     rc, stdout, err = run(capsys, "pareto", "--model", files["model"], "--data", files["data"], *argv)
     assert rc == 2 and stdout == ""
     assert err.count("\n") == 1 and needle in err, err
+
+
+def test_cli_moore_machine_and_next_symbol_model_end_to_end(capsys, tmp_path):
+    from fsm_extract.data.moore import random_moore
+
+    machine = random_moore(n_states=3, n_classes=3, seed=0)
+    machine.sample(n=300, max_len=10, seed=0).to_jsonl(tmp_path / "c.jsonl")
+    rc, out, err = run(capsys, "train", "--data", tmp_path / "c.jsonl", "--out", tmp_path / "c.pt", "--hidden-size", 8,
+                       "--epochs", 3, "--quiet")
+    assert rc == 0, err
+    rc, out, err = run(capsys, "extract", "--model", tmp_path / "c.pt", "--data", tmp_path / "c.jsonl",
+                       "--out", tmp_path / "c.json")
+    assert rc == 0, err
+    assert fx.load_fsm(tmp_path / "c.json").output_kind == "classes"
+    assert run(capsys, "render", tmp_path / "c.json", "--out", tmp_path / "c.dot")[0] == 0
+    assert "class " in (tmp_path / "c.dot").read_text() and "doublecircle" not in (tmp_path / "c.dot").read_text()
+
+    pdfa = fx.languages.random_pdfa(n_states=2, alphabet="ab", seed=0)
+    (tmp_path / "w.txt").write_text("\n".join(w for w in pdfa.sample(n=300, seed=0) if w) + "\n", encoding="utf-8")
+    rc, out, err = run(capsys, "train", "--next-symbol", "--data", tmp_path / "w.txt", "--out", tmp_path / "n.pt",
+                       "--hidden-size", 8, "--epochs", 2, "--quiet")
+    assert rc == 0, err
+    assert "bits per symbol" in out
+    (tmp_path / "w.jsonl").write_text("".join(json.dumps({"word": w, "label": False}) + "\n"
+                                              for w in pdfa.sample(n=200, seed=1)), encoding="utf-8")
+    rc, out, err = run(capsys, "extract", "--model", tmp_path / "n.pt", "--data", tmp_path / "w.jsonl",
+                       "--out", tmp_path / "n.json")
+    assert rc == 0, err
+    rc, out, err = run(capsys, "fidelity", "--model", tmp_path / "n.pt", "--fsm", tmp_path / "n.json",
+                       "--data", tmp_path / "w.jsonl")
+    assert rc == 0, err
+    assert "bits per symbol" in out and "KL(net||fsm)" in out and "NDCG@5" in out
+    rc, out, err = run(capsys, "train", "--next-symbol", "--data", tmp_path / "missing.txt", "--out", tmp_path / "x.pt")
+    assert rc == 2 and len(err.strip().splitlines()) == 1 and "missing.txt" in err
