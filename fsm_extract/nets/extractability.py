@@ -80,6 +80,18 @@ class Extractability:
         Mean squared distance per coordinate that ``"centroids"`` keeps between centroids.
     noise : float, default 0.1
         Standard deviation of ``"noise"``'s perturbation.
+    horizon : float, default 0.0
+        0: the term acts on the labelled batch's states only. Otherwise (in [1, 100]) every
+        batch also runs the net on ``horizon_words`` unlabelled words ``horizon`` times as long
+        as the longest training word (seeded random concatenations of training words; no labels
+        are used), and the term is the mean over both batches' steps: it acts on the long
+        words extraction is tested on, not only on those the net was trained on.
+    horizon_words : int, default 4
+        Unlabelled long words per batch (1..1024) when ``horizon`` is on.
+    transitions : float, default 0.0
+        ``"centroids"`` only: weight (in [0, 100]) of a term making states of one soft cluster
+        step alike: the soft-assignment-weighted variance of the successor states within each
+        (cluster, symbol) pair (mean squares per coordinate).
     """
 
     strength: float = 0.3
@@ -88,6 +100,9 @@ class Extractability:
     temperature: tuple[float, float] = (0.1, 0.001)
     separation: float = 0.1
     noise: float = 0.1
+    horizon: float = 0.0
+    horizon_words: int = 4
+    transitions: float = 0.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "strength", check_float("strength", self.strength, min=0.0, max=MAX_STRENGTH))
@@ -103,6 +118,15 @@ class Extractability:
         object.__setattr__(self, "temperature", (first, last))
         object.__setattr__(self, "separation", check_float("separation", self.separation, min=0.0))
         object.__setattr__(self, "noise", check_float("noise", self.noise, min=0.0, min_inclusive=False, max=10.0))
+        horizon = check_float("horizon", self.horizon, min=0.0, max=100.0)
+        if 0.0 < horizon < 1.0:
+            raise ValidationError(f"horizon={horizon} must be 0 (off) or >= 1 (times the longest training word)")
+        object.__setattr__(self, "horizon", horizon)
+        check_int("horizon_words", self.horizon_words, min=1, max=1024)
+        transitions = check_float("transitions", self.transitions, min=0.0, max=MAX_STRENGTH)
+        if transitions > 0.0 and self.method != "centroids":
+            raise ValidationError(f"transitions={transitions} needs method='centroids', got method={self.method!r}")
+        object.__setattr__(self, "transitions", transitions)
 
     def to_dict(self) -> dict[str, Any]:
         """The settings, as ``model.metadata["extractability"]`` records them."""
@@ -253,13 +277,17 @@ class Regularizer:
     epochs : int
         Epochs the run may take (the temperature is annealed over them).
     seed : int
-        Seeds the centroids and the noise (not the training's shuffling).
+        Seeds the centroids, the noise and the long words (not the training's shuffling).
+    words : (symbols, offsets), optional
+        The training words' CSR encoding (:meth:`Dataset.encode`), which ``horizon``'s long
+        words are concatenated from; without it (or with only empty words) ``horizon`` is off.
     """
 
-    def __init__(self, model: Any, options: Extractability, *, epochs: int, seed: int) -> None:
+    def __init__(self, model: Any, options: Extractability, *, epochs: int, seed: int, words: tuple | None = None) -> None:
         self.options = options
         self.epochs = check_int("epochs", epochs, min=1)
         self.gen = torch.Generator().manual_seed(check_seed("seed", seed) + 1)
+        self.rng = np.random.default_rng(seed + 2)
         rnn = model.rnn
         width = rnn.hidden_size * rnn.num_layers * (2 if isinstance(rnn, nn.LSTM) else 1)
         self.centroids: nn.Parameter | None = None
@@ -268,6 +296,15 @@ class Regularizer:
             weight = next(rnn.parameters())
             self.centroids = nn.Parameter(init.to(device=weight.device, dtype=weight.dtype))
         self.temperature = options.temperature[0]
+        self.n_symbols = len(model.alphabet)
+        self.pool: tuple | None = None  # (symbols, starts, lengths) of the nonempty training words
+        if options.horizon > 0 and words is not None:
+            symbols, offsets = (np.asarray(a) for a in words)
+            lengths = np.diff(offsets)
+            keep = np.flatnonzero(lengths > 0)
+            if keep.size:
+                self.pool = (symbols.astype(np.int64), offsets[keep], lengths[keep])
+                self.long_len = max(1, int(round(options.horizon * lengths.max())))
 
     def parameters(self) -> list[nn.Parameter]:
         """What the optimiser trains besides the net (the centroids)."""
@@ -280,29 +317,69 @@ class Regularizer:
         self.temperature = first * (last / first) ** min(share, 1.0)
 
     def logits(self, model: Any, ids: torch.Tensor, valid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``model(ids)`` and the regulariser's term on the steps ``valid`` (B, T) bool."""
+        """``model(ids)`` and the regulariser's term on the steps ``valid`` (B, T) bool (and,
+        with ``horizon``, on every step of a batch of unlabelled long words)."""
         with _captured(model.rnn) as seen:
             logits = model(ids)
         x, top = seen[-1]
-        layers = _layers(model.rnn, x, top)
-        method = self.options.method
-        if method == "centroids":
-            term = self._centroids(layers, valid)
-        elif method == "noise":
-            term = self._noise(model.rnn, layers, valid)
-        else:
-            term = self._ternary(layers, valid)
+        term = self._term(model.rnn, _layers(model.rnn, x, top), ids, valid)
+        if self.pool is not None:
+            long_ids = self.long_words().to(ids.device)
+            emb = model.embedding(long_ids)
+            long_top = model.rnn(emb)[0]
+            long_valid = torch.ones(long_ids.shape, dtype=torch.bool, device=ids.device)
+            long_term = self._term(model.rnn, _layers(model.rnn, emb, long_top), long_ids, long_valid)
+            n, m = int(valid.sum()), long_ids.numel()
+            term = (n * term + m * long_term) / (n + m)
         return logits, term
 
-    def _centroids(self, layers: list[_Layer], valid: torch.Tensor) -> torch.Tensor:
+    def long_words(self) -> torch.Tensor:
+        """``horizon_words`` unlabelled words of ``long_len`` symbols (B, long_len): seeded random
+        concatenations of nonempty training words, cut to length."""
+        symbols, starts, lengths = self.pool
+        rows = []
+        for _ in range(self.options.horizon_words):
+            picks: list[int] = []
+            while lengths[picks].sum() < self.long_len:
+                picks.extend(self.rng.integers(len(lengths), size=8).tolist())
+            picks = picks[: int(np.searchsorted(np.cumsum(lengths[picks]), self.long_len)) + 1]
+            rows.append(np.concatenate([symbols[starts[i]: starts[i] + lengths[i]] for i in picks])[: self.long_len])
+        return torch.from_numpy(np.stack(rows))
+
+    def _term(self, rnn: nn.RNNBase, layers: list[_Layer], ids: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+        method = self.options.method
+        if method == "centroids":
+            return self._centroids(layers, ids, valid)
+        if method == "noise":
+            return self._noise(rnn, layers, valid)
+        return self._ternary(layers, valid)
+
+    def _centroids(self, layers: list[_Layer], ids: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
         parts = [p for layer in layers for p in (layer.h, layer.c) if p is not None]
-        states = torch.cat(parts, dim=-1)[valid]
+        full = torch.cat(parts, dim=-1)
+        states = full[valid]
         cents = self.centroids.to(states.dtype)
         width = states.shape[-1]
         d = torch.cdist(states, cents).square() / width  # (n_steps, n_centroids) mean squares per coordinate
         pull = (torch.softmax(d / -self.temperature, dim=1) * d).sum(1).mean()
         push = torch.relu(self.options.separation - torch.pdist(cents).square() / width).mean()
+        if self.options.transitions > 0.0:
+            pull = pull + self.options.transitions * self._transitions(full, cents, ids, valid)
         return pull + push
+
+    def _transitions(self, full: torch.Tensor, cents: torch.Tensor, ids: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+        """States of one soft cluster step alike: the variance of the successor states within
+        each (cluster of the state before the step, symbol) pair, weighted by the (detached)
+        soft assignment of the state before; mean squares per coordinate."""
+        width = full.shape[-1]
+        before = torch.cat([torch.zeros_like(full[:, :1]), full[:, :-1]], dim=1)[valid]
+        with torch.no_grad():
+            weights = torch.softmax(torch.cdist(before, cents).square() / (-width * self.temperature), dim=1)
+        pairs = weights[:, :, None] * nn.functional.one_hot(ids[valid], self.n_symbols).to(weights)[:, None, :]
+        pairs = pairs.flatten(1)  # (n_steps, n_centroids * n_symbols)
+        after = full[valid]
+        means = (pairs.T @ after) / pairs.sum(0).clamp_min(1e-6)[:, None]
+        return (pairs * torch.cdist(after, means).square()).sum() / (after.shape[0] * width)
 
     def _noise(self, rnn: nn.RNNBase, layers: list[_Layer], valid: torch.Tensor) -> torch.Tensor:
         sigma = self.options.noise

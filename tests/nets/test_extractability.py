@@ -1,5 +1,7 @@
 """train_classifier(extractability=...): the regulariser of fsm_extract.nets.extractability."""
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -37,6 +39,15 @@ def _same_weights(a, b):
     ({"temperature": (0.01, 0.1)}, ValidationError, r"temperature=\(0.01, 0.1\) must anneal"),
     ({"separation": -1}, ValidationError, r"separation=-1.0 must be >= 0"),
     ({"noise": 0}, ValidationError, r"noise=0.0 must be > 0"),
+    ({"horizon": 0.5}, ValidationError, r"horizon=0.5 must be 0 \(off\) or >= 1"),
+    ({"horizon": -1}, ValidationError, r"horizon=-1.0 must be >= 0"),
+    ({"horizon": 1000}, ValidationError, r"horizon=1000.0 must be <= 100"),
+    ({"horizon": "3"}, ArgumentTypeError, r"horizon='3' must be a number"),
+    ({"horizon_words": 0}, ValidationError, r"horizon_words=0 must be >= 1"),
+    ({"horizon_words": 2.0}, ArgumentTypeError, r"horizon_words=2.0 must be an integer"),
+    ({"transitions": -0.5}, ValidationError, r"transitions=-0.5 must be >= 0"),
+    ({"transitions": float("inf")}, ValidationError, r"transitions=inf must be finite"),
+    ({"transitions": 1.0, "method": "ternary"}, ValidationError, r"transitions=1.0 needs method='centroids', got method='ternary'"),
 ])
 def test_bad_options(kwargs, error, pattern):
     with pytest.raises(error, match=pattern):
@@ -61,7 +72,8 @@ def test_options_are_frozen_and_recorded():
     with pytest.raises(AttributeError):
         opts.strength = 1.0
     assert opts.to_dict() == {"strength": 0.25, "method": "ternary", "n_centroids": 16, "temperature": [0.5, 0.05],
-                              "separation": 0.1, "noise": 0.1}
+                              "separation": 0.1, "noise": 0.1, "horizon": opts.horizon, "horizon_words": 4,
+                              "transitions": opts.transitions}
     assert fx.Extractability().method == "centroids"
 
 
@@ -172,6 +184,64 @@ def test_regularised_net_is_explained_better():
     assert reg_agree >= plain_agree + 0.003
     assert reg_states <= plain_states
     assert reg_acc >= plain_acc
+
+
+# ----------------------------------------------------------------------------- horizon and transitions
+def test_long_words_are_seeded_concatenations_of_training_words(tiny):
+    """``horizon``'s unlabelled words: ``horizon_words`` rows of ``horizon`` x the longest
+    training word, every row a concatenation of training words (cut at the end), the same
+    rows for the same seed."""
+    data = fx.Dataset(("", "0", "11", "010"), np.array([True, False, True, False]), ("0", "1"))
+    net = fx.RNNClassifier("01", hidden_size=4)
+    opts = fx.Extractability(horizon=2.5, horizon_words=3)
+
+    def rows(seed):
+        return Regularizer(net, opts, epochs=1, seed=seed, words=data.encode()).long_words()
+
+    first = rows(0)
+    assert first.shape == (3, 8) and first.dtype == torch.long  # round(2.5 * 3) symbols
+    for row in first.tolist():  # whole nonempty training words, the last one possibly cut
+        assert re.fullmatch(r"(0|11|010)*(1|01)?", "".join(map(str, row))), row
+    assert torch.equal(first, rows(0)) and not all(torch.equal(rows(0), rows(s)) for s in (1, 2, 3))
+    assert Regularizer(net, opts, epochs=1, seed=0).pool is None  # no words: horizon off
+    assert Regularizer(net, fx.Extractability(), epochs=1, seed=0, words=data.encode()).pool is None
+
+
+def test_horizon_term_covers_the_long_words(t4):
+    """With ``horizon``, the term is the mean over the labelled steps and the long words' steps:
+    it differs from the labelled batch's term alone, and a net trained with it has states
+    nearer its centroids on words three times longer than any it was trained on."""
+    lang, data = t4
+    kw = dict(language=lang, hidden_size=8, epochs=4, seed=0, early_stopping=False, progress=False)
+    long_test = lang.sample(n=200, min_len=30, max_len=36, seed=5)
+    terms = {}
+    for horizon in (0.0, 3.0):
+        opts = fx.Extractability(strength=0.3, horizon=horizon, temperature=(0.001, 0.001))
+        net = fx.train_classifier(data, extractability=opts, **kw)
+        assert net.metadata["extractability"]["horizon"] == horizon
+        terms[horizon] = _term(net, long_test, fx.Extractability(temperature=(0.001, 0.001)))
+    print(terms)
+    assert terms[3.0] < terms[0.0]
+
+
+def test_transitions_term():
+    """Zero when every (cluster, symbol) pair's successors coincide; positive when one
+    cluster's successors under one symbol differ; training with it runs and is seeded."""
+    net = fx.RNNClassifier("01", hidden_size=2)
+    reg = Regularizer(net, fx.Extractability(transitions=1.0, n_centroids=2), epochs=1, seed=0)
+    cents = torch.tensor([[0.0, 0.0, 0.0, 0.0], [1.0, 1.0, 1.0, 1.0]])
+    reg.temperature = 1e-4
+    ids = torch.tensor([[0, 0], [0, 1]])
+    valid = torch.ones(2, 2, dtype=torch.bool)
+    alike = torch.tensor([[[1.0] * 4, [1.0] * 4], [[1.0] * 4, [0.0] * 4]])  # from 0: "0" -> 1; from 1: "0" -> 1, "1" -> 0
+    assert float(reg._transitions(alike, cents, ids, valid)) == pytest.approx(0.0, abs=1e-6)
+    unlike = alike.clone()
+    unlike[1, 0] = 0.5  # the second word's first step (from the zero state, symbol 0) lands elsewhere
+    assert float(reg._transitions(unlike, cents, ids, valid)) == pytest.approx(2 * 0.25 / 4 / 4, rel=1e-4)
+    data = fx.languages.tomita(4).sample(n=200, max_len=10, seed=0)
+    kw = dict(hidden_size=6, epochs=2, seed=0, progress=False, extractability=fx.Extractability(transitions=1.0, horizon=2))
+    a, b = fx.train_classifier(data, **kw), fx.train_classifier(data, **kw)
+    assert _same_weights(a, b) and np.isfinite(a.metadata["extractability"]["term"])
 
 
 # ----------------------------------------------------------------------------- the recomputed states
