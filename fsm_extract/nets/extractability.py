@@ -190,7 +190,7 @@ class _LinearScan(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, f: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
         f_t = f.transpose(0, 1).contiguous()
-        c = u.transpose(0, 1).contiguous()  # a copy of u, turned into c in place
+        c = u.transpose(0, 1).clone(memory_format=torch.contiguous_format)  # a copy of u (even of one row)
         steps, rates = c.unbind(0), f_t.unbind(0)
         for t in range(1, len(steps)):
             steps[t].addcmul_(rates[t], steps[t - 1])

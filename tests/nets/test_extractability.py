@@ -155,6 +155,14 @@ def test_regularised_net_is_an_ordinary_classifier(tiny, tmp_path, cell):
     assert 0.0 <= fx.fidelity(loaded, fsm, data).prefix_agreement <= 1.0
 
 
+def test_batches_of_one_word(tiny):
+    """A batch of one word (batch_size=1, or the last batch of an epoch): the cell scan must
+    not write into its input (a one-row transpose is already contiguous)."""
+    net = fx.train_classifier(tiny.subset(np.arange(40)), hidden_size=4, epochs=1, batch_size=1, seed=0, progress=False,
+                              extractability=0.1)
+    assert np.isfinite(net.metadata["extractability"]["term"])
+
+
 def test_progress_bar_shows_the_term(tiny, capsys):
     fx.train_classifier(tiny, hidden_size=4, epochs=2, progress=True, extractability=0.2)
     assert "reg=" in capsys.readouterr().err
@@ -272,6 +280,11 @@ def test_linear_scan_gradient():
     assert torch.autograd.gradcheck(_LinearScan.apply, (f, u))
     c = _LinearScan.apply(f, u)
     torch.testing.assert_close(c[:, 2], f[:, 2] * (f[:, 1] * u[:, 0] + u[:, 1]) + u[:, 2])
+    one_f, one_u = f[:1].detach().requires_grad_(), u[:1].detach().requires_grad_()  # one row: u must not be written to
+    assert torch.autograd.gradcheck(_LinearScan.apply, (one_f, one_u))
+    kept = one_u.detach().clone()
+    _LinearScan.apply(one_f, one_u * 1.0).sum().backward()
+    torch.testing.assert_close(one_u.detach(), kept)
 
 
 # ----------------------------------------------------------------------------- command line
