@@ -25,14 +25,14 @@ the net, with at most 1.5x the task's minimal states; met where that holds on >=
 tasks. Training time: at most 2x strength 0's.
 
 Trained nets are cached under ``benchmarks/.cache/regularizer/``, keyed by recipe, strength,
-method, a digest of the regulariser's other settings (``--horizon``, ``--transitions``, ...,
+method, a digest of the regulariser's other settings (``--horizon``, ``--horizon-words``, ...,
 defaults included) and torch version: a rerun does not retrain (its training seconds are the
 cached run's).
 
     python benchmarks/bench_regularizer.py --json rows.json --plot docs/regularizer.png   # 12 tasks x 4 strengths (~13 min, 1 core)
     python benchmarks/bench_regularizer.py --quick                    # smoke run: 2 small tasks, strengths 0 and 0.3
     python benchmarks/bench_regularizer.py --only mod4-long-h8 tomita7-h16 --strengths 0 0.1 --method ternary
-    python benchmarks/bench_regularizer.py --only rdfa8-ab-h8 mod4-long-h8 --strengths 0 0.1 --horizon 3 --transitions 0.5
+    python benchmarks/bench_regularizer.py --only rdfa8-ab-h8 mod4-long-h8 --strengths 0 0.1 --horizon 3
     python benchmarks/bench_regularizer.py --list                     # the tasks' recipes
 """
 
@@ -387,7 +387,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--horizon", type=float, help="Extractability(horizon=...): unlabelled words this many times the "
                    "longest training word (0: off; default: the package's)")
     p.add_argument("--horizon-words", type=int, help="Extractability(horizon_words=...) (default: the package's)")
-    p.add_argument("--transitions", type=float, help="Extractability(transitions=...) (centroids; default: the package's)")
+    p.add_argument("--horizon-every", type=int, help="Extractability(horizon_every=...) (default: the package's)")
     p.add_argument("--no-front", action="store_true", help="skip fx.pareto")
     p.add_argument("--jobs", type=int, default=1, help="(task, strength) runs in parallel processes (default 1; "
                    "training times are only comparable at 1)")
@@ -427,8 +427,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{'not run' if a.no_front else 'fx.pareto'}; jobs {a.jobs}; {time.strftime('%Y-%m-%d %H:%M')}")
     if 0.0 not in strengths:
         print("no strength 0 in the sweep: no baseline, so no accuracy change, time ratio or target", file=sys.stderr)
-    options = {"method": a.method, **{k: v for k, v in (("horizon", a.horizon), ("horizon_words", a.horizon_words),
-                                                        ("transitions", a.transitions)) if v is not None}}
+    given = {"horizon": a.horizon, "horizon_words": a.horizon_words, "horizon_every": a.horizon_every}
+    options = {"method": a.method, **{k: v for k, v in given.items() if v is not None}}
     try:
         settings = regularizer(1.0, options).to_dict()
     except (ValueError, TypeError) as e:

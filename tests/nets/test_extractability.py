@@ -45,9 +45,8 @@ def _same_weights(a, b):
     ({"horizon": "3"}, ArgumentTypeError, r"horizon='3' must be a number"),
     ({"horizon_words": 0}, ValidationError, r"horizon_words=0 must be >= 1"),
     ({"horizon_words": 2.0}, ArgumentTypeError, r"horizon_words=2.0 must be an integer"),
-    ({"transitions": -0.5}, ValidationError, r"transitions=-0.5 must be >= 0"),
-    ({"transitions": float("inf")}, ValidationError, r"transitions=inf must be finite"),
-    ({"transitions": 1.0, "method": "ternary"}, ValidationError, r"transitions=1.0 needs method='centroids', got method='ternary'"),
+    ({"horizon_every": 0}, ValidationError, r"horizon_every=0 must be >= 1"),
+    ({"horizon_every": 2000}, ValidationError, r"horizon_every=2000 must be <= 1024"),
 ])
 def test_bad_options(kwargs, error, pattern):
     with pytest.raises(error, match=pattern):
@@ -72,8 +71,8 @@ def test_options_are_frozen_and_recorded():
     with pytest.raises(AttributeError):
         opts.strength = 1.0
     assert opts.to_dict() == {"strength": 0.25, "method": "ternary", "n_centroids": 16, "temperature": [0.5, 0.05],
-                              "separation": 0.1, "noise": 0.1, "horizon": opts.horizon, "horizon_words": 4,
-                              "transitions": opts.transitions}
+                              "separation": 0.1, "noise": 0.1, "horizon": opts.horizon, "horizon_words": 16,
+                              "horizon_every": 4}
     assert fx.Extractability().method == "centroids"
 
 
@@ -194,7 +193,7 @@ def test_regularised_net_is_explained_better():
     assert reg_acc >= plain_acc
 
 
-# ----------------------------------------------------------------------------- horizon and transitions
+# ----------------------------------------------------------------------------- horizon
 def test_long_words_are_seeded_concatenations_of_training_words(tiny):
     """``horizon``'s unlabelled words: ``horizon_words`` rows of ``horizon`` x the longest
     training word, every row a concatenation of training words (cut at the end), the same
@@ -230,26 +229,6 @@ def test_horizon_term_covers_the_long_words(t4):
         terms[horizon] = _term(net, long_test, fx.Extractability(temperature=(0.001, 0.001)))
     print(terms)
     assert terms[3.0] < terms[0.0]
-
-
-def test_transitions_term():
-    """Zero when every (cluster, symbol) pair's successors coincide; positive when one
-    cluster's successors under one symbol differ; training with it runs and is seeded."""
-    net = fx.RNNClassifier("01", hidden_size=2)
-    reg = Regularizer(net, fx.Extractability(transitions=1.0, n_centroids=2), epochs=1, seed=0)
-    cents = torch.tensor([[0.0, 0.0, 0.0, 0.0], [1.0, 1.0, 1.0, 1.0]])
-    reg.temperature = 1e-4
-    ids = torch.tensor([[0, 0], [0, 1]])
-    valid = torch.ones(2, 2, dtype=torch.bool)
-    alike = torch.tensor([[[1.0] * 4, [1.0] * 4], [[1.0] * 4, [0.0] * 4]])  # from 0: "0" -> 1; from 1: "0" -> 1, "1" -> 0
-    assert float(reg._transitions(alike, cents, ids, valid)) == pytest.approx(0.0, abs=1e-6)
-    unlike = alike.clone()
-    unlike[1, 0] = 0.5  # the second word's first step (from the zero state, symbol 0) lands elsewhere
-    assert float(reg._transitions(unlike, cents, ids, valid)) == pytest.approx(2 * 0.25 / 4 / 4, rel=1e-4)
-    data = fx.languages.tomita(4).sample(n=200, max_len=10, seed=0)
-    kw = dict(hidden_size=6, epochs=2, seed=0, progress=False, extractability=fx.Extractability(transitions=1.0, horizon=2))
-    a, b = fx.train_classifier(data, **kw), fx.train_classifier(data, **kw)
-    assert _same_weights(a, b) and np.isfinite(a.metadata["extractability"]["term"])
 
 
 # ----------------------------------------------------------------------------- the recomputed states
