@@ -219,7 +219,7 @@ def test_horizon_term_covers_the_long_words(t4):
     it differs from the labelled batch's term alone, and a net trained with it has states
     nearer its centroids on words three times longer than any it was trained on."""
     lang, data = t4
-    kw = dict(language=lang, hidden_size=8, epochs=4, seed=0, early_stopping=False, progress=False)
+    kw = {"language": lang, "hidden_size": 8, "epochs": 4, "seed": 0, "early_stopping": False, "progress": False}
     long_test = lang.sample(n=200, min_len=30, max_len=36, seed=5)
     terms = {}
     for horizon in (0.0, 3.0):
