@@ -25,17 +25,21 @@ the net, with at most 1.5x the task's minimal states; met where that holds on >=
 tasks. Training time: at most 2x strength 0's.
 
 Trained nets are cached under ``benchmarks/.cache/regularizer/``, keyed by recipe, strength,
-method and torch version: a rerun does not retrain (its training seconds are the cached run's).
+method, a digest of the regulariser's other settings (``--horizon``, ``--horizon-words``, ...,
+defaults included) and torch version: a rerun does not retrain (its training seconds are the
+cached run's).
 
     python benchmarks/bench_regularizer.py --json rows.json --plot docs/regularizer.png   # 12 tasks x 4 strengths (~13 min, 1 core)
     python benchmarks/bench_regularizer.py --quick                    # smoke run: 2 small tasks, strengths 0 and 0.3
     python benchmarks/bench_regularizer.py --only mod4-long-h8 tomita7-h16 --strengths 0 0.1 --method ternary
+    python benchmarks/bench_regularizer.py --only rdfa8-ab-h8 mod4-long-h8 --strengths 0 0.1 --horizon 3
     python benchmarks/bench_regularizer.py --list                     # the tasks' recipes
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import platform
@@ -79,18 +83,29 @@ def task_language(recipe: bi.Recipe) -> Any:
     return bi.task_language(recipe)
 
 
-def net_key(recipe: bi.Recipe, strength: float, method: str) -> str:
+def regularizer(strength: float, options: dict) -> Any:
+    """The ``fx.Extractability`` of a strength and the other options (``method``, ``horizon``, ...)."""
+    import fsm_extract as fx
+
+    return fx.Extractability(strength=strength, **options)
+
+
+def net_key(recipe: bi.Recipe, strength: float, options: dict) -> str:
     """The cache key: the recipe's (its fields and the torch version), the strength and, where
-    the regulariser is on, the method (strength 0 is plain training whatever the method)."""
-    tail = "s0" if strength == 0 else f"s{strength:g}-{method}"
-    return f"{recipe.name}-{recipe.key()}-{tail}"
+    the regulariser is on, the method and a digest of every other setting of the regulariser,
+    defaults included (strength 0 is plain training whatever the options)."""
+    if strength == 0:
+        return f"{recipe.name}-{recipe.key()}-s0"
+    settings = regularizer(strength, options).to_dict()
+    digest = hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:8]
+    return f"{recipe.name}-{recipe.key()}-s{strength:g}-{settings['method']}-{digest}"
 
 
-def trained_net(recipe: bi.Recipe, language: Any, train: Any, strength: float, method: str) -> tuple[Any, float, bool]:
+def trained_net(recipe: bi.Recipe, language: Any, train: Any, strength: float, options: dict) -> tuple[Any, float, bool]:
     """(net, training seconds, whether it came from the cache)."""
     import fsm_extract as fx
 
-    path = CACHE / f"{net_key(recipe, strength, method)}.pt"
+    path = CACHE / f"{net_key(recipe, strength, options)}.pt"
     if path.exists():
         net = fx.load_model(path)
         return net, (getattr(net, "metadata", {}) or {}).get("bench_train_seconds"), True
@@ -98,14 +113,14 @@ def trained_net(recipe: bi.Recipe, language: Any, train: Any, strength: float, m
     if recipe.noise:  # the same flips as bench_imperfect
         flip = np.random.default_rng(recipe.seed + 3003).random(len(train)) < recipe.noise
         data = fx.Dataset(train.words, train.labels ^ flip, train.alphabet, name=f"{recipe.name}/noisy")
-    reg = fx.Extractability(strength=strength, method=method)
+    reg = regularizer(strength, options)
     t0 = time.perf_counter()
     net = fx.train_classifier(data, cell=recipe.cell, hidden_size=recipe.hidden, epochs=recipe.epochs, lr=recipe.lr,
                               seed=recipe.seed, language=language if recipe.labels == "prefix" else None,
                               early_stopping=False, progress=False, extractability=reg)
     seconds = round(time.perf_counter() - t0, 2)
     net.metadata = {**(getattr(net, "metadata", {}) or {}), "bench_train_seconds": seconds, "recipe": asdict(recipe),
-                    "bench_strength": strength, "bench_method": method}
+                    "bench_strength": strength, "bench_options": options}
     CACHE.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp.pt")
     net.save(tmp)
@@ -146,7 +161,7 @@ def front_column(net: Any, train: Any, val: Any, test: Any) -> dict:
 
 
 def run_one(args: tuple) -> dict:
-    recipe, strength, method, front = args
+    recipe, strength, options, front = args
     import torch
 
     import fsm_extract as fx
@@ -157,8 +172,9 @@ def run_one(args: tuple) -> dict:
     t_all = time.perf_counter()
     language = task_language(recipe)
     train, test, val = bi.datasets(recipe, language)
-    net, train_seconds, cached = trained_net(recipe, language, train, strength, method)
-    row: dict = {"name": recipe.name, "strength": strength, "method": method if strength else None,
+    net, train_seconds, cached = trained_net(recipe, language, train, strength, options)
+    row: dict = {"name": recipe.name, "strength": strength, "method": options.get("method", "centroids") if strength else None,
+                 "options": options if strength else None,
                  "train_seconds": train_seconds, "cached": cached, "epochs": recipe.epochs,
                  "test_words": len(test), "test_lengths": [int(test.lengths.min()), int(test.lengths.max())],
                  "train_max_len": recipe.train_max_len}
@@ -368,6 +384,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--strengths", nargs="+", type=float, metavar="S",
                    help=f"strengths to sweep (default {' '.join(f'{s:g}' for s in STRENGTHS)}); 0 is the baseline")
     p.add_argument("--method", default="centroids", choices=METHODS, help="the regulariser's mechanism (default centroids)")
+    p.add_argument("--horizon", type=float, help="Extractability(horizon=...): unlabelled words this many times the "
+                   "longest training word (0: off; default: the package's)")
+    p.add_argument("--horizon-words", type=int, help="Extractability(horizon_words=...) (default: the package's)")
+    p.add_argument("--horizon-every", type=int, help="Extractability(horizon_every=...) (default: the package's)")
     p.add_argument("--no-front", action="store_true", help="skip fx.pareto")
     p.add_argument("--jobs", type=int, default=1, help="(task, strength) runs in parallel processes (default 1; "
                    "training times are only comparable at 1)")
@@ -407,7 +427,15 @@ def main(argv: list[str] | None = None) -> int:
           f"{'not run' if a.no_front else 'fx.pareto'}; jobs {a.jobs}; {time.strftime('%Y-%m-%d %H:%M')}")
     if 0.0 not in strengths:
         print("no strength 0 in the sweep: no baseline, so no accuracy change, time ratio or target", file=sys.stderr)
-    tasks = [(r, s, a.method, not a.no_front) for r in recipes for s in strengths]
+    given = {"horizon": a.horizon, "horizon_words": a.horizon_words, "horizon_every": a.horizon_every}
+    options = {"method": a.method, **{k: v for k, v in given.items() if v is not None}}
+    try:
+        settings = regularizer(1.0, options).to_dict()
+    except (ValueError, TypeError) as e:
+        print(f"bad regulariser options: {e}", file=sys.stderr)
+        return 2
+    print("regulariser: " + ", ".join(f"{k}={v}" for k, v in settings.items() if k != "strength"))
+    tasks = [(r, s, options, not a.no_front) for r in recipes for s in strengths]
     t0 = time.perf_counter()
     rows: list[dict] = bi.run_tasks(run_one, tasks, a.jobs, _progress)
     wall = time.perf_counter() - t0
@@ -422,7 +450,7 @@ def main(argv: list[str] | None = None) -> int:
           f"held-out prefix agreement with the NET; target: accuracy >= strength 0's - 0.5 pt, default extraction "
           f">= 99.9% with <= 1.5x the task's minimal states, on >= 80% of tasks; wall time {wall:.0f} s")
     if a.json:
-        _write_json(a.json, {"method": a.method, "strengths": strengths, "wall_seconds": round(wall, 1),
+        _write_json(a.json, {"method": a.method, "options": settings, "strengths": strengths, "wall_seconds": round(wall, 1),
                              "rows": rows, "summary": summary})
     if a.plot:
         plot(rows, [n for n in names if n in chosen], a.plot, a.method)

@@ -255,7 +255,7 @@ def train_classifier(
     model = RNNClassifier(dataset.alphabet, cell=cell, hidden_size=hidden_size, num_layers=num_layers,
                           embedding_dim=embedding_dim, **kind)
     tensors, empty_target = _tensors(dataset, language)
-    reg = Regularizer(model, regularize, epochs=epochs, seed=seed) if regularize is not None else None
+    reg = Regularizer(model, regularize, epochs=epochs, seed=seed, words=dataset.encode()) if regularize is not None else None
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     if reg is not None and reg.parameters():
         opt.add_param_group({"params": reg.parameters()})

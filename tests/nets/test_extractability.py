@@ -1,5 +1,7 @@
 """train_classifier(extractability=...): the regulariser of fsm_extract.nets.extractability."""
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -37,6 +39,14 @@ def _same_weights(a, b):
     ({"temperature": (0.01, 0.1)}, ValidationError, r"temperature=\(0.01, 0.1\) must anneal"),
     ({"separation": -1}, ValidationError, r"separation=-1.0 must be >= 0"),
     ({"noise": 0}, ValidationError, r"noise=0.0 must be > 0"),
+    ({"horizon": 0.5}, ValidationError, r"horizon=0.5 must be 0 \(off\) or >= 1"),
+    ({"horizon": -1}, ValidationError, r"horizon=-1.0 must be >= 0"),
+    ({"horizon": 1000}, ValidationError, r"horizon=1000.0 must be <= 100"),
+    ({"horizon": "3"}, ArgumentTypeError, r"horizon='3' must be a number"),
+    ({"horizon_words": 0}, ValidationError, r"horizon_words=0 must be >= 1"),
+    ({"horizon_words": 2.0}, ArgumentTypeError, r"horizon_words=2.0 must be an integer"),
+    ({"horizon_every": 0}, ValidationError, r"horizon_every=0 must be >= 1"),
+    ({"horizon_every": 2000}, ValidationError, r"horizon_every=2000 must be <= 1024"),
 ])
 def test_bad_options(kwargs, error, pattern):
     with pytest.raises(error, match=pattern):
@@ -61,7 +71,8 @@ def test_options_are_frozen_and_recorded():
     with pytest.raises(AttributeError):
         opts.strength = 1.0
     assert opts.to_dict() == {"strength": 0.25, "method": "ternary", "n_centroids": 16, "temperature": [0.5, 0.05],
-                              "separation": 0.1, "noise": 0.1}
+                              "separation": 0.1, "noise": 0.1, "horizon": opts.horizon, "horizon_words": 16,
+                              "horizon_every": 4}
     assert fx.Extractability().method == "centroids"
 
 
@@ -143,6 +154,14 @@ def test_regularised_net_is_an_ordinary_classifier(tiny, tmp_path, cell):
     assert 0.0 <= fx.fidelity(loaded, fsm, data).prefix_agreement <= 1.0
 
 
+def test_batches_of_one_word(tiny):
+    """A batch of one word (batch_size=1, or the last batch of an epoch): the cell scan must
+    not write into its input (a one-row transpose is already contiguous)."""
+    net = fx.train_classifier(tiny.subset(np.arange(40)), hidden_size=4, epochs=1, batch_size=1, seed=0, progress=False,
+                              extractability=0.1)
+    assert np.isfinite(net.metadata["extractability"]["term"])
+
+
 def test_progress_bar_shows_the_term(tiny, capsys):
     fx.train_classifier(tiny, hidden_size=4, epochs=2, progress=True, extractability=0.2)
     assert "reg=" in capsys.readouterr().err
@@ -174,6 +193,44 @@ def test_regularised_net_is_explained_better():
     assert reg_acc >= plain_acc
 
 
+# ----------------------------------------------------------------------------- horizon
+def test_long_words_are_seeded_concatenations_of_training_words(tiny):
+    """``horizon``'s unlabelled words: ``horizon_words`` rows of ``horizon`` x the longest
+    training word, every row a concatenation of training words (cut at the end), the same
+    rows for the same seed."""
+    data = fx.Dataset(("", "0", "11", "010"), np.array([True, False, True, False]), ("0", "1"))
+    net = fx.RNNClassifier("01", hidden_size=4)
+    opts = fx.Extractability(horizon=2.5, horizon_words=3)
+
+    def rows(seed):
+        return Regularizer(net, opts, epochs=1, seed=seed, words=data.encode()).long_words()
+
+    first = rows(0)
+    assert first.shape == (3, 8) and first.dtype == torch.long  # round(2.5 * 3) symbols
+    for row in first.tolist():  # whole nonempty training words, the last one possibly cut
+        assert re.fullmatch(r"(0|11|010)*(1|01)?", "".join(map(str, row))), row
+    assert torch.equal(first, rows(0)) and not all(torch.equal(rows(0), rows(s)) for s in (1, 2, 3))
+    assert Regularizer(net, opts, epochs=1, seed=0).pool is None  # no words: horizon off
+    assert Regularizer(net, fx.Extractability(), epochs=1, seed=0, words=data.encode()).pool is None
+
+
+def test_horizon_term_covers_the_long_words(t4):
+    """With ``horizon``, the term is the mean over the labelled steps and the long words' steps:
+    it differs from the labelled batch's term alone, and a net trained with it has states
+    nearer its centroids on words three times longer than any it was trained on."""
+    lang, data = t4
+    kw = {"language": lang, "hidden_size": 8, "epochs": 4, "seed": 0, "early_stopping": False, "progress": False}
+    long_test = lang.sample(n=200, min_len=30, max_len=36, seed=5)
+    terms = {}
+    for horizon in (0.0, 3.0):
+        opts = fx.Extractability(strength=0.3, horizon=horizon, temperature=(0.001, 0.001))
+        net = fx.train_classifier(data, extractability=opts, **kw)
+        assert net.metadata["extractability"]["horizon"] == horizon
+        terms[horizon] = _term(net, long_test, fx.Extractability(temperature=(0.001, 0.001)))
+    print(terms)
+    assert terms[3.0] < terms[0.0]
+
+
 # ----------------------------------------------------------------------------- the recomputed states
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
 def test_recomputed_states_match_the_net(cell):
@@ -202,6 +259,11 @@ def test_linear_scan_gradient():
     assert torch.autograd.gradcheck(_LinearScan.apply, (f, u))
     c = _LinearScan.apply(f, u)
     torch.testing.assert_close(c[:, 2], f[:, 2] * (f[:, 1] * u[:, 0] + u[:, 1]) + u[:, 2])
+    one_f, one_u = f[:1].detach().requires_grad_(), u[:1].detach().requires_grad_()  # one row: u must not be written to
+    assert torch.autograd.gradcheck(_LinearScan.apply, (one_f, one_u))
+    kept = one_u.detach().clone()
+    _LinearScan.apply(one_f, one_u * 1.0).sum().backward()
+    torch.testing.assert_close(one_u.detach(), kept)
 
 
 # ----------------------------------------------------------------------------- command line
