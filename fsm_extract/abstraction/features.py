@@ -13,11 +13,13 @@ re-running whole words), separate exactly those states.
   apart states that the next ``depth`` symbols tell apart; the coordinates keep apart states
   that differ only later, which the refinement's splitting then separates.
 
-Width and memory are bounded. The features of one state cost one net step per column
-(``k + k**2 + ... + k**depth`` for ``k`` symbols), so a large alphabet is capped: when that
-sum exceeds ``max_columns`` (default :data:`MAX_FEATURE_COLUMNS`, 256), ``depth`` is reduced
-to the largest that fits (a 50-symbol alphabet: depth 1, 50 columns instead of 2,550), and
-when even ``k`` exceeds it, a seeded sample of ``max_columns`` symbols is used. The choice is
+Width and memory are bounded. The features of one state cost one net step per continuation
+(``k + k**2 + ... + k**depth`` for ``k`` symbols) and give one column per continuation for an
+acceptor, one per class otherwise (a next-symbol net: ``k + 1``). A large alphabet is capped:
+when the columns exceed ``max_columns`` (default :data:`MAX_FEATURE_COLUMNS`, 256), ``depth``
+is reduced to the largest that fits (a 50-symbol acceptor: depth 1, 50 columns instead of
+2,550; a 14-symbol next-symbol net: depth 1, 210 columns instead of 3,150), and when even
+depth 1 does not fit, a seeded sample of symbols that fits is used. The choice is
 recorded in the map (``requested_depth``, ``symbols``) and in ``metadata["features"]``.
 States are stepped in chunks of at most :data:`CHUNK_VALUES` state values.
 """
@@ -74,13 +76,15 @@ class FeatureMap(FeatureSpec):
         symbols when the alphabet alone exceeds it)."""
         max_columns = check_int("max_columns", max_columns, min=1)
         k = len(trace.alphabet)
+        width = 1 if trace.output_kind == "accept" else trace.n_classes  # columns per continuation
+        budget = max(1, max_columns // width)  # continuations that fit
         requested, symbols = None, None
-        if features != "hidden" and sum(k**d for d in range(1, depth + 1)) > max_columns:
+        if features != "hidden" and sum(k**d for d in range(1, depth + 1)) > budget:
             requested = depth
-            depth = max((d for d in range(1, depth + 1) if sum(k**j for j in range(1, d + 1)) <= max_columns), default=1)
-            if k > max_columns:
+            depth = max((d for d in range(1, depth + 1) if sum(k**j for j in range(1, d + 1)) <= budget), default=1)
+            if k > budget:
                 rng = np.random.default_rng(seed)
-                symbols = tuple(sorted(int(a) for a in rng.choice(k, size=max_columns, replace=False)))
+                symbols = tuple(sorted(int(a) for a in rng.choice(k, size=budget, replace=False)))
         if trace.cell == "lstm" and trace.state != "hc" and features != "hidden":
             raise ValidationError("behavioural features need the LSTM's full state: trace with state='hc'")
         cols = trace.dim // 2 if (trace.cell == "lstm" and trace.state == "hc") else trace.dim
