@@ -4,8 +4,8 @@ A next-symbol (language) model's output after a prefix is a distribution over th
 and end-of-word, not a class. Two states of a probabilistic automaton may predict the same most
 likely symbol with different distributions, so the argmax is too coarse a class to build and
 minimise a Moore machine on. Instead the distributions the net gives on the fitting words are
-quantised: k-means over them, with the smallest number of centres whose mean total variation
-to the net's distributions is within ``tolerance``. A step's output class is then its nearest
+quantised (farthest-first, :func:`fit_codebook`) into the fewest centres that leave them
+within a mean total variation of 0.015, or until one more centre no longer cuts it by 5%. A step's output class is then its nearest
 centre (L1, :func:`~fsm_extract.nets.trace.output_classes`), and everything built on classes
 (counting, splitting, merging, minimisation, agreement, search) works unchanged; each state of
 the automaton keeps the mean distribution of its steps (``output_probs``), which the
@@ -17,86 +17,101 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from sklearn.cluster import KMeans
 
 from .._checks import check_float, check_int, check_seed
-from ..errors import ValidationError
+from ..errors import ArgumentTypeError, ValidationError
 from ..nets.net import Net
 from ..nets.trace import nearest_rows
 from ..words import encode_words
 
 __all__ = ["fit_codebook", "use_codebook", "match_outputs", "CODEBOOK_TOLERANCE", "MAX_OUTPUTS"]
 
-CODEBOOK_TOLERANCE = 0.01  # mean total variation of the net's distributions to their centre
+CODEBOOK_TOLERANCE = 0.015  # mean total variation of the net's distributions to their centre
+GAIN = 0.95  # a centre is kept while it cuts the mean total variation by 5% or more
 MAX_OUTPUTS = 32
-ELBOW = 0.8  # a centre is added while it cuts the mean total variation to below this share
 
 
 def fit_codebook(probs: Any, *, tolerance: float = CODEBOOK_TOLERANCE, max_outputs: int = MAX_OUTPUTS,
                  seed: int = 0, max_points: int = 20_000) -> tuple[np.ndarray, dict[str, Any]]:
-    """The fewest next-symbol distributions that stand for ``probs`` within ``tolerance``.
+    """The fewest next-symbol distributions that stand for ``probs``.
+
+    Farthest-first: start from the mean distribution; add the row farthest from every centre
+    as a new centre and move every centre to the mean of the rows nearest to it (a few Lloyd
+    steps, L1 distance), until the mean total variation between a row and its nearest centre
+    is at most ``tolerance``, or one more centre cuts it by less than 5% (the rest is the
+    scatter of the net's outputs around its states' distributions, not another state), or
+    ``max_outputs`` centres. Distinct distributions are found one by one however rare, and
+    the result does not depend on a random start.
 
     Parameters
     ----------
     probs : array-like of shape (n, n_classes)
-        The net's distributions (rows sum to 1).
-    tolerance : float, default 0.01
-        The mean total variation between a row and its nearest centre to reach; centres are
-        added one at a time until it is reached, or until one more would cut the mean total
-        variation by less than a fifth (the elbow: a net's outputs scatter around the
-        distributions of its states, and more centres would split that scatter).
+        The net's distributions (rows >= 0 summing to 1).
+    tolerance : float, default 0.015
+        Mean total variation to the nearest centre that is close enough.
     max_outputs : int, default 32
-        The most centres; the record says when the tolerance was not reached with them.
     seed : int
-        Seeds the subsample (at most ``max_points`` rows) and k-means.
+        Seeds the subsample (at most ``max_points`` rows).
 
     Returns
     -------
     codebook : ndarray of shape (n_outputs, n_classes), float64
         Rows are distributions, in order of first use by the rows of ``probs``.
     record : dict
-        ``n_outputs``, ``mean_tv`` reached, ``tolerance``, ``reached`` (False: stopped at the
-        elbow or at ``max_outputs``).
+        ``n_outputs``, ``mean_tv`` reached, ``tolerance``, ``reached`` (False: stopped where
+        more centres no longer paid, or at ``max_outputs``).
     """
-    p = np.asarray(probs, dtype=np.float64)
-    if p.ndim != 2 or p.shape[0] < 1:
-        raise ValidationError(f"probs must have shape (n >= 1, n_classes), got {p.shape}")
+    p = _checked_probs(probs)
     tolerance = check_float("tolerance", tolerance, min=0.0)
     max_outputs = check_int("max_outputs", max_outputs, min=1, max=4096)
+    max_points = check_int("max_points", max_points, min=1)
     rng = np.random.default_rng(check_seed("seed", seed))
     sample = p if p.shape[0] <= max_points else p[np.sort(rng.choice(p.shape[0], max_points, replace=False))]
-    distinct = np.unique(np.round(sample, 6), axis=0)
-    books, tvs = [], []
-    for k in range(1, min(max_outputs, distinct.shape[0]) + 1):
-        if k == distinct.shape[0]:
-            centres = distinct
-        else:
-            km = KMeans(n_clusters=k, n_init=3, random_state=int(rng.integers(2**31 - 1))).fit(sample)
-            centres = _refit(sample, km.cluster_centers_)
-        books.append(centres)
-        tvs.append(float(0.5 * np.abs(sample - centres[nearest_rows(sample, centres)]).sum(1).mean()))
-        if tvs[-1] <= tolerance:
+    centres, kept, kept_tv = sample.mean(0, keepdims=True), None, np.inf
+    while True:
+        centres = _lloyd(sample, centres)
+        tv = 0.5 * np.abs(sample - centres[nearest_rows(sample, centres)]).sum(1)
+        mean_tv = float(tv.mean())
+        if kept is not None and mean_tv > GAIN * kept_tv:  # one more centre no longer paid: keep the one before
             break
-        if len(tvs) >= 2 and tvs[-1] > ELBOW * tvs[-2]:  # one more centre no longer pays: keep the one before
-            books.pop(), tvs.pop()
+        kept, kept_tv = centres, mean_tv
+        if mean_tv <= tolerance or centres.shape[0] >= max_outputs or tv.max() <= 0:
             break
-    best, tv = books[-1], tvs[-1]
-    first_use = np.unique(nearest_rows(p, best), return_index=True)
+        centres = np.vstack([centres, sample[int(np.argmax(tv))]])
+    first_use = np.unique(nearest_rows(p, kept), return_index=True)
     order = first_use[0][np.argsort(first_use[1])]  # centres in order of first use; unused ones dropped
-    book = np.clip(best[order], 0.0, None)
+    book = np.clip(kept[order], 0.0, None)
     book /= book.sum(1, keepdims=True)
-    return book, {"n_outputs": int(book.shape[0]), "mean_tv": round(tv, 6), "tolerance": tolerance,
-                  "reached": bool(tv <= tolerance)}
+    return book, {"n_outputs": int(book.shape[0]), "mean_tv": round(kept_tv, 6), "tolerance": tolerance,
+                  "reached": bool(kept_tv <= tolerance)}
 
 
-def _refit(sample: np.ndarray, centres: np.ndarray) -> np.ndarray:
-    """Centres as the means of the rows nearest to them in L1 (the assignment classes use)."""
-    near = nearest_rows(sample, centres)
+def _checked_probs(probs: Any) -> np.ndarray:
+    try:
+        p = np.asarray(probs, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ArgumentTypeError(f"probs must be an array of numbers: {exc}") from None
+    if p.ndim != 2 or p.shape[0] < 1:
+        raise ValidationError(f"probs must have shape (n >= 1, n_classes), got {p.shape}")
+    if not np.isfinite(p).all():
+        raise ValidationError(f"probs must be finite, but {int((~np.isfinite(p)).sum())} value(s) are not")
+    if p.min() < 0 or np.abs(p.sum(1) - 1.0).max() > 1e-3:
+        raise ValidationError("probs must hold distributions (rows >= 0 summing to 1)")
+    return p
+
+
+def _lloyd(sample: np.ndarray, centres: np.ndarray, steps: int = 5) -> np.ndarray:
+    """A few steps of moving each centre to the mean of the rows nearest to it (L1)."""
     out = centres.copy()
-    for j in range(centres.shape[0]):
-        rows = sample[near == j]
-        if rows.size:
-            out[j] = rows.mean(0)
+    for _ in range(steps):
+        near = nearest_rows(sample, out)
+        sums = np.zeros_like(out)
+        np.add.at(sums, near, sample)
+        counts = np.bincount(near, minlength=out.shape[0])
+        moved = np.where(counts[:, None] > 0, sums / np.maximum(counts, 1)[:, None], out)
+        if np.allclose(moved, out):
+            return moved
+        out = moved
     return out
 
 

@@ -57,10 +57,10 @@ def output_width(net: Any) -> int:
     return 1 if net.output_kind == "accept" else int(net.parts.n_classes)
 
 
-def output_columns(probs: np.ndarray) -> np.ndarray:
+def output_columns(probs: np.ndarray, *, acceptor: bool = True) -> np.ndarray:
     """The feature columns of class probabilities (n, n_classes): an acceptor's acceptance
     probability alone (its two columns say the same), else every class's probability."""
-    return probs[:, 1:] if probs.shape[1] == 2 else probs
+    return probs[:, 1:] if acceptor and probs.shape[1] == 2 else probs
 
 @dataclass(frozen=True)
 class FeatureMap(FeatureSpec):
@@ -129,7 +129,7 @@ class FeatureMap(FeatureSpec):
                 step_syms = syms0 if d == 0 else np.arange(k)
                 syms = np.tile(step_syms, frontier.shape[0])
                 frontier, probs = net.step(np.repeat(frontier, step_syms.size, axis=0), syms, state=self.state)
-                cols.append(output_columns(probs).reshape(n_chunk, -1))
+                cols.append(output_columns(probs, acceptor=net.output_kind == "accept").reshape(n_chunk, -1))
             out[s : s + chunk] = np.concatenate(cols, axis=1)
         return out
 

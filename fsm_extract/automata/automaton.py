@@ -357,7 +357,7 @@ class ExtractedFSM:
         given a sequence of symbols, not a ``str`` (which it reads one character at a time).
         An acceptor only (automata-lib's DFAs have no classes).
         """
-        self._need_acceptor("to_automata()", "the transitions and classes arrays")
+        self._need_acceptor("to_automata()", "fsm.equivalent(other) to compare automata, classify(word) or predict(words)")
         return automata_lib.dfa_of_table(self.alphabet, self.transitions, self.accepting, self.initial)
 
     def equivalent(self, other: Any) -> bool:

@@ -24,17 +24,26 @@ def undecided_outputs(output_counts: np.ndarray) -> np.ndarray:
         np.arange(output_counts.shape[0])
 
 
+def _output_values(fsm: ExtractedFSM) -> np.ndarray:
+    """What each state outputs, comparable across automata: its class, or for a next-symbol
+    automaton the codebook distribution its class stands for."""
+    if fsm.output_kind == "next-symbol":
+        return fsm.codebook[fsm.classes]
+    return fsm.classes[:, None].astype(np.float64)
+
+
 def same_outputs(a: ExtractedFSM, b: ExtractedFSM) -> bool:
     """Whether two automata give the same class after every word (breadth-first over pairs)."""
     if a.output_kind != b.output_kind or set(a.alphabet) != set(b.alphabet):
         raise ValidationError(f"cannot compare a {a.output_kind!r} automaton over {list(a.alphabet)} with a "
                               f"{b.output_kind!r} one over {list(b.alphabet)}")
     cols = [b.alphabet.index(s) for s in a.alphabet]
+    out_a, out_b = _output_values(a), _output_values(b)
     seen = {(a.initial, b.initial)}
     queue = deque(seen)
     while queue:
         p, q = queue.popleft()
-        if a.classes[p] != b.classes[q]:
+        if not np.allclose(out_a[p], out_b[q], rtol=0.0, atol=1e-9):
             return False
         for i, j in enumerate(cols):
             pair = (int(a.transitions[p, i]), int(b.transitions[q, j]))

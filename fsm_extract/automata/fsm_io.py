@@ -220,8 +220,10 @@ def _outputs(fsm: ExtractedFSM, n: int, k: int) -> tuple:
         codebook = None
         if fsm.codebook is not None:
             raise ValidationError("codebook must be None unless output_kind='next-symbol'")
-        width = (fsm.output_counts.shape[1] if fsm.output_counts is not None and np.ndim(fsm.output_counts) == 2
-                 else np.shape(fsm.output_probs)[1] if fsm.output_probs is not None else max(2, int(classes.max()) + 1))
+        counts_shape, probs_shape = np.shape(fsm.output_counts), np.shape(fsm.output_probs)
+        width = (counts_shape[1] if fsm.output_counts is not None and len(counts_shape) == 2
+                 else probs_shape[1] if fsm.output_probs is not None and len(probs_shape) == 2
+                 else max(2, int(classes.max()) + 1))
         probs = None if fsm.output_probs is None else _distributions("output_probs", fsm.output_probs, (n, width))
         n_out = width
     else:
