@@ -52,6 +52,7 @@ class FidelityReport:
     growth: dict | None = None
     next_symbol: dict | None = None
     output_kind: str = "accept"
+    examples: list | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """All figures as JSON-serialisable values."""
@@ -85,6 +86,7 @@ class FidelityReport:
             "price": self.price,
             "growth": self.growth,
             "output_kind": self.output_kind,
+            "examples": self.examples,
             **({} if self.next_symbol is None else {
                 "next_symbol": self.next_symbol,
                 **{key: self.next_symbol[key] for key in ("total_variation", "kl_divergence", "bits_per_symbol",
