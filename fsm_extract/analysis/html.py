@@ -251,10 +251,11 @@ def report_html(d: dict, *, fsm: ExtractedFSM | None = None, front: Any = None, 
     parts += [("residual", "Residual"), ("states", "States"), ("search", "Search"), ("details", "Details"),
               ("provenance", "How it was made")]
     notes = "".join(f"<li>{esc(n)}</li>" for n in d.get("notes", []))
-    data = json.dumps(d, default=float).replace("</", "<\\/")
+    data = json.dumps(d, default=float)  # no <, > or & inside the script element: it cannot end it early
+    data = data.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     head = (f'<h1>{esc(title)}</h1><p class="headline fig" data-key="headline" data-value="{esc(json.dumps(d["headline"]))}">'
             f'{esc(d["headline"])}</p>' + (f'<ul class="notes">{notes}</ul>' if notes else "")
-            + f"<p>Output kind: <b>{esc(d.get('output_kind', 'accept'))}</b>; evaluated on {esc(d['n_words'])} words, "
+            + f"<p>Output kind: <strong>{esc(d.get('output_kind', 'accept'))}</strong>; evaluated on {esc(d['n_words'])} words, "
               f"{esc(d['n_prefixes'])} prefixes.</p>" + figure_cards(d) + _nav(parts))
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             '<meta name="viewport" content="width=device-width, initial-scale=1">'

@@ -142,8 +142,8 @@ def next_symbol_section(d: dict) -> str:
     out += table(["prefix lengths", "positions", "total variation", "WER", "bits (net)", "bits (FSM)"], rows)
     rows = [[(f"q{p['state']} next {esc(p['next'])}", p["state"]), (_num(p["net_prob"], 3), p["net_prob"]),
              (_num(p["fsm_prob"], 3), p["fsm_prob"]), (_num(p["mean_abs_difference"], 3), p["mean_abs_difference"]),
-             _share("next_symbol.places.share_of_difference", p["share_of_difference"]),
-             (f"<code>{esc(p['witness'])}</code>", p["witness"])] for p in ns["places"]]
+             _share(f"next_symbol.places.{i}.share_of_difference", p["share_of_difference"]),
+             (f"<code>{esc(p['witness'])}</code>", p["witness"])] for i, p in enumerate(ns["places"])]
     if rows:
         out += "<h3>Where the distributions part most</h3>" + table(
             ["place", "net p", "FSM p", "mean |diff|", "share of difference", "witness"], rows, sortable=True)
@@ -238,17 +238,18 @@ def determinism_section(d: dict) -> str:
 
 def front_table(f: dict) -> str:
     rows = [[(str(p["n_states"]) + (" (knee)" if p["n_states"] == f.get("knee") else ""), p["n_states"]),
-             _share("front.points.agreement", p["agreement"]), _share("front.points.word_agreement", p["word_agreement"]),
-             _share("front.points.beyond_agreement", p["beyond_agreement"]),
-             _share("front.points.task_accuracy", p["task_accuracy"])] for p in f["points"]]
+             *(_share(f"front.points.{i}.{key}", p[key]) for key in ("agreement", "word_agreement", "beyond_agreement",
+                                                                     "task_accuracy"))]
+            for i, p in enumerate(f["points"])]
     return table(["states", "held-out prefix agreement", "word agreement", "beyond the fitting lengths",
                   "task accuracy"], rows)
 
 
 def sweep_table(s: dict) -> str:
-    rows = [[(str(r["k"]), r["k"]), (str(r["n_states"]), r["n_states"]), _share("rows.prefix_agreement", r["prefix_agreement"]),
-             _share("rows.word_agreement", r["word_agreement"]), _share("rows.variance_explained", r["variance_explained"]),
-             "" if r.get("equivalent") is None else ("yes" if r["equivalent"] else "no")] for r in s["rows"]]
+    rows = [[(str(r["k"]), r["k"]), (str(r["n_states"]), r["n_states"]),
+             *(_share(f"sweep.rows.{i}.{key}", r[key]) for key in ("prefix_agreement", "word_agreement",
+                                                                   "variance_explained")),
+             "" if r.get("equivalent") is None else ("yes" if r["equivalent"] else "no")] for i, r in enumerate(s["rows"])]
     return table(["k", "FSM states", "prefix agreement", "word agreement", "variance explained", "equivalent"], rows,
                  sortable=True)
 
