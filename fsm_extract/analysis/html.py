@@ -60,7 +60,7 @@ _CSS = """
 .fsmx .card.good .value{color:#1c7c3a}.fsmx .card.bad .value{color:#b3261e}
 .fsmx table{border-collapse:collapse;margin:8px 0;font-size:.92em}
 .fsmx th,.fsmx td{border-bottom:1px solid #e6eaef;padding:4px 10px;text-align:left;vertical-align:top}
-.fsmx th{background:#f5f7f9}.fsmx table.sortable th{cursor:pointer}
+.fsmx th{background:#f5f7f9}.fsmx table.sortable th{cursor:pointer}.fsmx td:first-child{white-space:nowrap}
 .fsmx table.sortable th[data-dir=asc]:after{content:" \\25B2"}.fsmx table.sortable th[data-dir=desc]:after{content:" \\25BC"}
 .fsmx code{background:#f3f3f3;padding:0 3px;border-radius:3px;font-size:.92em}
 .fsmx pre{background:#f3f3f3;padding:8px;overflow-x:auto;white-space:pre-wrap}
