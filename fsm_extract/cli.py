@@ -19,6 +19,7 @@ from .cli_commands import (
     _cmd_fidelity,
     _cmd_pareto,
     _cmd_render,
+    _cmd_report,
     _cmd_sweep,
     _cmd_train,
 )
@@ -78,6 +79,45 @@ def _add_pareto(sub) -> None:  # noqa: ANN001 - argparse's subparsers action
     p.add_argument("--plot", metavar="PATH", help="write the plot (.png, .svg or .pdf)")
     p.add_argument("--json", metavar="OUT.json", help="also write the front as JSON")
     p.set_defaults(func=_cmd_pareto)
+
+
+def _add_fidelity_inputs(f: argparse.ArgumentParser) -> None:
+    """The inputs `fidelity` and `report` share: the net, the automaton (or a specification), the words."""
+    f.add_argument("--model", metavar="PATH", help="the net's checkpoint (default with --language: the bundled model)")
+    a = f.add_mutually_exclusive_group(required=True)
+    a.add_argument("--fsm", metavar="FSM.json", help="an automaton written by `fsm-extract extract` (or any saved FSM)")
+    a.add_argument("--spec", metavar="REGEX",
+                   help="check the net against a specification: a regular expression over the net's alphabet "
+                        "(automata-lib syntax, the whole word must match), e.g. '(ab|ba)*'")
+    a.add_argument("--dfa", metavar="DFA.json",
+                   help="check the net against a DFA in JSON: {states, input_symbols, transitions, initial_state, "
+                        "final_states}, automata-lib's keywords")
+    g = f.add_mutually_exclusive_group(required=True)
+    g.add_argument("--language", metavar="NAME",
+                   help="tomita1..tomita7: evaluate on its test split, with its reference DFA and its train split as fitting data")
+    g.add_argument("--data", metavar="FILE.jsonl", help="held-out words to evaluate on")
+    f.add_argument("--fit-data", metavar="FILE.jsonl", help="the fitting words, to report any overlap with the evaluated words")
+    f.add_argument("--search", type=_search_steps, default=0, metavar="STEPS",
+                   help="also search the net for disagreements the data does not show, spending up to STEPS "
+                        "net steps (e.g. 1000000, at most 10^9; default: no search)")
+
+
+def _add_report(sub) -> None:  # noqa: ANN001 - argparse's subparsers action
+    p = sub.add_parser("report", help="one self-contained HTML page: fidelity, the automaton, residual, states, front",
+                       description="Measure the automaton as `fidelity` does and write one HTML file that opens offline: "
+                                   "the headline and figures, the automaton (transitions that carry residual in red, "
+                                   "those completed from the net dashed grey), agreement by length, the residual with "
+                                   "witnesses, what each state means, what a search found, how it was made; with "
+                                   "--front, also the extraction front.")
+    _add_fidelity_inputs(p)
+    p.add_argument("--out", required=True, metavar="REPORT.html", help="where to write the page (.html)")
+    p.add_argument("--front", action="store_true",
+                   help="also compute the front (`fsm-extract pareto`: automaton size against held-out agreement) on "
+                        "the fitting words (--fit-data, or the language's train split) and include it")
+    p.add_argument("--max-states", type=int, default=64, metavar="N", help="with --front: the largest automaton (default: 64)")
+    p.add_argument("--title", metavar="TEXT", help="the page's title")
+    p.add_argument("--json", metavar="OUT.json", help="also write the whole report as JSON")
+    p.set_defaults(func=_cmd_report)
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -165,24 +205,8 @@ def _build_parser() -> argparse.ArgumentParser:
                        description="Run the net and the automaton side by side on held-out words and report output, "
                                    "state and variance agreement, determinism, coverage, task accuracy, the reference "
                                    "check and the residual (where they part).")
-    f.add_argument("--model", metavar="PATH", help="the net's checkpoint (default with --language: the bundled model)")
-    a = f.add_mutually_exclusive_group(required=True)
-    a.add_argument("--fsm", metavar="FSM.json", help="an automaton written by `fsm-extract extract` (or any saved FSM)")
-    a.add_argument("--spec", metavar="REGEX",
-                   help="check the net against a specification: a regular expression over the net's alphabet "
-                        "(automata-lib syntax, the whole word must match), e.g. '(ab|ba)*'")
-    a.add_argument("--dfa", metavar="DFA.json",
-                   help="check the net against a DFA in JSON: {states, input_symbols, transitions, initial_state, "
-                        "final_states}, automata-lib's keywords")
-    g = f.add_mutually_exclusive_group(required=True)
-    g.add_argument("--language", metavar="NAME",
-                   help="tomita1..tomita7: evaluate on its test split, with its reference DFA and its train split as fitting data")
-    g.add_argument("--data", metavar="FILE.jsonl", help="held-out words to evaluate on")
-    f.add_argument("--fit-data", metavar="FILE.jsonl", help="the fitting words, to report any overlap with the evaluated words")
+    _add_fidelity_inputs(f)
     f.add_argument("--json", metavar="OUT.json", help="also write the whole report as JSON")
-    f.add_argument("--search", type=_search_steps, default=0, metavar="STEPS",
-                   help="also search the net for disagreements the data does not show, spending up to STEPS "
-                        "net steps (e.g. 1000000, at most 10^9; default: no search)")
     f.set_defaults(func=_cmd_fidelity)
 
     w = sub.add_parser("sweep", help="agreement and size against the number of clusters",
@@ -199,6 +223,7 @@ def _build_parser() -> argparse.ArgumentParser:
     w.set_defaults(func=_cmd_sweep)
 
     _add_pareto(sub)
+    _add_report(sub)
     return parser
 
 
@@ -206,6 +231,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``fsm-extract`` console script; returns the exit status."""
     parser = _build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else map(str, argv))  # recorded for reproduction
     try:
         with warnings.catch_warnings():
             default_show = warnings.showwarning

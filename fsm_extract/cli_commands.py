@@ -6,7 +6,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import shlex
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +16,7 @@ from tqdm.auto import tqdm
 
 from . import datasets, languages
 from ._checks import atomic_write_text, check_choice, check_existing_file, check_out_dir, check_out_path
-from .analysis.fidelity import fidelity
+from .analysis.fidelity import as_specification, fidelity
 from .automata.automaton import load_fsm
 from .automata.render import SUFFIXES
 from .errors import DataFormatError, GraphvizNotFoundError, ValidationError
@@ -39,9 +41,8 @@ def _write_json(path, payload) -> None:
     atomic_write_text(path, json.dumps(payload, indent=2, default=float) + "\n", name="--json")
 
 
-def _cmd_fidelity(args: argparse.Namespace) -> None:
-
-    json_out = check_out_path("--json", args.json, suffixes=(".json",)) if args.json is not None else None
+def _fidelity_inputs(args: argparse.Namespace) -> tuple[Any, Any, Any, Any, Any]:
+    """(model, fsm or specification, data, reference, fit data) of `fidelity` and `report`."""
     reference, fit_data = None, None
     if args.language is not None:
         check_choice("--language", args.language, datasets.bundled_names())
@@ -66,8 +67,43 @@ def _cmd_fidelity(args: argparse.Namespace) -> None:
         fsm = languages.load_dfa(args.dfa)
     if args.search < 0:
         raise ValidationError(f"--search={args.search} must be >= 0 (net steps; 0 means no search)")
+    return model, fsm, data, reference, fit_data
+
+
+def _cmd_fidelity(args: argparse.Namespace) -> None:
+
+    json_out = check_out_path("--json", args.json, suffixes=(".json",)) if args.json is not None else None
+    model, fsm, data, reference, fit_data = _fidelity_inputs(args)
     report = fidelity(model, fsm, data, reference=reference, fit_data=fit_data, search=args.search or False)
     print(report.summary())
+    if json_out is not None:
+        _write_json(json_out, report.to_dict())
+        print(f"report written to {json_out}")
+
+
+def _cmd_report(args: argparse.Namespace) -> None:
+
+    out = check_out_path("--out", args.out, suffixes=(".html", ".htm"))
+    json_out = check_out_path("--json", args.json, suffixes=(".json",)) if args.json is not None else None
+    if args.max_states < 1:
+        raise ValidationError(f"--max-states={args.max_states} must be >= 1")
+    model, fsm, data, reference, fit_data = _fidelity_inputs(args)
+    front_fit, validation = fit_data, None
+    if args.front and args.language is not None:
+        front_fit = front_fit if front_fit is not None else datasets.load(args.language, split="train")
+        validation = datasets.load(args.language, split="validation")
+    if args.front and front_fit is None:
+        raise ValidationError("--front needs the fitting words: pass --fit-data FILE.jsonl (or use --language)")
+    started = time.perf_counter()
+    report = fidelity(model, fsm, data, reference=reference, fit_data=fit_data, search=args.search or False)
+    front = None
+    if args.front:
+        front = pareto(model, front_fit, validation=validation, max_states=args.max_states, progress=_interactive())
+    drawn = as_specification(fsm, model.alphabet)
+    command = "fsm-extract " + shlex.join(args.argv) if getattr(args, "argv", None) else None
+    path = report.to_html(out, fsm=drawn, front=front, title=args.title, command=command)
+    print(report.headline)
+    print(f"report written to {path} ({path.stat().st_size / 1024:.0f} KiB, {time.perf_counter() - started:.1f} s)")
     if json_out is not None:
         _write_json(json_out, report.to_dict())
         print(f"report written to {json_out}")
@@ -212,6 +248,8 @@ def _cmd_extract(args: argparse.Namespace) -> None:
     refine = False if args.no_refine else Refinement(search=args.search)
     fsm = extract(model, data, n_states=states, method=args.method, state=args.state, seed=args.seed,
                   progress=_interactive(), validation=validation, refine=refine)
+    if getattr(args, "argv", None):  # how to make it again (shown by `fsm-extract report`)
+        fsm = fsm.with_metadata(command="fsm-extract " + shlex.join(args.argv))
     fsm.save(out)
     k = fsm.metadata["n_clusters"]
     print(f"{fsm.n_states} states ({k} clusters{' chosen automatically' if states == 'auto' else ''}, "

@@ -42,6 +42,7 @@ from .alignment import align_to_net, needs_alignment
 from .report import FidelityReport, headline
 from .residual import add_search_finds, attribute_residual
 from .search import MAX_BUDGET, search_disagreements
+from .state_examples import state_examples
 
 __all__ = ["FidelityReport", "fidelity", "evaluate_trace", "reference_table", "as_specification"]
 
@@ -142,6 +143,7 @@ def evaluate_trace(
         aligned=fsm.metadata.get("aligned"), price=price(run, task, fsm.n_states),
         growth=growth(trace, run, fsm.alphabet), output_kind=fsm.output_kind,
         next_symbol=next_symbol_measures(fsm, trace, run.fsm_states) if fsm.output_kind == "next-symbol" else None,
+        examples=state_examples(fsm, trace, run.fsm_states, run.agree_p),
     )
 
 

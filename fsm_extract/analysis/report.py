@@ -3,12 +3,15 @@ summary) and its headline."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..words import format_word
+from .html import report_fragment, write_report
 from .next_symbol import next_symbol_lines
 
 __all__ = ["FidelityReport", "headline", "price_line", "growth_line"]
@@ -52,6 +55,7 @@ class FidelityReport:
     growth: dict | None = None
     next_symbol: dict | None = None
     output_kind: str = "accept"
+    examples: list | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """All figures as JSON-serialisable values."""
@@ -85,6 +89,7 @@ class FidelityReport:
             "price": self.price,
             "growth": self.growth,
             "output_kind": self.output_kind,
+            "examples": self.examples,
             **({} if self.next_symbol is None else {
                 "next_symbol": self.next_symbol,
                 **{key: self.next_symbol[key] for key in ("total_variation", "kl_divergence", "bits_per_symbol",
@@ -152,6 +157,35 @@ class FidelityReport:
         return "\n".join(lines)
 
     __str__ = summary
+
+    def to_html(self, path: str | os.PathLike, *, fsm: Any = None, front: Any = None, search: Any = None,
+                title: str | None = None, command: str | None = None) -> Path:
+        """Write a self-contained HTML page of this report (atomically; one file that opens
+        offline) and return its path.
+
+        Every figure comes from :meth:`to_dict`, which the page also embeds as JSON.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            Ends in ``.html`` or ``.htm``; checked before any work.
+        fsm : ExtractedFSM, optional
+            The automaton the report measured: drawn (Graphviz ``dot``; a note replaces the
+            diagram when ``dot`` is missing or the automaton is too large), with the transitions
+            that carry residual in red and those completed from the net dashed grey; its
+            parameters and the command that extracted it go into "how it was made".
+        front : ParetoFront or SweepResult, optional
+            Adds its plot and table (``fx.pareto`` / ``fx.sweep``).
+        search : SearchResult, optional
+            What a search found (default: the search the report ran, if any).
+        title : str, optional
+        command : str, optional
+            The command line that made the report, shown for reproduction.
+        """
+        return write_report(path, self.to_dict(), fsm=fsm, front=front, search=search, title=title, command=command)
+
+    def _repr_html_(self) -> str:  # notebooks
+        return report_fragment(self.to_dict())
 
 
 def headline(prefix_agreement: float, variance: float | None, *, held_out: bool | None, overlap: float | None,

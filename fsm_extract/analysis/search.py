@@ -36,6 +36,7 @@ from ..abstraction.codebook import match_outputs
 from ..nets.net import as_net
 from ..words import decode_word, encode_ids, format_word
 from . import search_strategies as _strategies
+from .html import search_fragment
 from .search_strategies import (
     _BATCH,
     _explore,
@@ -103,6 +104,9 @@ class SearchResult:
         if self.unverified:
             lines.append(f"  ({self.unverified} longer candidate(s) left unverified: the budget ran out; not reported)")
         return "\n".join(lines)
+
+    def _repr_html_(self) -> str:  # notebooks
+        return search_fragment(self.to_dict())
 
 
 #: The documented ceiling of ``budget`` (raise it with ``max_budget=``): 10^9 net steps take

@@ -16,6 +16,7 @@ import math
 import os
 import shutil
 import subprocess
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -43,7 +44,7 @@ from ..errors import (
 if TYPE_CHECKING:  # pragma: no cover
     from .automaton import ExtractedFSM
 
-__all__ = ["to_dot", "render", "SUFFIXES"]
+__all__ = ["to_dot", "to_svg", "render", "SUFFIXES"]
 
 SUFFIXES = (".svg", ".png", ".pdf", ".dot")
 _INSTALL = "install Graphviz (`apt-get install graphviz`, `brew install graphviz` or `conda install -c conda-forge graphviz`)"
@@ -87,18 +88,36 @@ def _edge_style(confidence: float, completed: bool, min_confidence: float) -> di
     return {"style": "dashed", "color": color, "fontcolor": color, "penwidth": width}
 
 
-def _edge_groups(fsm: ExtractedFSM, hidden: np.ndarray, min_confidence: float) -> dict[tuple[int, int, bool], list[int]]:
-    """The drawn edges: symbols grouped by (source, target, weak), hidden states left out."""
+def _edge_groups(fsm: ExtractedFSM, hidden: np.ndarray, min_confidence: float,
+                 marked: np.ndarray | None = None) -> dict[tuple[int, int, bool, bool], list[int]]:
+    """The drawn edges: symbols grouped by (source, target, weak, marked), hidden states left out."""
     support = fsm.support
-    groups: dict[tuple[int, int, bool], list[int]] = {}
+    groups: dict[tuple[int, int, bool, bool], list[int]] = {}
     for q in range(fsm.n_states):
         for a in range(fsm.n_symbols):
             t = int(fsm.transitions[q, a])
             if hidden[q] or hidden[t]:
                 continue
             weak = bool(fsm.completed[q, a]) or (support[q, a] > 0 and fsm.confidence[q, a] < min_confidence)
-            groups.setdefault((q, t, weak), []).append(a)
+            groups.setdefault((q, t, weak, marked is not None and bool(marked[q, a])), []).append(a)
     return groups
+
+
+def _marked(fsm: ExtractedFSM, mark: Iterable[tuple[int, str]]) -> np.ndarray:
+    """The (state, symbol) pairs of ``mark`` as a boolean (n_states, n_symbols) mask, checked."""
+    mask = np.zeros((fsm.n_states, fsm.n_symbols), bool)
+    if isinstance(mark, (str, bytes)) or not isinstance(mark, Iterable):
+        raise ArgumentTypeError(f"mark={mark!r} must be an iterable of (state, symbol) pairs")
+    for pair in mark:
+        try:
+            q, symbol = pair
+        except (TypeError, ValueError):
+            raise ArgumentTypeError(f"mark must hold (state, symbol) pairs, got {pair!r}") from None
+        q = check_int("mark state", q, min=0, max=fsm.n_states - 1)
+        if symbol not in fsm.alphabet:
+            raise ValidationError(f"mark symbol {symbol!r} must be in the FSM's alphabet {list(fsm.alphabet)}")
+        mask[q, fsm.alphabet.index(symbol)] = True
+    return mask
 
 
 def _check_drawable(fsm: ExtractedFSM, path: Path, *, hide_sink: bool, min_confidence: float, max_states: int) -> None:
@@ -142,6 +161,7 @@ def to_dot(
     title: str | None = None,
     rankdir: Literal["LR", "TB", "RL", "BT"] = "LR",
     show_support: bool = False,
+    mark: Iterable[tuple[int, str]] = (),
 ) -> str:
     """DOT source of the state diagram (no Graphviz binary needed).
 
@@ -158,6 +178,9 @@ def to_dot(
     show_support : bool
         Add to each edge label its number of observations and confidence, and to each state its
         number of outputs and majority share.
+    mark : iterable of (state, symbol) pairs
+        Transitions drawn thick and red, e.g. those that carry residual (a report's
+        ``residual`` items); dashed where they were also completed from the net.
 
     Returns
     -------
@@ -172,6 +195,7 @@ def to_dot(
     if title is not None and not isinstance(title, str):
         raise ArgumentTypeError(f"title={title!r} must be a string or None, got {type(title).__name__}")
 
+    marked = _marked(fsm, mark)
     hidden = _sinks(fsm) if hide_sink else np.zeros(fsm.n_states, bool)
     g = graphviz.Digraph("fsm", graph_attr={"rankdir": rankdir}, node_attr={"shape": "circle", "fontname": "Helvetica"},
                          edge_attr={"fontname": "Helvetica", "fontsize": "12", "arrowsize": "0.8"})
@@ -197,7 +221,7 @@ def to_dot(
         g.node(f"q{q}", label=label, shape="doublecircle" if accepting else "circle")
 
     support, agree = fsm.support, np.take_along_axis(fsm.transition_counts, fsm.transitions[:, :, None], 2)[..., 0]
-    for (q, t, _), symbols in _edge_groups(fsm, hidden, min_confidence).items():
+    for (q, t, _, red), symbols in _edge_groups(fsm, hidden, min_confidence, marked).items():
         n_obs, n_agree = int(support[q, symbols].sum()), int(agree[q, symbols].sum())
         confidence = n_agree / n_obs if n_obs else math.nan
         completed = bool(fsm.completed[q, symbols].all())
@@ -206,7 +230,10 @@ def to_dot(
             label += f"\\nn={n_obs} {confidence:.0%}"
         elif show_support and completed:
             label += "\\n(completed)"
-        g.edge(f"q{q}", f"q{t}", label=label, **_edge_style(confidence, completed, min_confidence))
+        style = _edge_style(confidence, completed, min_confidence)
+        if red:
+            style.update(color="red3", fontcolor="red3", penwidth="2.6")
+        g.edge(f"q{q}", f"q{t}", label=label, **style)
     return g.source
 
 
@@ -286,3 +313,25 @@ def svg_or_none(fsm: ExtractedFSM, *, max_states: int = MAX_RENDER_STATES, timeo
         return _run_dot(to_dot(fsm), "svg", timeout).decode("utf-8")
     except (graphviz.ExecutableNotFound, graphviz.CalledProcessError, subprocess.TimeoutExpired, UnicodeDecodeError):
         return None
+
+
+def to_svg(fsm: ExtractedFSM, *, max_states: int = MAX_RENDER_STATES, timeout: float = DOT_TIMEOUT, **options) -> str:
+    """SVG text of the state diagram (options as :func:`to_dot`), for embedding in a page.
+
+    Raises ValidationError when the diagram is larger than :func:`render` draws with
+    ``max_states``, GraphvizNotFoundError without ``dot``, GraphvizTimeoutError past ``timeout``
+    seconds, FsmExtractError when ``dot`` fails."""
+    max_states = check_int("max_states", max_states, min=1)
+    timeout = check_float("timeout", timeout, min=0.0, min_inclusive=False)
+    source = to_dot(fsm, **options)
+    _check_drawable(fsm, Path("diagram.svg"), hide_sink=bool(options.get("hide_sink", False)),
+                    min_confidence=float(options.get("min_confidence", 0.99)), max_states=max_states)
+    try:
+        return _run_dot(source, "svg", timeout).decode("utf-8")
+    except subprocess.TimeoutExpired:
+        raise GraphvizTimeoutError(f"Graphviz `dot` ran past timeout={timeout:g} s and was stopped") from None
+    except graphviz.ExecutableNotFound as exc:
+        raise GraphvizNotFoundError(f"drawing the diagram needs the Graphviz `dot` program, which was not found on "
+                                    f"PATH; {_INSTALL}") from exc
+    except (graphviz.CalledProcessError, UnicodeDecodeError) as exc:
+        raise FsmExtractError(f"Graphviz `dot` failed to draw the diagram: {exc}") from None

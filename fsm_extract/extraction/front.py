@@ -19,6 +19,7 @@ import numpy as np
 
 from .._checks import atomic_write, check_float, check_int, check_out_path
 from ..abstraction.merging import Words, score
+from ..analysis.html import front_fragment
 from ..automata.automaton import ExtractedFSM
 from ..automata.counting import run_transitions
 from ..errors import ValidationError
@@ -215,6 +216,9 @@ class ParetoFront:
         return "\n".join(lines)
 
     __str__ = table
+
+    def _repr_html_(self) -> str:  # notebooks: the plot and the table
+        return front_fragment(self.to_dict())
 
     def plot(self, path: str | os.PathLike, *, title: str | None = None) -> Path:
         """Held-out agreement against automaton size (every candidate, the front, the knee)."""

@@ -18,6 +18,7 @@ from .._checks import atomic_write, check_bool, check_float, check_out_path, che
 from ..abstraction.build import build_fsm
 from ..abstraction.clustering import Method, count_distinct_rows, make_abstraction
 from ..analysis.fidelity import evaluate_trace
+from ..analysis.html import sweep_fragment
 from ..data.datasets import Dataset
 from ..errors import ArgumentTypeError, ValidationError
 from ..abstraction.codebook import use_codebook
@@ -70,6 +71,9 @@ class SweepResult:
         return "\n".join(lines)
 
     __str__ = table
+
+    def _repr_html_(self) -> str:  # notebooks: the plot and the table
+        return sweep_fragment(self.to_dict())
 
     def plot(self, path: str | os.PathLike, *, title: str | None = None) -> Path:
         """Agreement, variance explained and minimised size against k, as a PNG/SVG/PDF."""

@@ -107,6 +107,19 @@ def _cli_spec(langs_good=()):
                          _opt("--json", ["{OUT}/f.json"], ["{OUT}/f.txt", "{OUT}/missing/f.json", "{OUT}", "{IN}/fifo.json",
                                                            "{IN}/dangling.json"])],
         },
+        "report": {
+            "source": [_opt("--data", _GOOD_DATA, _BAD_DATA)] + ([lang()] if langs_good else [_opt("--language", [], _FAST_LANGS)]),
+            "required": [_opt("--fsm", _GOOD_FSMS, _BAD_FSMS),
+                         _opt("--out", ["{OUT}/r.html", "{OUT}/a\nb.html", "{OUT}/r.htm"],
+                              ["{OUT}/r.txt", "{OUT}/missing/r.html", "{OUT}", "{IN}/fifo.json", "{IN}/dangling.json",
+                               "{IN}/dev.json"])],
+            "optional": [_opt("--model", ["{IN}/m.pt"], _BAD_MODELS + ["{IN}/gru.pt"], 95),
+                         _opt("--fit-data", _GOOD_DATA, _BAD_DATA),
+                         _opt("--max-states", ["2", "4"], ["0", "-1", "x"], 100),
+                         _opt("--title", ["a <b> & 'c'", "", "t\u00e9st"], []),
+                         _opt("--json", ["{OUT}/r.json"], ["{OUT}/r.txt", "{OUT}/missing/r.json", "{IN}/fifo.json"], 20)],
+            "flags": ["--front"],
+        },
         "sweep": {
             "source": [_opt("--model", _GOOD_MODELS, _BAD_MODELS)] + ([lang()] if langs_good else [_opt("--language", [], _FAST_LANGS)]),
             "required": [],
@@ -221,15 +234,16 @@ def _fuzz_cli(ctx, capsys, base: Path, argvs, config) -> list:
     return seen
 
 
-_COMMANDS = ["train", "extract", "render", "demo", "fidelity", "sweep", "pareto"]
+_COMMANDS = ["train", "extract", "render", "demo", "fidelity", "sweep", "pareto", "report"]
 
 
-_CLI_EXAMPLES = {"train": 36, "extract": 36, "render": 36, "demo": 36, "fidelity": 36, "sweep": 36, "pareto": 36}  # 252
+_CLI_EXAMPLES = {"train": 36, "extract": 36, "render": 36, "demo": 36, "fidelity": 36, "sweep": 36, "pareto": 36,
+                 "report": 36}  # 288
 
 
 @pytest.mark.parametrize("command", _COMMANDS)
 def test_fuzz_cli(ctx, capsys, tmp_path, monkeypatch, command):
-    """252 generated command lines (36 per subcommand): exit 0 or 2 only; exit 2 prints exactly one
+    """288 generated command lines (36 per subcommand): exit 0 or 2 only; exit 2 prints exactly one
     line on stderr and leaves no output file and no temporary file behind."""
     monkeypatch.chdir(tmp_path)  # demo's default --out is relative
     n = _CLI_EXAMPLES[command]
