@@ -5,7 +5,7 @@ and end-of-word, not a class. Two states of a probabilistic automaton may predic
 likely symbol with different distributions, so the argmax is too coarse a class to build and
 minimise a Moore machine on. Instead the distributions the net gives on the fitting words are
 quantised (farthest-first, :func:`fit_codebook`) into the fewest centres that leave them
-within a mean total variation of 0.015, or until one more centre no longer cuts it by 5%. A step's output class is then its nearest
+within a mean total variation of 0.015 (or, where 32 centres do not, the knee of the curve). A step's output class is then its nearest
 centre (L1, :func:`~fsm_extract.nets.trace.output_classes`), and everything built on classes
 (counting, splitting, merging, minimisation, agreement, search) works unchanged; each state of
 the automaton keeps the mean distribution of its steps (``output_probs``), which the
@@ -27,8 +27,8 @@ from ..words import encode_words
 __all__ = ["fit_codebook", "use_codebook", "match_outputs", "CODEBOOK_TOLERANCE", "MAX_OUTPUTS"]
 
 CODEBOOK_TOLERANCE = 0.015  # mean total variation of the net's distributions to their centre
-GAIN = 0.95  # a centre is kept while it cuts the mean total variation by 5% or more
 MAX_OUTPUTS = 32
+LOOK_PAST = 8  # centres tried past the tolerance, to see where the curve flattens
 
 
 def fit_codebook(probs: Any, *, tolerance: float = CODEBOOK_TOLERANCE, max_outputs: int = MAX_OUTPUTS,
@@ -37,11 +37,14 @@ def fit_codebook(probs: Any, *, tolerance: float = CODEBOOK_TOLERANCE, max_outpu
 
     Farthest-first: start from the mean distribution; add the row farthest from every centre
     as a new centre and move every centre to the mean of the rows nearest to it (a few Lloyd
-    steps, L1 distance), until the mean total variation between a row and its nearest centre
-    is at most ``tolerance``, or one more centre cuts it by less than 5% (the rest is the
-    scatter of the net's outputs around its states' distributions, not another state), or
-    ``max_outputs`` centres. Distinct distributions are found one by one however rare, and
-    the result does not depend on a random start.
+    steps, L1 distance), until 8 centres past the point where the mean total variation
+    between a row and its nearest centre is at most ``tolerance``, or ``max_outputs``
+    centres. The fewest centres within ``tolerance`` are kept, unless the tolerance is not
+    reached or the knee of the curve (Kneedle: the most reduction for the fewest centres) is
+    already within twice of it: then the fewest as close as the knee. What more centres would
+    split is the scatter of the net's outputs around its states' distributions, not another
+    state. Distinct distributions are found one by one
+    however rare, and the result does not depend on a random start.
 
     Parameters
     ----------
@@ -58,8 +61,8 @@ def fit_codebook(probs: Any, *, tolerance: float = CODEBOOK_TOLERANCE, max_outpu
     codebook : ndarray of shape (n_outputs, n_classes), float64
         Rows are distributions, in order of first use by the rows of ``probs``.
     record : dict
-        ``n_outputs``, ``mean_tv`` reached, ``tolerance``, ``reached`` (False: stopped where
-        more centres no longer paid, or at ``max_outputs``).
+        ``n_outputs``, ``mean_tv`` reached, ``tolerance``, ``reached`` (False: the tolerance
+        was not reached with ``max_outputs`` centres).
     """
     p = _checked_probs(probs)
     tolerance = check_float("tolerance", tolerance, min=0.0)
@@ -67,23 +70,37 @@ def fit_codebook(probs: Any, *, tolerance: float = CODEBOOK_TOLERANCE, max_outpu
     max_points = check_int("max_points", max_points, min=1)
     rng = np.random.default_rng(check_seed("seed", seed))
     sample = p if p.shape[0] <= max_points else p[np.sort(rng.choice(p.shape[0], max_points, replace=False))]
-    centres, kept, kept_tv = sample.mean(0, keepdims=True), None, np.inf
+    centres, books, tvs, reached_at = sample.mean(0, keepdims=True), [], [], None
     while True:
         centres = _lloyd(sample, centres)
         tv = 0.5 * np.abs(sample - centres[nearest_rows(sample, centres)]).sum(1)
-        mean_tv = float(tv.mean())
-        if kept is not None and mean_tv > GAIN * kept_tv:  # one more centre no longer paid: keep the one before
-            break
-        kept, kept_tv = centres, mean_tv
-        if mean_tv <= tolerance or centres.shape[0] >= max_outputs or tv.max() <= 0:
+        books.append(centres)
+        tvs.append(float(tv.mean()))
+        if reached_at is None and tvs[-1] <= tolerance:
+            reached_at = len(tvs)
+        if centres.shape[0] >= max_outputs or tv.max() <= 0 or (reached_at and len(tvs) >= reached_at + LOOK_PAST):
             break
         centres = np.vstack([centres, sample[int(np.argmax(tv))]])
+    knee = tvs[_knee(np.array(tvs))]  # the most reduction for the fewest centres
+    bar = knee if (reached_at is None or knee <= 2 * tolerance) else tolerance
+    pick = next(i for i, v in enumerate(tvs) if v <= max(bar, tolerance))  # no more centres than reach it
+    kept, kept_tv = books[pick], tvs[pick]
     first_use = np.unique(nearest_rows(p, kept), return_index=True)
     order = first_use[0][np.argsort(first_use[1])]  # centres in order of first use; unused ones dropped
     book = np.clip(kept[order], 0.0, None)
     book /= book.sum(1, keepdims=True)
     return book, {"n_outputs": int(book.shape[0]), "mean_tv": round(kept_tv, 6), "tolerance": tolerance,
                   "reached": bool(kept_tv <= tolerance)}
+
+
+def _knee(tvs: np.ndarray) -> int:
+    """The index of the knee of a falling curve (Kneedle: the point farthest above the chord
+    from the first to the last point, both axes scaled to [0, 1])."""
+    if tvs.size < 3 or tvs[0] <= tvs[-1]:
+        return int(tvs.size - 1) if tvs.size and tvs[-1] < tvs[0] else 0
+    x = np.arange(tvs.size) / (tvs.size - 1)
+    y = (tvs[0] - tvs) / (tvs[0] - tvs[-1])
+    return int(np.argmax(y - x))
 
 
 def _checked_probs(probs: Any) -> np.ndarray:
