@@ -53,7 +53,7 @@ from .table import table_dot
 if TYPE_CHECKING:  # pragma: no cover
     from .automaton import ExtractedFSM
 
-__all__ = ["to_dot", "to_svg", "render", "SUFFIXES", "READABLE_ABOVE", "FOLD_SHARE", "CLUSTERS_ABOVE", "TABLE_ABOVE"]
+__all__ = ["to_dot", "to_svg", "render", "chosen_view", "SUFFIXES", "READABLE_ABOVE", "FOLD_SHARE", "CLUSTERS_ABOVE", "TABLE_ABOVE"]
 
 SUFFIXES = (".svg", ".png", ".pdf", ".dot")
 #: Above this many drawn states, folding and chain collapsing are on by default ("auto").
@@ -192,6 +192,12 @@ def _plan(fsm: ExtractedFSM, *, hide_sink: bool = False, min_confidence: float =
                                   show_support=show_support, marked=marked, path=path, comment=comment, compact=big,
                                   clusters=n_drawn > CLUSTERS_ABOVE if clusters == "auto" else clusters)
     return _Plan(source, "diagram", len(graph.nodes), n_edges, n_drawn)
+
+
+def chosen_view(fsm: ExtractedFSM, **options: Any) -> Literal["diagram", "table"]:
+    """What :func:`to_dot` with these options draws: ``"diagram"`` or ``"table"`` (``view="auto"``
+    draws the table above ``TABLE_ABOVE`` nodes)."""
+    return _plan(fsm, **options).view  # type: ignore[return-value]
 
 
 def to_dot(
