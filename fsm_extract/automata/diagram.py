@@ -15,7 +15,7 @@ import graphviz
 import numpy as np
 
 from .drawn_graph import DrawnGraph, DrawnNode
-from .table import output_text, symbol_set_label
+from .table import output_text, share_text, symbol_set_label
 
 if TYPE_CHECKING:  # pragma: no cover
     from .automaton import ExtractedFSM
@@ -98,13 +98,13 @@ def _node_attrs(fsm: ExtractedFSM, graph: DrawnGraph, node: DrawnNode, show_supp
     q = node.states[0]
     if node.kind == "rare":
         share = float(np.nansum(graph.share[list(node.states)]))
-        label = (f"rare states ({len(node.states)}, {share:.1%} of traffic)\\n"
+        label = (f"rare states ({len(node.states)}, {share_text(share)} of traffic)\\n"
                  + _state_list(node.states, " ", 8))
         return {"label": label, "shape": "box", "style": "dashed,filled", "fillcolor": "gray95", "color": "gray40",
                 "margin": "0.1,0.04"}
     accepting = fsm.output_kind == "accept" and bool(fsm.accepting[q])
     if node.kind == "chain":
-        label = f"{_state_list(node.states, ' → ', 6)} ({len(node.states)} states)" + _output_label(fsm, q)
+        label = f"{_state_list(node.states, ' → ', 5)}\\n({len(node.states)} states)" + _output_label(fsm, q)
         return {"label": label, "shape": "box", "style": "rounded", "peripheries": "2" if accepting else "1",
                 "margin": "0.1,0.04"}
     label = f"q{q}" + _output_label(fsm, q)

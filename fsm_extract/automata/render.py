@@ -182,15 +182,17 @@ def _plan(fsm: ExtractedFSM, *, hide_sink: bool = False, min_confidence: float =
     n_drawn = int((~hidden).sum())
     big = n_drawn > READABLE_ABOVE
     fold = (FOLD_SHARE if big else 0.0) if fold == "auto" else fold
-    graph = drawn_graph(fsm, hidden=hidden, fold=fold, collapse_chains=big if collapse_chains == "auto" else collapse_chains,
+    collapse_chains = big if collapse_chains == "auto" else collapse_chains
+    clusters = n_drawn > CLUSTERS_ABOVE if clusters == "auto" else clusters
+    graph = drawn_graph(fsm, hidden=hidden, fold=fold, collapse_chains=collapse_chains,
                         keep=() if path is None else path.states, marked=marked)
     if view == "table" or (view == "auto" and len(graph.nodes) > TABLE_ABOVE):
         return _Plan(table_dot(fsm, title=title), "table", 1, 0, n_drawn)
     comment = (f"rejecting sink state(s) {', '.join(f'q{q}' for q in np.flatnonzero(hidden))} hidden"
                if hidden.any() else None)
     source, n_edges = diagram_dot(fsm, graph, min_confidence=min_confidence, title=title, rankdir=rankdir,
-                                  show_support=show_support, marked=marked, path=path, comment=comment, compact=big,
-                                  clusters=n_drawn > CLUSTERS_ABOVE if clusters == "auto" else clusters)
+                                  show_support=show_support, marked=marked, path=path, comment=comment,
+                                  compact=big and bool(fold or collapse_chains or clusters), clusters=clusters)
     return _Plan(source, "diagram", len(graph.nodes), n_edges, n_drawn)
 
 

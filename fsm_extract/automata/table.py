@@ -21,7 +21,7 @@ from .drawn_graph import traffic_share
 if TYPE_CHECKING:  # pragma: no cover
     from .automaton import ExtractedFSM
 
-__all__ = ["symbol_set_label", "output_text", "table_cells", "to_table", "table_dot", "LARGE_ALPHABET"]
+__all__ = ["symbol_set_label", "output_text", "share_text", "table_cells", "to_table", "table_dot", "LARGE_ALPHABET"]
 
 #: Alphabets larger than this have their symbol sets written compactly (runs, "any", "all but").
 LARGE_ALPHABET = 6
@@ -30,16 +30,20 @@ LARGE_ALPHABET = 6
 def symbol_set_label(symbols: list[int], alphabet: tuple[str, ...]) -> str:
     """The symbols (indices into ``alphabet``, sorted) as text: ``0,1`` for a small alphabet; for
     a large one, runs of three or more consecutive symbols as ``a-e``, every symbol as ``any``,
-    and more than half of them as ``not {x,y}``."""
+    and more than half of them as ``not {x,y}`` where that is shorter."""
     names = [alphabet[a] for a in symbols]
     k = len(alphabet)
     if k <= LARGE_ALPHABET:
         return ",".join(names)
     if len(symbols) == k:
         return "any"
-    if len(symbols) > k / 2:
+    if len(symbols) > k / 2:  # the shorter of the set and its complement
         rest = [a for a in range(k) if a not in set(symbols)]
-        return "not {" + symbol_set_label(rest, alphabet) + "}"
+        return min(_runs(symbols, names), "not {" + _runs(rest, [alphabet[a] for a in rest]) + "}", key=len)
+    return _runs(symbols, names)
+
+
+def _runs(symbols: list[int], names: list[str]) -> str:
     parts, i = [], 0
     while i < len(symbols):
         j = i
@@ -66,7 +70,7 @@ def output_text(fsm: ExtractedFSM, q: int, *, top: int = 3) -> str:
     return " ".join(f"{_symbol(fsm, int(i))}:{p[i]:.2f}" for i in best if p[i] >= 0.005)
 
 
-def _share_text(share: float) -> str:
+def share_text(share: float) -> str:
     return "-" if np.isnan(share) else f"{share:.1%}" if share >= 0.001 or share == 0 else "<0.1%"
 
 
@@ -77,7 +81,7 @@ def table_cells(fsm: ExtractedFSM, *, max_symbol_columns: int = 8) -> tuple[list
     header = ["state", "output", "traffic"] + (list(fsm.alphabet) if per_symbol else ["transitions"])
     rows = []
     for q in range(fsm.n_states):
-        cells = [("-> " if q == fsm.initial else "") + f"q{q}", output_text(fsm, q), _share_text(share[q])]
+        cells = [("-> " if q == fsm.initial else "") + f"q{q}", output_text(fsm, q), share_text(share[q])]
         targets = [f"q{int(t)}" + ("*" if fsm.completed[q, a] else "") for a, t in enumerate(fsm.transitions[q])]
         if per_symbol:
             cells += targets
