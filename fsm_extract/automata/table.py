@@ -132,7 +132,8 @@ def table_dot(fsm: ExtractedFSM, *, title: str | None = None, max_symbol_columns
         return "<TR>" + "".join(f"<TD ALIGN=\"LEFT\">{f'<B>{c}</B>' if bold else c}</TD>" for c in esc) + "</TR>"
 
     caption = f'<TR><TD COLSPAN="{len(header)}"><B>{html.escape(title)}</B></TD></TR>' if title else ""
-    note = f'<TR><TD COLSPAN="{len(header)}" ALIGN="LEFT">{html.escape(_NOTE)}</TD></TR>'
     label = (f'<<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="0" CELLPADDING="4">{caption}{row(header, True)}'
-             + "".join(row(r) for r in rows) + note + "</TABLE>>")
-    return f'digraph fsm {{\n\tnode [fontname=Helvetica shape=plaintext]\n\ttable [label={label}]\n}}\n'
+             + "".join(row(r) for r in rows) + "</TABLE>>")
+    note = _NOTE.replace('"', '\\"')
+    return (f'digraph fsm {{\n\tgraph [label="{note}" labelloc=b fontname=Helvetica fontsize=11]\n'
+            f'\tnode [fontname=Helvetica shape=plaintext]\n\ttable [label={label}]\n}}\n')

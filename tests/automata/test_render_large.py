@@ -194,7 +194,7 @@ def test_view_auto_draws_the_table_above_80_nodes():
     rng = np.random.default_rng(1)
     fsm = ExtractedFSM("ab", rng.integers(0, 120, (120, 2)), rng.random(120) < 0.5, 0)
     dot = fsm.to_dot()
-    assert "<TABLE" in dot and dot.count("<TR>") == 1 + 120 + 1  # header, states, note
+    assert "<TABLE" in dot and dot.count("<TR>") == 1 + 120  # header, states
     assert "<TABLE" not in fsm.to_dot(view="diagram")
 
 
