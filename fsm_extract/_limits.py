@@ -12,7 +12,7 @@ checkpoint parameters      50,000,000   ``load_model(path, max_parameters=...)``
 FSM JSON states            4,096        ``load_fsm(path, max_states=...)``
 regex DFA states           4,000        ``from_regex(pattern, alphabet=..., max_states=...)``
 regex NFA states           4 x DFA      raised with ``max_states`` (proportionally)
-diagram states (render)    100          ``render(fsm, path, max_states=...)``
+diagram nodes (render)     100          ``render(fsm, path, max_states=...)``
 diagram edges (render)     2 x states   raised with ``max_states`` (proportionally)
 ``dot`` running time       60 s         ``render(fsm, path, timeout=...)``
 =========================  ===========  ===========================================

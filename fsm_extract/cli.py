@@ -180,10 +180,24 @@ def _build_parser() -> argparse.ArgumentParser:
     e.add_argument("--out", required=True, metavar="FSM.json", help="where to write the automaton")
     e.set_defaults(func=_cmd_extract)
 
-    r = sub.add_parser("render", help="draw an automaton (svg, png, pdf or dot)",
-                       description="Draw a saved automaton with Graphviz; the format follows the suffix of --out.")
+    r = sub.add_parser("render", help="draw an automaton (svg, png, pdf or dot) or write its table (txt, html)",
+                       description="Draw a saved automaton with Graphviz; the format follows the suffix of --out. "
+                                   "Above 30 states rare states are folded and chains collapsed, above 15 strongly "
+                                   "connected components are boxed, above 80 nodes the transition table is drawn.")
     r.add_argument("fsm", metavar="FSM.json", help="an automaton written by `fsm-extract extract`")
-    r.add_argument("--out", required=True, metavar="PATH", help="output file: .svg, .png, .pdf or .dot")
+    r.add_argument("--out", required=True, metavar="PATH",
+                   help="output file: .svg, .png, .pdf or .dot (a diagram), .txt or .html (the transition table)")
+    r.add_argument("--highlight", metavar="WORD", default=None, help="draw the path this word takes, step by step")
+    r.add_argument("--fold", default="auto", metavar="SHARE",
+                   help="fold states with less than SHARE of the traffic (e.g. 0.01) into one node per strongly "
+                        "connected component; 'auto' (default: 0.01 above 30 states) or 'off'")
+    r.add_argument("--collapse-chains", choices=("auto", "on", "off"), default="auto",
+                   help="draw chains of states (one way in, one way out) as one node (default: auto, above 30 states)")
+    r.add_argument("--clusters", choices=("auto", "on", "off"), default="auto",
+                   help="box strongly connected components (default: auto, above 15 states)")
+    r.add_argument("--view", choices=("auto", "diagram", "table"), default="auto",
+                   help="draw the diagram or the transition table (default: auto, the table above 80 nodes)")
+    r.add_argument("--rankdir", choices=("LR", "TB", "RL", "BT"), default="LR", help="layout direction (default: LR)")
     r.add_argument("--hide-sink", action="store_true", help="hide a rejecting sink state and the edges into it")
     r.add_argument("--min-confidence", type=float, default=0.99, metavar="P",
                    help="dash transitions whose majority share is below P (default: 0.99)")

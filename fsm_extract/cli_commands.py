@@ -269,12 +269,36 @@ def _parse_k(text: str):
     return k
 
 
-def _cmd_render(args: argparse.Namespace) -> None:
+def _fold_arg(text: str) -> Any:
+    if text in ("auto", "off"):
+        return None if text == "off" else text
+    try:
+        share = float(text)
+    except ValueError:
+        raise ValidationError(f"--fold={text!r} must be 'auto', 'off' or a traffic share in [0, 1)") from None
+    if not 0.0 <= share < 1.0:
+        raise ValidationError(f"--fold={text!r} must be a traffic share in [0, 1), 'auto' or 'off'")
+    return share
 
-    out = check_out_path("--out", args.out, suffixes=SUFFIXES)
+
+def _cmd_render(args: argparse.Namespace) -> None:
+    out = check_out_path("--out", args.out, suffixes=SUFFIXES + (".txt", ".html"))
+    table = out.suffix.lower() in (".txt", ".html")
+    if table and args.view == "diagram":
+        raise ValidationError(f"--view=diagram needs --out ending in {', '.join(SUFFIXES)}, got {str(out)!r}")
+    on_off = {"auto": "auto", "on": True, "off": False}
+    fold = _fold_arg(args.fold)
     fsm = load_fsm(args.fsm)
-    path = fsm.render(out, hide_sink=args.hide_sink, min_confidence=args.min_confidence, show_support=args.show_support,
-                      max_states=args.max_states)
+    if table:
+        text = fsm.to_table(fmt="html" if out.suffix.lower() == ".html" else "text")
+        if out.suffix.lower() == ".html":
+            text = (f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>{Path(args.fsm).name}</title></head>'
+                    f"<body>{text}</body></html>\n")
+        path = atomic_write_text(out, text)
+    else:
+        path = fsm.render(out, hide_sink=args.hide_sink, min_confidence=args.min_confidence, show_support=args.show_support,
+                          max_states=args.max_states, highlight=args.highlight, fold=fold, rankdir=args.rankdir,
+                          collapse_chains=on_off[args.collapse_chains], clusters=on_off[args.clusters], view=args.view)
     print(f"wrote {path}")
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from .._limits import MAX_RENDER_STATES
 from ..automata.automaton import ExtractedFSM
-from ..automata.render import to_svg
+from ..automata.render import FOLD_SHARE, READABLE_ABOVE, TABLE_ABOVE, chosen_view, to_svg
 from ..errors import FsmExtractError
 
 __all__ = ["inline_svg", "automaton_svg", "front_svg", "sweep_svg", "HIDE_SINK_ABOVE"]
@@ -36,14 +36,24 @@ def inline_svg(text: str) -> str:
 def automaton_svg(fsm: ExtractedFSM, marked: list, *, max_states: int = MAX_RENDER_STATES,
                   timeout: float = 30.0) -> tuple[str | None, str | None]:
     """(svg, note): the diagram with the ``marked`` (state, symbol) transitions in red, and a note
-    on what was left out; (None, why) when it cannot be drawn (no ``dot``, too large, too slow)."""
+    on what was left out or grouped; (None, why) when it cannot be drawn (no ``dot``, too large,
+    too slow). A large automaton is drawn readable (rare states folded, chains collapsed, strongly
+    connected components boxed), or as its HTML transition table when that leaves too many nodes."""
     hide = fsm.n_states > HIDE_SINK_ABOVE
+    if chosen_view(fsm, hide_sink=hide, mark=marked) == "table":
+        return fsm.to_table(fmt="html"), (f"{fsm.n_states} states are too many to draw readably (more than "
+                                          f"{TABLE_ABOVE} nodes even after folding rare states and collapsing "
+                                          "chains): the transition table is shown instead")
     try:
         svg = to_svg(fsm, max_states=max_states, timeout=timeout, hide_sink=hide, mark=marked)
     except FsmExtractError as exc:
         return None, "diagram not drawn: " + " ".join(str(exc).split())
-    note = "rejecting sink states (every transition loops back) are hidden, with the edges into them" if hide else None
-    return inline_svg(svg), note
+    notes = ["rejecting sink states (every transition loops back) are hidden, with the edges into them"] if hide else []
+    if fsm.n_states > READABLE_ABOVE:
+        notes.append(f"states with less than {FOLD_SHARE:.0%} of the traffic are folded into 'rare states' nodes, "
+                     "chains of states (one way in, one way out, same output) are drawn as one node, and strongly "
+                     "connected components are boxed")
+    return inline_svg(svg), "; ".join(notes) or None
 
 
 def _svg_of(fig: Any) -> str:

@@ -39,8 +39,8 @@ from . import fsm_io as _fsm_io
 from .minimize import minimize_fsm
 from .nearest import nearest_centroid
 from .behaviour import access_words, final_states, same_outputs, undecided_outputs
-from .render import render as render_fsm
-from .render import svg_or_none, to_dot
+from .render import render as render_fsm, svg_or_none, to_dot
+from .table import to_table
 from .state_map import StateAbstraction
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -404,6 +404,10 @@ class ExtractedFSM:
     def render(self, path: str | os.PathLike, **options: Any) -> Path:
         """Draw to ``.svg``, ``.png``, ``.pdf`` or ``.dot``; see :func:`fsm_extract.automata.render.render`."""
         return render_fsm(self, path, **options)
+
+    def to_table(self, **options: Any) -> str:
+        """The transition table as text or HTML; see :func:`fsm_extract.automata.table.to_table`."""
+        return to_table(self, **options)
 
     def _repr_svg_(self) -> str | None:  # notebooks; None lets IPython fall back to repr
         return svg_or_none(self)

@@ -8,17 +8,22 @@ at the initial state, and parallel transitions share one edge labelled ``0,1``. 
 edges are well supported (confidence >= ``min_confidence``) or given (from a DFA); thinner,
 orange/red dashed edges are transitions the net took less consistently; grey dashed edges were
 never observed and were completed from the net.
+
+Large automata (30-300 states) are drawn readable by default (see :mod:`.drawn_graph`): rarely
+visited states folded into one node with their traffic share, chains of states collapsed into
+one node, strongly connected components boxed as clusters; above ``TABLE_ABOVE`` nodes a
+transition table is drawn instead (:mod:`.table`). ``highlight="0110"`` draws a word's path.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import shutil
 import subprocess
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import graphviz
 import numpy as np
@@ -40,67 +45,26 @@ from ..errors import (
     GraphvizTimeoutError,
     ValidationError,
 )
+from ..words import Word, encode_word
+from .diagram import PathSteps, diagram_dot, sinks
+from .drawn_graph import drawn_graph
+from .table import table_dot
 
 if TYPE_CHECKING:  # pragma: no cover
     from .automaton import ExtractedFSM
 
-__all__ = ["to_dot", "to_svg", "render", "SUFFIXES"]
+__all__ = ["to_dot", "to_svg", "render", "chosen_view", "SUFFIXES", "READABLE_ABOVE", "FOLD_SHARE", "CLUSTERS_ABOVE", "TABLE_ABOVE"]
 
 SUFFIXES = (".svg", ".png", ".pdf", ".dot")
+#: Above this many drawn states, folding and chain collapsing are on by default ("auto").
+READABLE_ABOVE = 30
+#: The traffic share below which "auto" folds a state.
+FOLD_SHARE = 0.01
+#: Above this many drawn states, strongly connected components are boxed by default.
+CLUSTERS_ABOVE = 15
+#: Above this many nodes (after folding and collapsing), view="auto" draws the table.
+TABLE_ABOVE = 80
 _INSTALL = "install Graphviz (`apt-get install graphviz`, `brew install graphviz` or `conda install -c conda-forge graphviz`)"
-
-
-def _sinks(fsm: ExtractedFSM) -> np.ndarray:
-    """Rejecting states whose every transition loops back to themselves (never the initial); an
-    acceptor only (a Moore machine's trap states say something: their class)."""
-    loops = (fsm.transitions == np.arange(fsm.n_states)[:, None]).all(1)
-    mask = loops & ~fsm.accepting if fsm.output_kind == "accept" else np.zeros(fsm.n_states, bool)
-    mask[fsm.initial] = False
-    return mask
-
-
-def _symbol_name(fsm: ExtractedFSM, i: int) -> str:
-    return "$" if i == fsm.n_symbols else fsm.alphabet[i]
-
-
-def _output_label(fsm: ExtractedFSM, q: int, top: int = 3) -> str:
-    """What state ``q`` outputs, for its node: nothing for an acceptor (its shape says it), the
-    class of a Moore machine, the most probable next symbols of a next-symbol automaton ($ is
-    end-of-word)."""
-    if fsm.output_kind == "accept":
-        return ""
-    if fsm.output_kind == "classes":
-        return f"\\nclass {int(fsm.classes[q])}"
-    p = fsm.output_probs[q]
-    best = np.argsort(-p, kind="stable")[:top]
-    return "\\n" + graphviz.escape(" ".join(f"{_symbol_name(fsm, int(i))}:{p[i]:.2f}" for i in best if p[i] >= 0.005))
-
-
-def _edge_style(confidence: float, completed: bool, min_confidence: float) -> dict[str, str]:
-    if completed:
-        return {"style": "dashed", "color": "gray50", "fontcolor": "gray40", "penwidth": "1"}
-    if math.isnan(confidence):  # given, not observed (e.g. from a DFA)
-        return {"penwidth": "1.2"}
-    width = f"{0.6 + 1.4 * confidence:.2f}"
-    if confidence >= min_confidence:
-        return {"penwidth": width}
-    color = "darkorange" if confidence >= 0.9 else "red3"
-    return {"style": "dashed", "color": color, "fontcolor": color, "penwidth": width}
-
-
-def _edge_groups(fsm: ExtractedFSM, hidden: np.ndarray, min_confidence: float,
-                 marked: np.ndarray | None = None) -> dict[tuple[int, int, bool, bool], list[int]]:
-    """The drawn edges: symbols grouped by (source, target, weak, marked), hidden states left out."""
-    support = fsm.support
-    groups: dict[tuple[int, int, bool, bool], list[int]] = {}
-    for q in range(fsm.n_states):
-        for a in range(fsm.n_symbols):
-            t = int(fsm.transitions[q, a])
-            if hidden[q] or hidden[t]:
-                continue
-            weak = bool(fsm.completed[q, a]) or (support[q, a] > 0 and fsm.confidence[q, a] < min_confidence)
-            groups.setdefault((q, t, weak, marked is not None and bool(marked[q, a])), []).append(a)
-    return groups
 
 
 def _marked(fsm: ExtractedFSM, mark: Iterable[tuple[int, str]]) -> np.ndarray:
@@ -120,21 +84,21 @@ def _marked(fsm: ExtractedFSM, mark: Iterable[tuple[int, str]]) -> np.ndarray:
     return mask
 
 
-def _check_drawable(fsm: ExtractedFSM, path: Path, *, hide_sink: bool, min_confidence: float, max_states: int) -> None:
+def _check_drawable(plan: _Plan, path: Path, *, max_states: int) -> None:
     """Refuse a diagram too large for Graphviz's layout (see :func:`render`), before any work."""
-    hidden = _sinks(fsm) if hide_sink else np.zeros(fsm.n_states, bool)
-    states = int(fsm.n_states - hidden.sum())
-    advice = (f"write {str(path.with_suffix('.dot'))!r} instead (the DOT source, no layout), read the table "
-              "fsm.transitions, or pass max_states= (CLI: --max-states) to draw it anyway")
-    if states > max_states:
+    if plan.view == "table":
+        return
+    advice = (f"write {str(path.with_suffix('.dot'))!r} instead (the DOT source, no layout), draw the table "
+              "(view='table', CLI: --view table), or pass max_states= (CLI: --max-states) to draw it anyway")
+    if plan.nodes > max_states:
         raise ValidationError(
-            f"path={str(path)!r}: the diagram has {states} states, which must be <= max_states={max_states} for "
-            f"Graphviz to lay it out in reasonable time; {advice}"
+            f"path={str(path)!r}: the diagram has {plan.nodes} nodes for {plan.states} states, which must be <= "
+            f"max_states={max_states} for Graphviz to lay it out in reasonable time; {advice}"
         )
-    edges, limit = len(_edge_groups(fsm, hidden, min_confidence)), RENDER_EDGES_PER_STATE * max_states
-    if edges > limit:
+    limit = RENDER_EDGES_PER_STATE * max_states
+    if plan.edges > limit:
         raise ValidationError(
-            f"path={str(path)!r}: the diagram has {edges} edges, which must be <= {limit} ({RENDER_EDGES_PER_STATE} x "
+            f"path={str(path)!r}: the diagram has {plan.edges} edges, which must be <= {limit} ({RENDER_EDGES_PER_STATE} x "
             f"max_states={max_states}) for Graphviz to lay it out in reasonable time; {advice}"
         )
 
@@ -153,6 +117,91 @@ def _run_dot(source: str, fmt: str, timeout: float) -> bytes:
     return proc.stdout
 
 
+def _auto_or_bool(name: str, value: Any) -> bool | str:
+    if isinstance(value, str) and value == "auto":
+        return value
+    if not isinstance(value, (bool, np.bool_)):
+        raise ArgumentTypeError(f"{name}={value!r} must be True, False or 'auto', got {type(value).__name__}")
+    return bool(value)
+
+
+def _check_fold(fold: Any) -> float | str:
+    if fold is None or fold is False:
+        return 0.0
+    if isinstance(fold, str):
+        if fold != "auto":
+            raise ValidationError(f"fold={fold!r} must be 'auto', None or a traffic share in [0, 1)")
+        return fold
+    if isinstance(fold, bool) or not isinstance(fold, (int, float, np.integer, np.floating)):
+        raise ArgumentTypeError(f"fold={fold!r} must be 'auto', None or a traffic share in [0, 1), got "
+                                f"{type(fold).__name__}")
+    if not 0.0 <= float(fold) < 1.0:
+        raise ValidationError(f"fold={fold!r} must be a traffic share in [0, 1) (states visited less are folded), "
+                              "'auto' or None")
+    return float(fold)
+
+
+def _path(fsm: ExtractedFSM, highlight: Any) -> PathSteps | None:
+    if highlight is None:
+        return None
+    symbols = encode_word(highlight, fsm.alphabet, name="highlight")
+    states = fsm.run(highlight)
+    word = highlight if isinstance(highlight, str) else " ".join(map(str, highlight))
+    return PathSteps(word, tuple(int(q) for q in states), tuple(int(a) for a in symbols))
+
+
+@dataclass(frozen=True)
+class _Plan:
+    source: str
+    view: str
+    nodes: int
+    edges: int
+    states: int
+
+
+def _plan(fsm: ExtractedFSM, *, hide_sink: bool = False, min_confidence: float = 0.99, title: str | None = None,
+          rankdir: str = "LR", show_support: bool = False, mark: Iterable[tuple[int, str]] = (),
+          highlight: Any = None, fold: Any = "auto", collapse_chains: Any = "auto", clusters: Any = "auto",
+          view: str = "auto") -> _Plan:
+    """Validate the options of :func:`to_dot`, group the states and write the DOT source."""
+    if type(fsm).__name__ != "ExtractedFSM" or not hasattr(fsm, "transitions"):  # automaton imports this module
+        raise ArgumentTypeError(f"fsm must be an ExtractedFSM, got {type(fsm).__name__}")
+    hide_sink = check_bool("hide_sink", hide_sink)
+    show_support = check_bool("show_support", show_support)
+    min_confidence = check_float("min_confidence", min_confidence, min=0.0, max=1.0)
+    rankdir = check_choice("rankdir", rankdir, ("LR", "TB", "RL", "BT"))
+    if title is not None and not isinstance(title, str):
+        raise ArgumentTypeError(f"title={title!r} must be a string or None, got {type(title).__name__}")
+    fold, view = _check_fold(fold), check_choice("view", view, ("auto", "diagram", "table"))
+    collapse_chains, clusters = _auto_or_bool("collapse_chains", collapse_chains), _auto_or_bool("clusters", clusters)
+    marked, path = _marked(fsm, mark), _path(fsm, highlight)
+
+    hidden = sinks(fsm) if hide_sink else np.zeros(fsm.n_states, bool)
+    if path is not None:
+        hidden[list(path.states)] = False  # the path is drawn in full
+    n_drawn = int((~hidden).sum())
+    big = n_drawn > READABLE_ABOVE
+    fold = (FOLD_SHARE if big else 0.0) if fold == "auto" else fold
+    collapse_chains = big if collapse_chains == "auto" else collapse_chains
+    clusters = n_drawn > CLUSTERS_ABOVE if clusters == "auto" else clusters
+    graph = drawn_graph(fsm, hidden=hidden, fold=fold, collapse_chains=collapse_chains,
+                        keep=() if path is None else path.states, marked=marked)
+    if view == "table" or (view == "auto" and len(graph.nodes) > TABLE_ABOVE):
+        return _Plan(table_dot(fsm, title=title), "table", 1, 0, n_drawn)
+    comment = (f"rejecting sink state(s) {', '.join(f'q{q}' for q in np.flatnonzero(hidden))} hidden"
+               if hidden.any() else None)
+    source, n_edges = diagram_dot(fsm, graph, min_confidence=min_confidence, title=title, rankdir=rankdir,
+                                  show_support=show_support, marked=marked, path=path, comment=comment,
+                                  compact=big and bool(fold or collapse_chains or clusters), clusters=clusters)
+    return _Plan(source, "diagram", len(graph.nodes), n_edges, n_drawn)
+
+
+def chosen_view(fsm: ExtractedFSM, **options: Any) -> Literal["diagram", "table"]:
+    """What :func:`to_dot` with these options draws: ``"diagram"`` or ``"table"`` (``view="auto"``
+    draws the table above ``TABLE_ABOVE`` nodes)."""
+    return _plan(fsm, **options).view  # type: ignore[return-value]
+
+
 def to_dot(
     fsm: ExtractedFSM,
     *,
@@ -162,6 +211,11 @@ def to_dot(
     rankdir: Literal["LR", "TB", "RL", "BT"] = "LR",
     show_support: bool = False,
     mark: Iterable[tuple[int, str]] = (),
+    highlight: Word | None = None,
+    fold: float | Literal["auto"] | None = "auto",
+    collapse_chains: bool | Literal["auto"] = "auto",
+    clusters: bool | Literal["auto"] = "auto",
+    view: Literal["auto", "diagram", "table"] = "auto",
 ) -> str:
     """DOT source of the state diagram (no Graphviz binary needed).
 
@@ -181,60 +235,33 @@ def to_dot(
     mark : iterable of (state, symbol) pairs
         Transitions drawn thick and red, e.g. those that carry residual (a report's
         ``residual`` items); dashed where they were also completed from the net.
+    highlight : word, optional
+        Draw the path this word takes in blue: its states (never folded or hidden) and edges,
+        each edge labelled with its step numbers, and the run above the diagram.
+    fold : float in [0, 1), "auto" or None
+        Fold the states whose traffic share (the net's visits) is below ``fold`` into one
+        "rare states (n, x% of traffic)" node per strongly connected component (components
+        with one such state share one node); the initial state is never folded. "auto": 0.01
+        above 30 drawn states, else none. Needs evidence (an automaton from a DFA has none).
+    collapse_chains : bool or "auto"
+        Draw each maximal chain of states (each going to the next on every symbol, entered
+        only from the one before, all with the same output) as one node "q3 → q4 → q5 (3
+        states)". "auto": above 30 drawn states.
+    clusters : bool or "auto"
+        Box each strongly connected component of two or more states as a Graphviz cluster
+        labelled with its size. "auto": above 15 drawn states.
+    view : {"auto", "diagram", "table"}
+        "table": one node holding the transition table (:func:`~fsm_extract.automata.table.to_table`)
+        instead of a diagram; "auto": the table when more than 80 nodes remain after folding
+        and collapsing.
 
     Returns
     -------
     str
     """
-    if type(fsm).__name__ != "ExtractedFSM" or not hasattr(fsm, "transitions"):  # automaton imports this module
-        raise ArgumentTypeError(f"fsm must be an ExtractedFSM, got {type(fsm).__name__}")
-    hide_sink = check_bool("hide_sink", hide_sink)
-    show_support = check_bool("show_support", show_support)
-    min_confidence = check_float("min_confidence", min_confidence, min=0.0, max=1.0)
-    rankdir = check_choice("rankdir", rankdir, ("LR", "TB", "RL", "BT"))
-    if title is not None and not isinstance(title, str):
-        raise ArgumentTypeError(f"title={title!r} must be a string or None, got {type(title).__name__}")
-
-    marked = _marked(fsm, mark)
-    hidden = _sinks(fsm) if hide_sink else np.zeros(fsm.n_states, bool)
-    g = graphviz.Digraph("fsm", graph_attr={"rankdir": rankdir}, node_attr={"shape": "circle", "fontname": "Helvetica"},
-                         edge_attr={"fontname": "Helvetica", "fontsize": "12", "arrowsize": "0.8"})
-    if title:
-        g.attr(label=graphviz.escape(title), labelloc="t", fontname="Helvetica")
-    if hidden.any():
-        g.attr(comment=f"rejecting sink state(s) {', '.join(f'q{q}' for q in np.flatnonzero(hidden))} hidden")
-    g.node("__start", label="", shape="none", width="0", height="0")
-    g.edge("__start", f"q{fsm.initial}")
-    out_total = fsm.output_counts.sum(1)
-    for q in range(fsm.n_states):
-        if hidden[q]:
-            continue
-        label = f"q{q}" + _output_label(fsm, q)
-        if show_support and out_total[q]:
-            if fsm.output_kind == "accept":
-                rej, acc = fsm.output_counts[q]
-                majority = "acc " if acc > rej else "rej " if rej > acc else "tie "
-            else:
-                majority = ""
-            label += f"\\n{majority}{fsm.output_confidence[q]:.0%}\\nn={out_total[q]}"
-        accepting = fsm.output_kind == "accept" and fsm.accepting[q]
-        g.node(f"q{q}", label=label, shape="doublecircle" if accepting else "circle")
-
-    support, agree = fsm.support, np.take_along_axis(fsm.transition_counts, fsm.transitions[:, :, None], 2)[..., 0]
-    for (q, t, _, red), symbols in _edge_groups(fsm, hidden, min_confidence, marked).items():
-        n_obs, n_agree = int(support[q, symbols].sum()), int(agree[q, symbols].sum())
-        confidence = n_agree / n_obs if n_obs else math.nan
-        completed = bool(fsm.completed[q, symbols].all())
-        label = graphviz.escape(",".join(fsm.alphabet[a] for a in symbols))
-        if show_support and n_obs:
-            label += f"\\nn={n_obs} {confidence:.0%}"
-        elif show_support and completed:
-            label += "\\n(completed)"
-        style = _edge_style(confidence, completed, min_confidence)
-        if red:
-            style.update(color="red3", fontcolor="red3", penwidth="2.6")
-        g.edge(f"q{q}", f"q{t}", label=label, **style)
-    return g.source
+    return _plan(fsm, hide_sink=hide_sink, min_confidence=min_confidence, title=title, rankdir=rankdir,
+                 show_support=show_support, mark=mark, highlight=highlight, fold=fold,
+                 collapse_chains=collapse_chains, clusters=clusters, view=view).source
 
 
 def render(
@@ -248,22 +275,28 @@ def render(
     show_support: bool = False,
     max_states: int = MAX_RENDER_STATES,
     timeout: float = DOT_TIMEOUT,
+    highlight: Word | None = None,
+    fold: float | Literal["auto"] | None = "auto",
+    collapse_chains: bool | Literal["auto"] = "auto",
+    clusters: bool | Literal["auto"] = "auto",
+    view: Literal["auto", "diagram", "table"] = "auto",
 ) -> Path:
     """Write the state diagram to ``path``: ``.svg``, ``.png``, ``.pdf`` (needs ``dot``) or ``.dot``.
 
     The write is atomic. Without the Graphviz ``dot`` program, the DOT source is written beside
     ``path`` (same name, ``.dot`` suffix) and GraphvizNotFoundError is raised. Options are those
-    of :func:`to_dot`, and:
+    of :func:`to_dot` (``mark`` aside), and:
 
     Parameters
     ----------
     max_states : int, default 100
         Graphviz's layout time grows steeply with size (a random 100-state automaton on two
         symbols takes about 4 s, 200 states more than two minutes), so a drawn diagram may have
-        at most ``max_states`` states (hidden sinks not counted) and 2 x ``max_states`` edges
-        (parallel transitions are one edge). Above that, ValidationError is raised before any
-        work, suggesting ``.dot`` output (the DOT source, which has no limit since no layout
-        runs) or the table ``fsm.transitions``. Raise it to draw a larger diagram anyway.
+        at most ``max_states`` nodes (after folding and collapsing chains; hidden sinks not
+        counted) and 2 x ``max_states`` edges (parallel transitions are one edge). Above that,
+        ValidationError is raised before any work, suggesting ``.dot`` output (the DOT source,
+        which has no limit since no layout runs) or ``view="table"``. Raise it to draw a larger
+        diagram anyway. (With ``view="auto"`` a diagram of more than 80 nodes is a table.)
     timeout : float, default 60
         Seconds ``dot`` may run; it is then stopped and GraphvizTimeoutError is raised.
 
@@ -275,12 +308,13 @@ def render(
     p = check_out_path("path", path, suffixes=SUFFIXES)
     max_states = check_int("max_states", max_states, min=1)
     timeout = check_float("timeout", timeout, min=0.0, min_inclusive=False)
-    source = to_dot(fsm, hide_sink=hide_sink, min_confidence=min_confidence, title=title,
-                    rankdir=rankdir, show_support=show_support)
-    fmt = p.suffix.lower()[1:]
+    plan = _plan(fsm, hide_sink=hide_sink, min_confidence=min_confidence, title=title, rankdir=rankdir,
+                 show_support=show_support, highlight=highlight, fold=fold, collapse_chains=collapse_chains,
+                 clusters=clusters, view=view)
+    source, fmt = plan.source, p.suffix.lower()[1:]
     if fmt == "dot":
         return atomic_write_text(p, source)
-    _check_drawable(fsm, p, hide_sink=hide_sink, min_confidence=min_confidence, max_states=max_states)
+    _check_drawable(plan, p, max_states=max_states)
     try:
         data = _run_dot(source, fmt, timeout)
     except subprocess.TimeoutExpired:
@@ -307,10 +341,11 @@ def svg_or_none(fsm: ExtractedFSM, *, max_states: int = MAX_RENDER_STATES, timeo
     (layout would be slow and unreadable)."""
     if fsm.n_states > max_states:
         return None
-    if len(_edge_groups(fsm, np.zeros(fsm.n_states, bool), 0.99)) > RENDER_EDGES_PER_STATE * max_states:
+    plan = _plan(fsm)
+    if plan.view == "diagram" and (plan.nodes > max_states or plan.edges > RENDER_EDGES_PER_STATE * max_states):
         return None
     try:
-        return _run_dot(to_dot(fsm), "svg", timeout).decode("utf-8")
+        return _run_dot(plan.source, "svg", timeout).decode("utf-8")
     except (graphviz.ExecutableNotFound, graphviz.CalledProcessError, subprocess.TimeoutExpired, UnicodeDecodeError):
         return None
 
@@ -323,11 +358,10 @@ def to_svg(fsm: ExtractedFSM, *, max_states: int = MAX_RENDER_STATES, timeout: f
     seconds, FsmExtractError when ``dot`` fails."""
     max_states = check_int("max_states", max_states, min=1)
     timeout = check_float("timeout", timeout, min=0.0, min_inclusive=False)
-    source = to_dot(fsm, **options)
-    _check_drawable(fsm, Path("diagram.svg"), hide_sink=bool(options.get("hide_sink", False)),
-                    min_confidence=float(options.get("min_confidence", 0.99)), max_states=max_states)
+    plan = _plan(fsm, **options)
+    _check_drawable(plan, Path("diagram.svg"), max_states=max_states)
     try:
-        return _run_dot(source, "svg", timeout).decode("utf-8")
+        return _run_dot(plan.source, "svg", timeout).decode("utf-8")
     except subprocess.TimeoutExpired:
         raise GraphvizTimeoutError(f"Graphviz `dot` ran past timeout={timeout:g} s and was stopped") from None
     except graphviz.ExecutableNotFound as exc:

@@ -163,22 +163,23 @@ def test_render_refuses_a_diagram_too_large_for_dot(tmp_path, n, k, what):
     """Issue 18, 5: a 300-state FSM (8 KB of JSON) ran past 60 s in dot."""
     fsm = _random_fsm(n, k)
     t0 = time.perf_counter()
-    with pytest.raises(ValidationError) as info:
-        fsm.render(tmp_path / "big.svg")
+    with pytest.raises(ValidationError) as info:  # a diagram asked for (view="auto" would draw the table)
+        fsm.render(tmp_path / "big.svg", view="diagram")
     assert time.perf_counter() - t0 < 10
     msg = str(info.value)
-    assert what in msg and "max_states=100" in msg and ".dot" in msg and "\n" not in msg
+    assert what in msg and "max_states=100" in msg and ".dot" in msg and "view='table'" in msg and "\n" not in msg
     assert list(tmp_path.iterdir()) == []
-    dot = fsm.render(tmp_path / "big.dot")  # the DOT source has no size limit: no layout runs
-    assert dot.read_text() == fsm.to_dot()
+    dot = fsm.render(tmp_path / "big.dot", view="diagram")  # the DOT source has no size limit: no layout runs
+    assert dot.read_text() == fsm.to_dot(view="diagram")
 
 
 @needs_dot
 def test_render_limit_can_be_raised_by_keyword(tmp_path):
     chain = fx.ExtractedFSM("a", [[(q + 1) % 120] for q in range(120)], [q % 3 == 0 for q in range(120)], 0)
-    with pytest.raises(ValidationError, match="120 states.*max_states=100"):
-        chain.render(tmp_path / "c.svg")
-    assert chain.render(tmp_path / "c.svg", max_states=120).read_bytes().startswith(b"<?xml")
+    plain = dict(view="diagram", collapse_chains=False)  # collapsed, the ring is 80 nodes
+    with pytest.raises(ValidationError, match="120 nodes for 120 states.*max_states=100"):
+        chain.render(tmp_path / "c.svg", **plain)
+    assert chain.render(tmp_path / "c.svg", max_states=120, **plain).read_bytes().startswith(b"<?xml")
     with pytest.raises(ValidationError, match="max_states=0 must be >= 1"):
         chain.render(tmp_path / "c.svg", max_states=0)
 
@@ -188,7 +189,7 @@ def test_render_stops_dot_after_the_timeout(tmp_path):
     fsm = _random_fsm(100, 2)  # about 4 s of layout
     t0 = time.perf_counter()
     with pytest.raises(fx.GraphvizTimeoutError) as info:
-        fsm.render(tmp_path / "slow.svg", timeout=0.2)
+        fsm.render(tmp_path / "slow.svg", timeout=0.2, view="diagram")
     assert time.perf_counter() - t0 < 3
     assert isinstance(info.value, TimeoutError) and isinstance(info.value, FsmExtractError)
     assert "timeout=0.2" in str(info.value) and "slow.svg" in str(info.value)

@@ -119,12 +119,15 @@ def test_cli_render_of_a_large_fsm_is_one_line(tmp_path, capsys):
     path = _random_fsm(300).save(tmp_path / "big.json")
     assert path.stat().st_size < 12_000
     t0 = time.perf_counter()
-    assert main(["render", str(path), "--out", str(tmp_path / "big.svg")]) == 2
+    assert main(["render", str(path), "--out", str(tmp_path / "big.svg"), "--view", "diagram"]) == 2
     assert time.perf_counter() - t0 < 10
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "max_states=100" in err and "--max-states" in err
     assert not (tmp_path / "big.svg").exists()
     assert main(["render", str(path), "--out", str(tmp_path / "big.dot")]) == 0
+    t0 = time.perf_counter()  # by default (view auto), more than 80 nodes are drawn as the transition table
+    assert main(["render", str(path), "--out", str(tmp_path / "big.svg")]) == 0
+    assert time.perf_counter() - t0 < 10 and "q299" in (tmp_path / "big.svg").read_text()
 
 
 @pytest.mark.parametrize("value, rule", [("1000000000000000", "must be <= 1000000000"), ("-5", "must be >= 0"),
