@@ -34,7 +34,7 @@ from ..words import check_alphabet, check_ordered_words, encode_words, word_keys
 from .extractability import Extractability, Regularizer, as_extractability
 from .models import RNNClassifier
 from .parts import CELLS, CellKind, padded, seed_everything
-from .training import EarlyStopping, _fit, _Run
+from .training import EarlyStopping, _fit, _Run, finish, optimiser
 
 __all__ = ["train_next_symbol", "prefix_targets"]
 
@@ -325,32 +325,15 @@ def train_next_symbol(
     gen = seed_everything(seed)
     model = RNNClassifier(alphabet, cell=cell, hidden_size=hidden_size, num_layers=num_layers,
                           embedding_dim=embedding_dim, outputs="next-symbol")
-    reg = Regularizer(model, regularize, epochs=epochs, seed=seed) if regularize is not None else None
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    if reg is not None and reg.parameters():
-        opt.add_param_group({"params": reg.parameters()})
+    reg, opt = optimiser(model, regularize, epochs=epochs, seed=seed, lr=lr)
     start = time.perf_counter()
     run = _Run(watched=watched, stopping=stopping, max_seconds=max_seconds, start=start, measure="bits per symbol",
                label="bits", higher_is_better=False, perfect=None)
     watch = held if held is not None else train
     fit = _fit(model, opt, reg, epoch=lambda r: _epoch(model, opt, train, batch_size, gen, r),
                score=lambda: _bits_per_symbol(model, watch), run=run, epochs=epochs, progress=progress)
-    best, best_state, best_epoch, epochs_run, stopped, terms = fit
-    model.load_state_dict(best_state)
-    model.eval()
-    model.metadata = {
-        "epochs_run": epochs_run,
-        "seconds": round(time.perf_counter() - start, 3),
-        "seed": seed,
-        "lr": lr,
-        "batch_size": batch_size,
-        "trained_on": name or "words",
-        "n_train_words": len(train),
-        "watched": watched,  # "validation", "held-out", "training" or None: whose bits per symbol stopped training
-        "held_out_words": len(held) if watched == "held-out" else 0,
-        "stopped": stopped,
-        "best_epoch": best_epoch,
-        ("validation_bits_per_symbol" if held is not None else "train_bits_per_symbol"): best,
-        "extractability": None if reg is None else {**regularize.to_dict(), "term": terms[-1], "terms": terms},
-    }
-    return model
+    record = {"seed": seed, "lr": lr, "batch_size": batch_size, "trained_on": name or "words", "n_train_words": len(train),
+              "watched": watched,  # "validation", "held-out", "training" or None: whose bits per symbol stopped training
+              "held_out_words": len(held) if watched == "held-out" else 0}
+    return finish(model, fit, reg, start=start, record=record,
+                  score="validation_bits_per_symbol" if held is not None else "train_bits_per_symbol")

@@ -25,7 +25,7 @@ from .extractability import Extractability, Regularizer, as_extractability
 from .models import RNNClassifier
 from .parts import CellKind, padded, seed_everything
 
-__all__ = ["train_classifier", "EarlyStopping", "prefix_labels", "hold_out"]
+__all__ = ["train_classifier", "EarlyStopping", "prefix_labels", "hold_out", "optimiser", "finish"]
 
 
 def prefix_labels(language: Any, ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
@@ -255,33 +255,41 @@ def train_classifier(
     model = RNNClassifier(dataset.alphabet, cell=cell, hidden_size=hidden_size, num_layers=num_layers,
                           embedding_dim=embedding_dim, **kind)
     tensors, empty_target = _tensors(dataset, language)
-    reg = Regularizer(model, regularize, epochs=epochs, seed=seed, words=dataset.encode()) if regularize is not None else None
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    if reg is not None and reg.parameters():
-        opt.add_param_group({"params": reg.parameters()})
+    reg, opt = optimiser(model, regularize, epochs=epochs, seed=seed, lr=lr, words=dataset.encode())
     start = time.perf_counter()
     run = _Run(watched=watched, stopping=stopping, max_seconds=max_seconds, start=start)
     watch = validation if validation is not None else dataset
     fit = _fit(model, opt, reg, epoch=lambda r: _epoch(model, opt, tensors, empty_target, batch_size, gen, r),
                score=lambda: _word_accuracy(model, watch), run=run, epochs=epochs, progress=progress)
-    best_acc, best_state, best_epoch, epochs_run, stopped, terms = fit
+    record = {"seed": seed, "lr": lr, "batch_size": batch_size, "trained_on": dataset.name or "dataset",
+              "n_train_words": len(dataset), "prefix_labels": language is not None,
+              "watched": watched,  # "validation", "held-out", "training" or None: whose accuracy stopped training
+              "held_out_words": len(validation) if watched == "held-out" else 0}
+    return finish(model, fit, reg, start=start, record=record,
+                  score="validation_accuracy" if validation is not None else "train_accuracy")
+
+
+def optimiser(model: RNNClassifier, regularize: Extractability | None, *, epochs: int, seed: int, lr: float,
+              words: Any = None) -> tuple[Regularizer | None, torch.optim.Optimizer]:
+    """The regulariser of a run (None without one) and Adam over the net's and its parameters."""
+    reg = Regularizer(model, regularize, epochs=epochs, seed=seed, words=words) if regularize is not None else None
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    if reg is not None and reg.parameters():
+        opt.add_param_group({"params": reg.parameters()})
+    return reg, opt
+
+
+def finish(model: RNNClassifier, fit: tuple, reg: Regularizer | None, *, start: float, record: dict,
+           score: str) -> RNNClassifier:
+    """Load the best weights of :func:`_fit`'s result, eval mode, and the training record as
+    ``model.metadata`` (``record`` holds what the caller knows; ``score`` names the best score)."""
+    best, best_state, best_epoch, epochs_run, stopped, terms = fit
     model.load_state_dict(best_state)
     model.eval()
     model.metadata = {
-        "epochs_run": epochs_run,
-        "seconds": round(time.perf_counter() - start, 3),
-        "seed": seed,
-        "lr": lr,
-        "batch_size": batch_size,
-        "trained_on": dataset.name or "dataset",
-        "n_train_words": len(dataset),
-        "prefix_labels": language is not None,
-        "watched": watched,  # "validation", "held-out", "training" or None: whose accuracy stopped training
-        "held_out_words": len(validation) if watched == "held-out" else 0,
-        "stopped": stopped,
-        "best_epoch": best_epoch,
-        ("validation_accuracy" if validation is not None else "train_accuracy"): best_acc,
-        "extractability": None if reg is None else {**regularize.to_dict(), "term": terms[-1], "terms": terms},
+        "epochs_run": epochs_run, "seconds": round(time.perf_counter() - start, 3), **record,
+        "stopped": stopped, "best_epoch": best_epoch, score: best,
+        "extractability": None if reg is None else {**reg.options.to_dict(), "term": terms[-1], "terms": terms},
     }
     return model
 
