@@ -9,12 +9,13 @@ from typing import Any
 import numpy as np
 
 from ..automata.automaton import ExtractedFSM
-from ..automata.counting import count_outputs, count_transitions
+from ..automata.counting import count_outputs, count_transitions, run_transitions
 from ..automata.state_map import StateAbstraction
 from ..nets.trace import Trace
+from ..words import encode_words
 from .completion import complete_transitions
 
-__all__ = ["build_fsm", "state_centroids", "cluster_means", "cluster_probs", "fewer_clusters_record"]
+__all__ = ["build_fsm", "state_centroids", "cluster_means", "cluster_probs", "own_run_probs", "fewer_clusters_record"]
 
 
 def fewer_clusters_record(requested: int, used: int) -> dict[str, Any]:
@@ -70,6 +71,29 @@ def build_fsm(net: Any, trace: Trace, abstraction: Any, *, labels: np.ndarray | 
     if minimize:
         fsm = fsm.minimize()
     return state_centroids(fsm, trace, labels)
+
+
+def own_run_probs(net: Any, fsm: ExtractedFSM, words: Any) -> ExtractedFSM:
+    """``fsm`` with each state's output distribution re-estimated along the automaton's own run:
+    the mean of the net's output probabilities at the prefixes of ``words`` that the automaton
+    puts in that state (the empty prefix once per word in the initial state), what fidelity
+    compares. States the run never reaches keep theirs. An acceptor is returned as it is."""
+    if fsm.output_kind == "accept" or fsm.output_probs is None:
+        return fsm
+    symbols, offsets = encode_words(words, fsm.alphabet)
+    probs, h0 = net.outputs(symbols, offsets)
+    states = run_transitions(fsm.transitions, symbols, offsets, fsm.initial)
+    n = fsm.n_states
+    sums = np.zeros((n, probs.shape[1]))
+    np.add.at(sums, states, probs.astype(np.float64))
+    counts = np.bincount(states, minlength=n).astype(np.float64)
+    n_words = offsets.size - 1
+    sums[fsm.initial] += n_words * h0.astype(np.float64)
+    counts[fsm.initial] += n_words
+    out = np.array(fsm.output_probs, dtype=np.float64)
+    seen = counts > 0
+    out[seen] = sums[seen] / counts[seen, None]
+    return dataclasses.replace(fsm, output_probs=out / out.sum(1, keepdims=True))
 
 
 def cluster_probs(trace: Trace, labels: np.ndarray, initial: int, k: int) -> np.ndarray:

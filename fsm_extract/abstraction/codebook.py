@@ -29,6 +29,7 @@ __all__ = ["fit_codebook", "use_codebook", "match_outputs", "CODEBOOK_TOLERANCE"
 CODEBOOK_TOLERANCE = 0.015  # mean total variation of the net's distributions to their centre
 MAX_OUTPUTS = 32
 LOOK_PAST = 8  # centres tried past the tolerance, to see where the curve flattens
+MERGE_TV = 0.08  # centres closer than this (total variation) are one output class
 
 
 def fit_codebook(probs: Any, *, tolerance: float = CODEBOOK_TOLERANCE, max_outputs: int = MAX_OUTPUTS,
@@ -43,7 +44,8 @@ def fit_codebook(probs: Any, *, tolerance: float = CODEBOOK_TOLERANCE, max_outpu
     reached or the knee of the curve (Kneedle: the most reduction for the fewest centres) is
     already within twice of it: then the fewest as close as the knee. What more centres would
     split is the scatter of the net's outputs around its states' distributions, not another
-    state. Distinct distributions are found one by one
+    state; for the same reason centres closer than a total variation of 0.08 are merged
+    (states with such near outputs are still told apart by their transitions). Distinct distributions are found one by one
     however rare, and the result does not depend on a random start.
 
     Parameters
@@ -84,13 +86,31 @@ def fit_codebook(probs: Any, *, tolerance: float = CODEBOOK_TOLERANCE, max_outpu
     knee = tvs[_knee(np.array(tvs))]  # the most reduction for the fewest centres
     bar = knee if (reached_at is None or knee <= 2 * tolerance) else tolerance
     pick = next(i for i, v in enumerate(tvs) if v <= max(bar, tolerance))  # no more centres than reach it
-    kept, kept_tv = books[pick], tvs[pick]
+    kept = _merge_close(sample, books[pick])
+    kept_tv = float((0.5 * np.abs(sample - kept[nearest_rows(sample, kept)]).sum(1)).mean())
     first_use = np.unique(nearest_rows(p, kept), return_index=True)
     order = first_use[0][np.argsort(first_use[1])]  # centres in order of first use; unused ones dropped
     book = np.clip(kept[order], 0.0, None)
     book /= book.sum(1, keepdims=True)
     return book, {"n_outputs": int(book.shape[0]), "mean_tv": round(kept_tv, 6), "tolerance": tolerance,
                   "reached": bool(kept_tv <= tolerance)}
+
+
+def _merge_close(sample: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """Merge centres closer than :data:`MERGE_TV` in total variation (the closest pair first,
+    then a few Lloyd steps): two centres that near split the scatter around one distribution."""
+    out = centres
+    while out.shape[0] > 1:
+        d = 0.5 * np.abs(out[:, None, :] - out[None, :, :]).sum(-1)
+        d[np.diag_indices(out.shape[0])] = np.inf
+        i, j = np.unravel_index(int(np.argmin(d)), d.shape)
+        if d[i, j] >= MERGE_TV:
+            break
+        counts = np.bincount(nearest_rows(sample, out), minlength=out.shape[0]).astype(np.float64)
+        w = counts[[i, j]] + 1e-12
+        merged = (out[i] * w[0] + out[j] * w[1]) / w.sum()
+        out = _lloyd(sample, np.vstack([np.delete(out, [i, j], axis=0), merged]))
+    return out
 
 
 def _knee(tvs: np.ndarray) -> int:

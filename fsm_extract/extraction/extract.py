@@ -27,7 +27,7 @@ from typing import Any, Literal
 import numpy as np
 
 from .._checks import check_bool, check_choice, check_int, check_seed
-from ..abstraction.build import build_fsm
+from ..abstraction.build import build_fsm, own_run_probs
 from ..abstraction.clustering import Method, make_abstraction
 from ..automata.automaton import ExtractedFSM
 from ..data.datasets import Dataset
@@ -209,7 +209,7 @@ def extract(
                      "progress": progress, "metadata": meta}
         fsm = (_on_the_front(net, words, data, validation, seed=seed, refine=refine_kw) if options.merge and minimize
                else extract_refined(net, words, seed=seed, **refine_kw))
-        return fsm.with_metadata(timing={"seconds": round(time.perf_counter() - t0, 3)})
+        return own_run_probs(net, fsm, words).with_metadata(timing={"seconds": round(time.perf_counter() - t0, 3)})
     if auto and validation is None:
         words, validation = _split_validation(words, seed)
     trace = net.trace_words(words, state=state, batch_size=batch_size, progress=progress)
@@ -228,4 +228,4 @@ def extract(
     else:
         abstraction = make_abstraction(method, n_states=n_states, seed=seed, max_fit_points=max_fit_points).fit(trace)
         fsm = build_fsm(net, trace, abstraction, minimize=minimize, metadata=meta)
-    return fsm.with_metadata(timing={"seconds": round(time.perf_counter() - t0, 3)})
+    return own_run_probs(net, fsm, words).with_metadata(timing={"seconds": round(time.perf_counter() - t0, 3)})
