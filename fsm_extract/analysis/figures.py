@@ -41,7 +41,7 @@ def automaton_svg(fsm: ExtractedFSM, marked: list, *, max_states: int = MAX_REND
     connected components boxed), or as its HTML transition table when that leaves too many nodes."""
     hide = fsm.n_states > HIDE_SINK_ABOVE
     if chosen_view(fsm, hide_sink=hide, mark=marked) == "table":
-        return fsm.to_table(fmt="html"), (f"{fsm.n_states} states are too many to draw readably (more than "
+        return fsm.to_table(fmt="html", mark=marked), (f"{fsm.n_states} states are too many to draw readably (more than "
                                           f"{TABLE_ABOVE} nodes even after folding rare states and collapsing "
                                           "chains): the transition table is shown instead")
     try:

@@ -409,8 +409,11 @@ class ExtractedFSM:
         """The transition table as text or HTML; see :func:`fsm_extract.automata.table.to_table`."""
         return to_table(self, **options)
 
-    def _repr_svg_(self) -> str | None:  # notebooks; None lets IPython fall back to repr
+    def _repr_svg_(self) -> str | None:  # notebooks; None lets IPython fall back to the table
         return svg_or_none(self)
+
+    def _repr_html_(self) -> str | None:  # only where no diagram is drawn: the transition table
+        return None if svg_or_none(self) is not None else to_table(self, fmt="html")
 
     def __repr__(self) -> str:
         alphabet = "".join(self.alphabet) if all(len(s) == 1 for s in self.alphabet) else list(self.alphabet)

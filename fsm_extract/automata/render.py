@@ -48,6 +48,7 @@ from ..errors import (
 from ..words import Word, encode_word
 from .diagram import PathSteps, diagram_dot, sinks
 from .drawn_graph import drawn_graph
+from .table import marked_mask as _marked
 from .table import table_dot
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -65,23 +66,6 @@ CLUSTERS_ABOVE = 15
 #: Above this many nodes (after folding and collapsing), view="auto" draws the table.
 TABLE_ABOVE = 80
 _INSTALL = "install Graphviz (`apt-get install graphviz`, `brew install graphviz` or `conda install -c conda-forge graphviz`)"
-
-
-def _marked(fsm: ExtractedFSM, mark: Iterable[tuple[int, str]]) -> np.ndarray:
-    """The (state, symbol) pairs of ``mark`` as a boolean (n_states, n_symbols) mask, checked."""
-    mask = np.zeros((fsm.n_states, fsm.n_symbols), bool)
-    if isinstance(mark, (str, bytes)) or not isinstance(mark, Iterable):
-        raise ArgumentTypeError(f"mark={mark!r} must be an iterable of (state, symbol) pairs")
-    for pair in mark:
-        try:
-            q, symbol = pair
-        except (TypeError, ValueError):
-            raise ArgumentTypeError(f"mark must hold (state, symbol) pairs, got {pair!r}") from None
-        q = check_int("mark state", q, min=0, max=fsm.n_states - 1)
-        if symbol not in fsm.alphabet:
-            raise ValidationError(f"mark symbol {symbol!r} must be in the FSM's alphabet {list(fsm.alphabet)}")
-        mask[q, fsm.alphabet.index(symbol)] = True
-    return mask
 
 
 def _check_drawable(plan: _Plan, path: Path, *, max_states: int) -> None:

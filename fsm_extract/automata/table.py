@@ -10,18 +10,19 @@ symbol leads (``q3*``: completed from the net, never observed). With more than
 from __future__ import annotations
 
 import html
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
 from .._checks import check_choice, check_int
-from ..errors import ArgumentTypeError
+from ..errors import ArgumentTypeError, ValidationError
 from .drawn_graph import traffic_share
 
 if TYPE_CHECKING:  # pragma: no cover
     from .automaton import ExtractedFSM
 
-__all__ = ["symbol_set_label", "output_text", "share_text", "table_cells", "to_table", "table_dot", "LARGE_ALPHABET"]
+__all__ = ["symbol_set_label", "output_text", "share_text", "table_cells", "to_table", "table_dot", "marked_mask", "LARGE_ALPHABET"]
 
 #: Alphabets larger than this have their symbol sets written compactly (runs, "any", "all but").
 LARGE_ALPHABET = 6
@@ -74,15 +75,19 @@ def share_text(share: float) -> str:
     return "-" if np.isnan(share) else f"{share:.1%}" if share >= 0.001 or share == 0 else "<0.1%"
 
 
-def table_cells(fsm: ExtractedFSM, *, max_symbol_columns: int = 8) -> tuple[list[str], list[list[str]]]:
-    """(header, rows) of the table, as text: one row per state, in state order."""
+def table_cells(fsm: ExtractedFSM, *, max_symbol_columns: int = 8,
+                marked: np.ndarray | None = None) -> tuple[list[str], list[list[str]]]:
+    """(header, rows) of the table, as text: one row per state, in state order (``marked``: a
+    (n_states, n_symbols) mask of transitions flagged ``!``)."""
+    marked = np.zeros(fsm.transitions.shape, bool) if marked is None else marked
     share = traffic_share(fsm)
     per_symbol = fsm.n_symbols <= max_symbol_columns
     header = ["state", "output", "traffic"] + (list(fsm.alphabet) if per_symbol else ["transitions"])
     rows = []
     for q in range(fsm.n_states):
         cells = [("-> " if q == fsm.initial else "") + f"q{q}", output_text(fsm, q), share_text(share[q])]
-        targets = [f"q{int(t)}" + ("*" if fsm.completed[q, a] else "") for a, t in enumerate(fsm.transitions[q])]
+        targets = [f"q{int(t)}" + ("*" if fsm.completed[q, a] else "") + ("!" if marked[q, a] else "")
+                   for a, t in enumerate(fsm.transitions[q])]
         if per_symbol:
             cells += targets
         else:
@@ -94,10 +99,29 @@ def table_cells(fsm: ExtractedFSM, *, max_symbol_columns: int = 8) -> tuple[list
     return header, rows
 
 
-_NOTE = "-> initial state; * completed from the net (never observed); traffic: share of the net's visits"
+_NOTE = ("-> initial state; * completed from the net (never observed); ! carries residual (where given); "
+         "traffic: share of the net's visits")
 
 
-def to_table(fsm: ExtractedFSM, *, fmt: Literal["text", "html"] = "text", max_symbol_columns: int = 8) -> str:
+def marked_mask(fsm: ExtractedFSM, mark: Iterable[tuple[int, str]]) -> np.ndarray:
+    """The (state, symbol) pairs of ``mark`` as a boolean (n_states, n_symbols) mask, checked."""
+    mask = np.zeros((fsm.n_states, fsm.n_symbols), bool)
+    if isinstance(mark, (str, bytes)) or not isinstance(mark, Iterable):
+        raise ArgumentTypeError(f"mark={mark!r} must be an iterable of (state, symbol) pairs")
+    for pair in mark:
+        try:
+            q, symbol = pair
+        except (TypeError, ValueError):
+            raise ArgumentTypeError(f"mark must hold (state, symbol) pairs, got {pair!r}") from None
+        q = check_int("mark state", q, min=0, max=fsm.n_states - 1)
+        if symbol not in fsm.alphabet:
+            raise ValidationError(f"mark symbol {symbol!r} must be in the FSM's alphabet {list(fsm.alphabet)}")
+        mask[q, fsm.alphabet.index(symbol)] = True
+    return mask
+
+
+def to_table(fsm: ExtractedFSM, *, fmt: Literal["text", "html"] = "text", max_symbol_columns: int = 8,
+             mark: Iterable[tuple[int, str]] = ()) -> str:
     """The transition table as plain text (aligned columns) or an HTML ``<table>`` fragment.
 
     Parameters
@@ -106,12 +130,14 @@ def to_table(fsm: ExtractedFSM, *, fmt: Literal["text", "html"] = "text", max_sy
     fmt : {"text", "html"}
     max_symbol_columns : int, default 8
         Above this many symbols, one ``transitions`` column groups the symbols by successor.
+    mark : iterable of (state, symbol)
+        Transitions that carry residual (a fidelity report's places), flagged ``!``.
     """
     if type(fsm).__name__ != "ExtractedFSM" or not hasattr(fsm, "transitions"):
         raise ArgumentTypeError(f"fsm must be an ExtractedFSM, got {type(fsm).__name__}")
     fmt = check_choice("fmt", fmt, ("text", "html"))
     max_symbol_columns = check_int("max_symbol_columns", max_symbol_columns, min=1)
-    header, rows = table_cells(fsm, max_symbol_columns=max_symbol_columns)
+    header, rows = table_cells(fsm, max_symbol_columns=max_symbol_columns, marked=marked_mask(fsm, mark))
     if fmt == "html":
         head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
         body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows)

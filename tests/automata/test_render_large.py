@@ -266,3 +266,19 @@ def test_cli_render_options(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "--fold='2' must be a traffic share in [0, 1)" in err and "--view=diagram needs --out" in err
     assert not (tmp_path / "b.dot").exists() and not (tmp_path / "c.txt").exists()
+
+
+def test_the_table_flags_residual_transitions_and_notebooks_show_it_for_large_automata():
+    import numpy as np
+
+    import fsm_extract as fx
+
+    small = fx.ExtractedFSM("ab", [[1, 0], [0, 1]], [True, False], 0)
+    rows = small.to_table(mark=[(0, "b")]).splitlines()
+    assert rows[2].split()[-1] == "q0!" and rows[3].split()[-1] == "q1"  # only the marked one
+    assert "q0!" in small.to_table(fmt="html", mark=[(0, "b")])
+    assert small._repr_html_() is None  # a drawable automaton shows its diagram
+    rng = np.random.default_rng(0)
+    big = fx.ExtractedFSM("ab", rng.integers(0, 150, (150, 2)), rng.random(150) < 0.5, 0)
+    html = big._repr_html_()
+    assert big._repr_svg_() is None and html.startswith('<table class="fsm-table">') and html.count("<tr>") == 151
