@@ -207,27 +207,9 @@ def moore_machine(recipe: MooreRecipe) -> Any:
                         seed=recipe.seed)
 
 
-def moore_equal(table: np.ndarray, outputs: np.ndarray, initial: int, machine: Any) -> bool:
-    """Whether a Moore machine (table in the machine's symbol order) gives every prefix the
-    machine's class (breadth-first over the product)."""
-    start = (int(initial), int(machine.initial))
-    seen, queue = {start}, [start]
-    while queue:
-        h, q = queue.pop()
-        if int(outputs[h]) != int(machine.outputs[q]):
-            return False
-        for a in range(table.shape[1]):
-            nxt = (int(table[h, a]), int(machine.transitions[q, a]))
-            if nxt not in seen:
-                seen.add(nxt)
-                queue.append(nxt)
-    return True
-
-
-def moore_equal_nonempty(table: np.ndarray, outputs: np.ndarray, initial: int, machine: Any) -> bool:
-    """Whether a Moore machine gives every NON-EMPTY prefix the machine's class (a net that is
-    wrong only on the empty word computes the machine with another initial class)."""
-    starts = {(int(table[initial, a]), int(machine.transitions[machine.initial, a])) for a in range(table.shape[1])}
+def _walk(table: np.ndarray, outputs: np.ndarray, machine: Any, starts: set) -> bool:
+    """Whether every (automaton state, machine state) pair reachable from ``starts`` in the
+    product has equal classes."""
     seen, queue = set(starts), list(starts)
     while queue:
         h, q = queue.pop()
@@ -239,6 +221,19 @@ def moore_equal_nonempty(table: np.ndarray, outputs: np.ndarray, initial: int, m
                 seen.add(nxt)
                 queue.append(nxt)
     return True
+
+
+def moore_equal(table: np.ndarray, outputs: np.ndarray, initial: int, machine: Any) -> bool:
+    """Whether a Moore machine (table in the machine's symbol order) gives every prefix the
+    machine's class (breadth-first over the product)."""
+    return _walk(table, outputs, machine, {(int(initial), int(machine.initial))})
+
+
+def moore_equal_nonempty(table: np.ndarray, outputs: np.ndarray, initial: int, machine: Any) -> bool:
+    """Whether a Moore machine gives every NON-EMPTY prefix the machine's class (a net that is
+    wrong only on the empty word computes the machine with another initial class)."""
+    return _walk(table, outputs, machine, {(int(table[initial, a]), int(machine.transitions[machine.initial, a]))
+                                           for a in range(table.shape[1])})
 
 
 def prefix_agreement(net_classes: np.ndarray, table: np.ndarray, outputs: np.ndarray, initial: int,

@@ -39,7 +39,8 @@ from . import fsm_io as _fsm_io
 from .minimize import minimize_fsm
 from .nearest import nearest_centroid
 from .behaviour import access_words, final_states, same_outputs, undecided_outputs
-from .render import render as render_fsm, svg_or_none, to_dot
+from .render import drawable_plan, svg_or_none, to_dot
+from .render import render as render_fsm
 from .table import to_table
 from .state_map import StateAbstraction
 
@@ -413,7 +414,7 @@ class ExtractedFSM:
         return svg_or_none(self)
 
     def _repr_html_(self) -> str | None:  # only where no diagram is drawn: the transition table
-        return None if svg_or_none(self) is not None else to_table(self, fmt="html")
+        return None if drawable_plan(self) is not None else to_table(self, fmt="html")
 
     def __repr__(self) -> str:
         alphabet = "".join(self.alphabet) if all(len(s) == 1 for s in self.alphabet) else list(self.alphabet)

@@ -54,7 +54,7 @@ from .table import table_dot
 if TYPE_CHECKING:  # pragma: no cover
     from .automaton import ExtractedFSM
 
-__all__ = ["to_dot", "to_svg", "render", "chosen_view", "SUFFIXES", "READABLE_ABOVE", "FOLD_SHARE", "CLUSTERS_ABOVE", "TABLE_ABOVE"]
+__all__ = ["to_dot", "to_svg", "render", "chosen_view", "drawable_plan", "svg_or_none", "SUFFIXES", "READABLE_ABOVE", "FOLD_SHARE", "CLUSTERS_ABOVE", "TABLE_ABOVE"]
 
 SUFFIXES = (".svg", ".png", ".pdf", ".dot")
 #: Above this many drawn states, folding and chain collapsing are on by default ("auto").
@@ -319,14 +319,23 @@ def render(
     return atomic_write(p, lambda tmp: tmp.write_bytes(data))
 
 
-def svg_or_none(fsm: ExtractedFSM, *, max_states: int = MAX_RENDER_STATES, timeout: float = 10.0) -> str | None:
-    """SVG text for notebooks, or None (plain repr) when ``dot`` is missing, fails or runs past
-    ``timeout`` seconds, or the diagram is larger than :func:`render` draws with ``max_states``
-    (layout would be slow and unreadable)."""
+def drawable_plan(fsm: ExtractedFSM, *, max_states: int = MAX_RENDER_STATES) -> Any:
+    """The drawing plan of a notebook's diagram, or None when it is larger than :func:`render`
+    draws with ``max_states`` (layout would be slow and unreadable). Runs no ``dot``."""
     if fsm.n_states > max_states:
         return None
     plan = _plan(fsm)
     if plan.view == "diagram" and (plan.nodes > max_states or plan.edges > RENDER_EDGES_PER_STATE * max_states):
+        return None
+    return plan
+
+
+def svg_or_none(fsm: ExtractedFSM, *, max_states: int = MAX_RENDER_STATES, timeout: float = 10.0) -> str | None:
+    """SVG text for notebooks, or None (plain repr) when ``dot`` is missing, fails or runs past
+    ``timeout`` seconds, or the diagram is larger than :func:`render` draws with ``max_states``
+    (layout would be slow and unreadable)."""
+    plan = drawable_plan(fsm, max_states=max_states)
+    if plan is None:
         return None
     try:
         return _run_dot(plan.source, "svg", timeout).decode("utf-8")
