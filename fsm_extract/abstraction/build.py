@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -15,7 +16,8 @@ from ..nets.trace import Trace
 from ..words import encode_words
 from .completion import complete_transitions
 
-__all__ = ["build_fsm", "state_centroids", "cluster_means", "cluster_probs", "own_run_probs", "fewer_clusters_record"]
+__all__ = ["build_fsm", "ClusterTotals", "row_sums", "state_centroids", "cluster_means", "cluster_probs", "own_run_probs",
+           "fewer_clusters_record"]
 
 
 def fewer_clusters_record(requested: int, used: int) -> dict[str, Any]:
@@ -27,11 +29,66 @@ def fewer_clusters_record(requested: int, used: int) -> dict[str, Any]:
                                                    "reason": "fewer distinct hidden states than requested clusters"}}
 
 
+@dataclass(frozen=True, eq=False)
+class ClusterTotals:
+    """What one pass over words under a fitted abstraction counts, per cluster: sums that add up
+    chunk by chunk (:meth:`__add__`), so a corpus too large for memory is counted in pieces, on
+    one machine or many, and gives the totals of one pass over all of it.
+
+    Attributes
+    ----------
+    transitions : ndarray of shape (k, n_symbols, k), int64
+    outputs : ndarray of shape (k, n_outputs), int64
+        Output classes per cluster, the empty prefix once per word in the initial cluster.
+    sizes : ndarray of shape (k,), int64
+        Steps in each cluster.
+    hidden_sums : ndarray of shape (k, dim), float64
+        Sum of the states of each cluster's steps.
+    prob_sums : ndarray of shape (k, n_classes), float64
+        Sum of the net's class probabilities at each cluster's steps.
+    n_words, n_steps, net_steps : int
+        Words and steps counted; net steps spent (padding included).
+    """
+
+    transitions: np.ndarray
+    outputs: np.ndarray
+    sizes: np.ndarray
+    hidden_sums: np.ndarray
+    prob_sums: np.ndarray
+    n_words: int
+    n_steps: int
+    net_steps: int = 0
+
+    @classmethod
+    def of_trace(cls, trace: Trace, labels: np.ndarray, initial: int, k: int, *, net_steps: int = 0) -> "ClusterTotals":
+        """The totals of ``trace`` whose steps are in clusters ``labels``."""
+        labels = np.asarray(labels)
+        transitions = count_transitions(labels, trace.symbols, trace.offsets, initial, k, len(trace.alphabet))
+        outputs = count_outputs(labels, trace.classes, initial, trace.offsets, k, trace.n_outputs,
+                                initial_output=trace.h0_class)
+        return cls(transitions=transitions, outputs=outputs, sizes=np.bincount(labels, minlength=k).astype(np.int64),
+                   hidden_sums=row_sums(labels, trace.hidden, k), prob_sums=row_sums(labels, trace.probs, k),
+                   n_words=trace.n_words, n_steps=trace.n_steps, net_steps=net_steps)
+
+    def __add__(self, other: "ClusterTotals") -> "ClusterTotals":
+        return ClusterTotals(**{f.name: getattr(self, f.name) + getattr(other, f.name)
+                                for f in dataclasses.fields(self)})
+
+
+def row_sums(labels: np.ndarray, x: np.ndarray, k: int) -> np.ndarray:
+    """Sum of the rows of ``x`` (n, d) in each of ``k`` groups ``labels`` (n,), float64 (k, d):
+    ``np.add.at`` in the same order, column by column (``np.bincount``, many times faster)."""
+    out = np.zeros((k, x.shape[1]))
+    for j in range(x.shape[1]):
+        out[:, j] = np.bincount(labels, weights=x[:, j], minlength=k)
+    return out
+
+
 def build_fsm(net: Any, trace: Trace, abstraction: Any, *, labels: np.ndarray | None = None,
               points: np.ndarray | None = None, point0: np.ndarray | None = None, minimize: bool = True,
-              metadata: dict | None = None) -> ExtractedFSM:
+              metadata: dict | None = None, totals: ClusterTotals | None = None) -> ExtractedFSM:
     """The automaton of ``trace`` under a fitted ``abstraction``: the one build step of every
-    extraction path (plain, auto, sweep and refined).
+    extraction path (plain, auto, sweep, refined and streamed).
 
     Counts the net's transitions and output classes per abstract state, completes unobserved
     pairs from the net, builds the :class:`ExtractedFSM` (with its typed abstraction:
@@ -50,27 +107,31 @@ def build_fsm(net: Any, trace: Trace, abstraction: Any, *, labels: np.ndarray | 
         The cluster of each step, when already known (default: ``abstraction.predict``).
     points, point0 : ndarray, optional
         What the abstraction clusters, when that is not the hidden state (behavioural features).
+    totals : ClusterTotals, optional
+        Counts and sums of a pass over more words than ``trace`` (a streamed corpus): the
+        automaton is built from them, and ``trace`` (a sample of the corpus) only serves to
+        complete the pairs they never took.
     """
     if labels is None:
         labels = abstraction.predict(trace.hidden)
     centres = np.asarray(abstraction.centroids_, dtype=np.float64)
-    k, n_sym, init = centres.shape[0], len(trace.alphabet), int(abstraction.initial_label_)
-    counts = count_transitions(labels, trace.symbols, trace.offsets, init, k, n_sym)
-    out_counts = count_outputs(labels, trace.classes, init, trace.offsets, k, trace.n_outputs,
-                               initial_output=trace.h0_class)
-    completion, how = complete_transitions(net, abstraction, trace, labels, counts.sum(-1), points=points, point0=point0)
+    k, init = centres.shape[0], int(abstraction.initial_label_)
+    if totals is None:
+        totals = ClusterTotals.of_trace(trace, labels, init, k)
+    completion, how = complete_transitions(net, abstraction, trace, labels, totals.transitions.sum(-1), points=points,
+                                           point0=point0)
     meta = {"completion": how, **(metadata or {}), **fewer_clusters_record(getattr(abstraction, "n_states", k), k)}
     features = getattr(abstraction, "features", None)
     fsm = ExtractedFSM.from_counts(
-        counts, out_counts, initial=init, alphabet=trace.alphabet, completion=completion,
-        centroids=cluster_means(trace, labels, k), cluster_map=np.arange(k), metadata=meta, cluster_centroids=centres,
+        totals.transitions, totals.outputs, initial=init, alphabet=trace.alphabet, completion=completion,
+        centroids=cluster_means(totals, trace.h0), cluster_map=np.arange(k), metadata=meta, cluster_centroids=centres,
         abstraction=StateAbstraction(state=trace.state, features=None if features is None else features.spec()),
         output_kind=trace.output_kind, codebook=trace.codebook,
-        output_probs=None if trace.output_kind == "accept" else cluster_probs(trace, labels, init, k),
+        output_probs=None if trace.output_kind == "accept" else cluster_probs(totals, trace.h0_probs, init),
     )
     if minimize:
         fsm = fsm.minimize()
-    return state_centroids(fsm, trace, labels)
+    return state_centroids(fsm, totals)
 
 
 def own_run_probs(net: Any, fsm: ExtractedFSM, words: Any) -> ExtractedFSM:
@@ -84,8 +145,7 @@ def own_run_probs(net: Any, fsm: ExtractedFSM, words: Any) -> ExtractedFSM:
     probs, h0 = net.outputs(symbols, offsets)
     states = run_transitions(fsm.transitions, symbols, offsets, fsm.initial)
     n = fsm.n_states
-    sums = np.zeros((n, probs.shape[1]))
-    np.add.at(sums, states, probs.astype(np.float64))
+    sums = row_sums(states, probs, n)
     counts = np.bincount(states, minlength=n).astype(np.float64)
     n_words = offsets.size - 1
     sums[fsm.initial] += n_words * h0.astype(np.float64)
@@ -96,43 +156,41 @@ def own_run_probs(net: Any, fsm: ExtractedFSM, words: Any) -> ExtractedFSM:
     return dataclasses.replace(fsm, output_probs=out / out.sum(1, keepdims=True))
 
 
-def cluster_probs(trace: Trace, labels: np.ndarray, initial: int, k: int) -> np.ndarray:
+def cluster_probs(totals: ClusterTotals, h0_probs: np.ndarray, initial: int) -> np.ndarray:
     """The mean output probabilities of each cluster, ndarray of shape (k, n_classes): over its
     steps, and the empty prefix once per word for the ``initial`` cluster (as the output
     counts); ``h0_probs`` for a cluster without any."""
-    sums = np.zeros((k, trace.n_classes))
-    np.add.at(sums, labels, trace.probs.astype(np.float64))
-    sums[initial] += trace.n_words * trace.h0_probs.astype(np.float64)
-    sizes = np.bincount(labels, minlength=k).astype(np.float64)
-    sizes[initial] += trace.n_words
-    out = np.repeat(trace.h0_probs[None, :].astype(np.float64), k, axis=0)
+    sums = totals.prob_sums.copy()
+    sums[initial] += totals.n_words * h0_probs.astype(np.float64)
+    sizes = totals.sizes.astype(np.float64)
+    sizes[initial] += totals.n_words
+    out = np.repeat(h0_probs[None, :].astype(np.float64), sums.shape[0], axis=0)
     out[sizes > 0] = sums[sizes > 0] / sizes[sizes > 0, None]
     return out / out.sum(1, keepdims=True)
 
 
-def cluster_means(trace: Trace, labels: np.ndarray, k: int) -> np.ndarray:
+def cluster_means(totals: ClusterTotals, h0: np.ndarray) -> np.ndarray:
     """The mean hidden state of each cluster's steps, ndarray of shape (k, dim); ``h0`` for a
     cluster without steps (it holds only the initial state, or nothing)."""
-    means = np.repeat(trace.h0[None, :].astype(np.float64), k, axis=0)
-    sizes = np.bincount(labels, minlength=k)
-    sums = np.zeros((k, trace.dim))
-    np.add.at(sums, labels, trace.hidden.astype(np.float64))
-    means[sizes > 0] = sums[sizes > 0] / sizes[sizes > 0, None]
+    sizes = totals.sizes
+    means = np.repeat(h0[None, :].astype(np.float64), sizes.size, axis=0)
+    means[sizes > 0] = totals.hidden_sums[sizes > 0] / sizes[sizes > 0, None]
     return means
 
 
-def state_centroids(fsm: ExtractedFSM, trace: Trace, labels: np.ndarray) -> ExtractedFSM:
+def state_centroids(fsm: ExtractedFSM, totals: ClusterTotals) -> ExtractedFSM:
     """Set each FSM state's centroid to the mean hidden state of the steps in it.
 
     After merging, a state's centroid is then the mean of what the net actually visited there,
     the ``c(q)`` the fidelity checker's variance explained uses. A state with no step (only
     ``h0``) keeps its merged cluster centroid."""
-    states = fsm.cluster_map[labels]
-    keep = states >= 0
-    n, d = fsm.n_states, trace.dim
-    sums = np.zeros((n, d))
-    np.add.at(sums, states[keep], trace.hidden[keep].astype(np.float64))
-    counts = np.bincount(states[keep], minlength=n)
+    n = fsm.n_states
+    keep = fsm.cluster_map >= 0
+    sums = np.zeros((n, totals.hidden_sums.shape[1]))
+    counts = np.zeros(n, dtype=np.int64)
+    for c in np.flatnonzero(keep):
+        sums[fsm.cluster_map[c]] += totals.hidden_sums[c]
+        counts[fsm.cluster_map[c]] += totals.sizes[c]
     centroids = np.array(fsm.centroids, dtype=np.float64)
     visited = counts > 0
     centroids[visited] = sums[visited] / counts[visited, None]

@@ -26,7 +26,7 @@ from ..errors import (
 )
 from ..words import check_alphabet, check_ordered_words, encode_words, is_valid_text
 
-__all__ = ["Dataset", "load", "load_jsonl", "bundled_names", "bundled_dir", "SPLITS", "TOMITA"]
+__all__ = ["Dataset", "load", "load_jsonl", "parse_line", "bundled_names", "bundled_dir", "SPLITS", "TOMITA"]
 
 SPLITS = ("train", "validation", "test")
 TOMITA = tuple(f"tomita{i}" for i in range(1, 8))
@@ -207,6 +207,37 @@ def _selection(mask_or_index: Any, n: int) -> np.ndarray:
     return np.arange(n)[sel]
 
 
+def parse_line(path: Any, lineno: int, line: str, *, need_label: bool = True) -> tuple[Any, Any]:
+    """The word (a str, or a tuple of symbols) and label of one JSONL line (``need_label=False``:
+    the label may be missing, then None); DataFormatError naming the line."""
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise DataFormatError(f"{path}:{lineno}: line must be a JSON object, but it is not valid JSON ({exc.msg})") from None
+    except RecursionError:
+        raise DataFormatError(f"{path}:{lineno}: line must be a JSON object, but it is nested too deeply to read") from None
+    if not isinstance(obj, dict) or "word" not in obj or (need_label and "label" not in obj):
+        keys = "keys 'word' and 'label'" if need_label else "key 'word'"
+        raise DataFormatError(f"{path}:{lineno}: line must be an object with {keys}, got {line.strip()[:80]!r}")
+    word, label = obj["word"], obj.get("label")
+    if isinstance(word, list) and all(isinstance(s, str) for s in word):
+        word = tuple(word)
+    elif not isinstance(word, str):
+        raise DataFormatError(f"{path}:{lineno}: 'word' must be a string or a list of strings, got {word!r}")
+    if isinstance(word, tuple) and not all(word):
+        raise DataFormatError(f"{path}:{lineno}: 'word' must be a list of non-empty symbols, got {list(word)!r}")
+    if not all(is_valid_text(s) for s in ((word,) if isinstance(word, str) else word)):
+        raise DataFormatError(f"{path}:{lineno}: 'word' must be valid Unicode text, got {word!r} (a lone surrogate)")
+    if isinstance(label, bool) or (label is None and not need_label):
+        pass
+    elif isinstance(label, int) and 0 <= label <= _MAX_CLASS:
+        pass
+    else:
+        raise DataFormatError(f"{path}:{lineno}: 'label' must be true/false or a class id in [0, {_MAX_CLASS}], "
+                              f"got {label!r}")
+    return word, label
+
+
 def load_jsonl(path: str | os.PathLike, *, alphabet: Any = None, name: str = "") -> Dataset:
     """Read a JSONL dataset.
 
@@ -232,30 +263,7 @@ def load_jsonl(path: str | os.PathLike, *, alphabet: Any = None, name: str = "")
         line = line.removesuffix("\r")
         if not line.strip():
             continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataFormatError(f"{path}:{lineno}: line must be a JSON object, but it is not valid JSON ({exc.msg})") from None
-        except RecursionError:
-            raise DataFormatError(f"{path}:{lineno}: line must be a JSON object, but it is nested too deeply to read") from None
-        if not isinstance(obj, dict) or "word" not in obj or "label" not in obj:
-            raise DataFormatError(f"{path}:{lineno}: line must be an object with keys 'word' and 'label', got {line.strip()[:80]!r}")
-        word, label = obj["word"], obj["label"]
-        if isinstance(word, list) and all(isinstance(s, str) for s in word):
-            word = tuple(word)
-        elif not isinstance(word, str):
-            raise DataFormatError(f"{path}:{lineno}: 'word' must be a string or a list of strings, got {word!r}")
-        if isinstance(word, tuple) and not all(word):
-            raise DataFormatError(f"{path}:{lineno}: 'word' must be a list of non-empty symbols, got {list(word)!r}")
-        if not all(is_valid_text(s) for s in ((word,) if isinstance(word, str) else word)):
-            raise DataFormatError(f"{path}:{lineno}: 'word' must be valid Unicode text, got {word!r} (a lone surrogate)")
-        if isinstance(label, bool):
-            pass
-        elif isinstance(label, int) and 0 <= label <= _MAX_CLASS:
-            pass
-        else:
-            raise DataFormatError(f"{path}:{lineno}: 'label' must be true/false or a class id in [0, {_MAX_CLASS}], "
-                                  f"got {label!r}")
+        word, label = parse_line(path, lineno, line)
         words.append(word)
         labels.append(label)
     if alphabet is None:

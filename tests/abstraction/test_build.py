@@ -14,7 +14,7 @@ import itertools
 import numpy as np
 import pytest
 
-from fsm_extract.abstraction.build import build_fsm, fewer_clusters_record, state_centroids
+from fsm_extract.abstraction.build import ClusterTotals, build_fsm, fewer_clusters_record, row_sums, state_centroids
 from fsm_extract.automata.automaton import ExtractedFSM
 from fsm_extract.automata.nearest import nearest_centroid
 from fsm_extract.nets.trace import Trace
@@ -103,7 +103,7 @@ def test_state_centroids_keep_the_centre_of_a_state_no_step_visits():
     labels = stub.predict(trace.hidden)
     base = ExtractedFSM(ALPHABET, [[1, 0], [0, 1], [1, 2], [3, 3]], [False, True, False, False], 0,
                         centroids=[[-1.0], [-1.0], [-1.0], [9.0]], cluster_map=[0, 1, 2, 3])
-    out = state_centroids(base, trace, labels)
+    out = state_centroids(base, ClusterTotals.of_trace(trace, labels, 0, 4))
     assert out.centroids[3, 0] == 9.0  # unvisited: unchanged
     for q in range(3):
         assert out.centroids[q, 0] == pytest.approx(float(trace.hidden[labels == q].mean()))
@@ -117,3 +117,31 @@ def test_fewer_clusters_are_recorded():
     fsm = build_fsm(None, trace, _Stub([[0.0], [1.0], [0.3]], n_states=8), minimize=False)
     assert fsm.metadata["fewer_clusters"] == {"requested": 8, "used": 3,
                                               "reason": "fewer distinct hidden states than requested clusters"}
+
+
+def test_row_sums_equal_add_at_bit_for_bit():
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(5000, 7)).astype(np.float32)
+    labels = rng.integers(0, 6, size=5000)
+    ref = np.zeros((6, 7))
+    np.add.at(ref, labels, x.astype(np.float64))
+    np.testing.assert_array_equal(row_sums(labels, x, 6), ref)
+
+
+def test_totals_of_two_halves_add_up_to_the_whole():
+    trace = _trace()
+    stub = _Stub([[0.0], [1.0], [0.3]])
+    labels = stub.predict(trace.hidden)
+    whole = ClusterTotals.of_trace(trace, labels, 0, 3)
+    cut = int(trace.offsets[trace.n_words // 2])
+    halves = []
+    for lo, hi in ((0, trace.n_words // 2), (trace.n_words // 2, trace.n_words)):
+        a, b = int(trace.offsets[lo]), int(trace.offsets[hi])
+        part = Trace(hidden=trace.hidden[a:b], symbols=trace.symbols[a:b], offsets=trace.offsets[lo:hi + 1] - a,
+                     h0=trace.h0, outputs=trace.outputs[a:b], h0_output=trace.h0_output, alphabet=trace.alphabet)
+        halves.append(ClusterTotals.of_trace(part, labels[a:b], 0, 3))
+    assert cut > 0
+    total = halves[0] + halves[1]
+    for name in ("transitions", "outputs", "sizes", "n_words", "n_steps"):
+        np.testing.assert_array_equal(getattr(total, name), getattr(whole, name))
+    np.testing.assert_allclose(total.hidden_sums, whole.hidden_sums)
