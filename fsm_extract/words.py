@@ -120,6 +120,15 @@ def encode_words(words: Any, alphabet: tuple[str, ...], *, name: str = "words") 
             lut[ord(s)] = i
     else:
         lut = None
+    if lut is not None and isinstance(words, (list, tuple)) and all(type(w) is str for w in words):
+        # Fastest path: every word a str, all encoded at once (no loop per word unless one fails)
+        cps = np.frombuffer("".join(words).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+        if not cps.size or int(cps.max()) < lut.size:
+            enc = lut[cps]
+            if not (enc < 0).any():
+                offsets = np.zeros(len(words) + 1, dtype=np.int64)
+                np.cumsum(np.fromiter(map(len, words), dtype=np.int64, count=len(words)), out=offsets[1:])
+                return enc.astype(np.int32, copy=False), offsets
     parts: list[np.ndarray] = []
     lengths: list[int] = []
     for k, w in enumerate(words):

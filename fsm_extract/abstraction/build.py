@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from ..automata.automaton import ExtractedFSM
-from ..automata.counting import count_outputs, count_transitions, run_transitions
+from ..automata.counting import count_outputs, count_transitions, run_transitions, sum_rows
 from ..automata.state_map import StateAbstraction
 from ..nets.trace import Trace
 from ..words import encode_words
@@ -77,11 +77,8 @@ class ClusterTotals:
 
 def row_sums(labels: np.ndarray, x: np.ndarray, k: int) -> np.ndarray:
     """Sum of the rows of ``x`` (n, d) in each of ``k`` groups ``labels`` (n,), float64 (k, d):
-    ``np.add.at`` in the same order, column by column (``np.bincount``, many times faster)."""
-    out = np.zeros((k, x.shape[1]))
-    for j in range(x.shape[1]):
-        out[:, j] = np.bincount(labels, weights=x[:, j], minlength=k)
-    return out
+    bit for bit ``np.add.at``, tens of times faster (:func:`~fsm_extract.automata.counting.sum_rows`)."""
+    return sum_rows(labels, x, k)
 
 
 def build_fsm(net: Any, trace: Trace, abstraction: Any, *, labels: np.ndarray | None = None,

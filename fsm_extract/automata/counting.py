@@ -33,6 +33,8 @@ __all__ = [
     "count_transitions_reference",
     "count_outputs_reference",
     "run_transitions_reference",
+    "sum_rows",
+    "sum_rows_reference",
 ]
 
 
@@ -231,7 +233,52 @@ def _run_transitions_kernel(jump, value, symbols, offsets, start):  # pragma: no
     return out
 
 
+@njit(cache=True)
+def _sum_rows_kernel(labels, x, n_groups):  # pragma: no cover
+    # row by row, in order: the same float64 additions as np.add.at, so the same bits
+    out = np.zeros((n_groups, x.shape[1]), np.float64)
+    for t in range(labels.shape[0]):
+        g = labels[t]
+        for j in range(x.shape[1]):
+            out[g, j] += x[t, j]
+    return out
+
+
 # --------------------------------------------------------------------------- public API
+
+
+def sum_rows(labels: Any, x: Any, n_groups: int) -> np.ndarray:
+    """Sum of the rows of ``x`` in each group: ``out[g] = x[labels == g].sum(0)`` in float64.
+
+    Parameters
+    ----------
+    labels : array-like of int, shape (n,)
+        Group of each row, in ``[0, n_groups)``.
+    x : array-like of float, shape (n, d)
+    n_groups : int
+
+    Returns
+    -------
+    ndarray of float64, shape (n_groups, d)
+        The sums, added row by row in order (bit for bit :func:`sum_rows_reference`).
+    """
+    n_groups = check_int("n_groups", n_groups, min=1)
+    x = np.asarray(x)
+    if x.ndim != 2:
+        raise ValidationError(f"x must have shape (n, d), got {x.shape}")
+    if x.dtype.kind != "f":
+        raise ArgumentTypeError(f"x must be floating point, got {x.dtype}")
+    labels = _index_array("labels", labels, n_groups, "n_groups", None)
+    if labels.shape[0] != x.shape[0]:
+        raise ValidationError(f"labels has length {labels.shape[0]} but x has {x.shape[0]} rows; they must match")
+    return _sum_rows_kernel(labels, np.ascontiguousarray(x), n_groups)
+
+
+def sum_rows_reference(labels: Any, x: Any, n_groups: int) -> np.ndarray:
+    """NumPy reference of :func:`sum_rows`: ``np.add.at``."""
+    out = np.zeros((int(n_groups), np.asarray(x).shape[1]))
+    np.add.at(out, np.asarray(labels, dtype=np.int64), np.asarray(x, dtype=np.float64))
+    return out
 
 
 def count_transitions(

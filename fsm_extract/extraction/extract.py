@@ -33,12 +33,15 @@ from ..automata.automaton import ExtractedFSM
 from ..data.datasets import Dataset
 from ..errors import ArgumentTypeError, ValidationError
 from ..abstraction.codebook import use_codebook
-from ..nets.net import as_net
+from ..data.corpus import Corpus, is_corpus_source
+from ..nets.net import as_net, move_net
 from ..nets.trace import StateKind
 from ..words import check_ordered_words, encode_words, words_digest
 from .front import knee_tolerance
 from .pareto import fit_front, split_for_front
 from .refinement import Refinement, extract_refined
+from .engine import Engine, check_engine
+from .streaming import extract_streamed
 from .sweep import select_n_states
 
 __all__ = ["extract"]
@@ -84,6 +87,31 @@ def _fitting_words(data: Any) -> list:
     return list(data)  # a generator must survive being read twice (trace, fingerprint)
 
 
+def _steps(words: Any) -> int:
+    return sum(len(w) for w in words)
+
+
+def _streamed(data: Any, net: Any, *, sample_steps: int, engine: str, auto: bool) -> Any:
+    """``data`` as it is, or a :class:`Corpus` when extraction streams it: more than
+    ``sample_steps`` steps, or ``engine="dask"``. A file or an iterable that turns out small
+    comes back as its list of words, or as a Dataset when every word had a label."""
+    source = is_corpus_source(data)
+    if not source and engine == "local":
+        check_ordered_words(data, "data")
+        words = data.words if isinstance(data, Dataset) else data
+        if isinstance(words, (str, bytes)) or not isinstance(words, Iterable) or _steps(words) <= sample_steps:
+            return data  # held in memory: the in-memory path, which also names any problem with it
+    if auto:
+        raise ValidationError(f"n_states='auto' needs its data in memory, but data holds more than sample_steps="
+                              f"{sample_steps} steps (or engine='dask'): give n_states a number, or raise sample_steps")
+    corpus = Corpus(data, net.alphabet, name="data")
+    if engine == "local" and corpus.n_steps <= sample_steps:
+        if corpus.has_labels:
+            return Dataset(tuple(corpus.words()), corpus.labels(), net.alphabet)
+        return corpus.words()
+    return corpus
+
+
 def _split_validation(words: list, seed: int) -> tuple[list, list]:
     """A seeded 20% of ``words`` held out for choosing ``n_states="auto"``: (fit, validation)."""
     perm = np.random.default_rng(seed).permutation(len(words))
@@ -126,6 +154,10 @@ def extract(
     target: float = 0.999,
     max_states: int = 64,
     refine: bool | Refinement = True,
+    sample_steps: int = 1_000_000,
+    engine: Engine = "local",
+    scheduler: Any = None,
+    device: Any = None,
     **deprecated: Any,
 ) -> ExtractedFSM:
     """Extract a finite-state machine from a recurrent classifier.
@@ -133,10 +165,12 @@ def extract(
     Parameters
     ----------
     model : RNNClassifier, RecurrentAdapter or Net
-    data : Dataset or sequence of words
+    data : Dataset, sequence or iterable of words, or path
         The words whose hidden states are clustered (the fitting data). Labels are not used:
         the automaton describes the net, not the task. A ``set`` is refused (its order
-        changes with ``PYTHONHASHSEED``): pass ``sorted(words)``.
+        changes with ``PYTHONHASHSEED``): pass ``sorted(words)``. A generator, or the path of a
+        ``.jsonl`` file (``{"word": ...}`` per line) or a ``.txt`` file (a word per line), is
+        read once and streamed (``sample_steps``).
     n_states : int or "auto", default 16
         Clusters in the abstraction (the minimised automaton may be smaller). ``"auto"``
         tries every k = 2, 3, ..., 16, then 20, 24, 32, ... up to ``max_states`` and keeps the
@@ -168,6 +202,22 @@ def extract(
         :class:`~fsm_extract.extraction.refinement.Refinement` sets the options (``merge=False``:
         the refined automaton as built; ``search=True``: also search the net for rare
         behaviour). ``False``: plain clustering (``state``, ``method``); ``"auto"`` always uses it.
+    sample_steps : int, default 1_000_000
+        Data holding more steps than this is streamed in bounded memory
+        (:mod:`fsm_extract.extraction.streaming`): the abstraction (and refinement) is fitted on
+        a seeded sample of whole words holding about this many steps, and every word is then
+        traced and counted chunk by chunk. The same seed gives the same automaton whether the
+        words come as a list, a generator or a file. ``metadata["stream"]`` records it.
+    engine : {"local", "dask"}, default "local"
+        Where the passes over streamed data run: in this process, or as tasks on a Dask cluster
+        (``pip install "fsm-extract[dask]"``); both give the same automaton. ``"dask"`` always
+        streams.
+    scheduler : str or distributed.Client, optional
+        With ``engine="dask"``: the scheduler's address (``"tcp://host:8786"``) or a client.
+        Default: a local cluster in this process.
+    device : str or torch.device, optional
+        Where the net runs (``"cuda"`` on a GPU); the model is moved there. Default: where
+        its weights are.
     **deprecated
         ``features``, ``depth``, ``threshold``, ``max_rounds``, ``search``: :class:`Refinement`'s
         options as keywords (DeprecationWarning; a non-default value without refinement raises).
@@ -180,6 +230,8 @@ def extract(
         (``to_dict(timing=False)`` and ``save(path, timing=False)`` leave it out).
     """
     net = as_net(model, check=True)
+    if device is not None:
+        move_net(net, device)
     auto = isinstance(n_states, str) and n_states == "auto"
     options = _refinement(refine, auto, deprecated)
     batch_size = check_int("batch_size", batch_size, min=1)
@@ -195,8 +247,25 @@ def extract(
     check_choice("method", method, ("kmeans", "gmm"))
     seed, minimize, progress = check_seed("seed", seed), check_bool("minimize", minimize), check_bool("progress", progress)
     check_ordered_words(validation, "validation")
+    sample_steps = check_int("sample_steps", sample_steps, min=1)
+    engine = check_engine(engine, scheduler)
     t0 = time.perf_counter()
-    words = _fitting_words(data)
+    streamed = _streamed(data, net, sample_steps=sample_steps, engine=engine, auto=auto)
+    if isinstance(streamed, Corpus):
+        meta: dict[str, Any] = {"seed": seed}
+        refined = None
+        if options is not None:
+            def refined(words: list) -> ExtractedFSM:
+                return extract(net, words, n_states=n_states, method=method, state=state, seed=seed,
+                               max_fit_points=max_fit_points, minimize=minimize, batch_size=batch_size,
+                               progress=progress, validation=validation, max_states=max_states, refine=options,
+                               sample_steps=max(sample_steps, _steps(words)))
+        fsm = extract_streamed(net, streamed, refined=refined, n_states=n_states, method=method, state=state, seed=seed,
+                               max_fit_points=max_fit_points, minimize=minimize, batch_size=batch_size,
+                               progress=progress, sample_steps=sample_steps, engine=engine, scheduler=scheduler,
+                               meta=meta)
+        return fsm.with_metadata(fit_digest=None, timing={"seconds": round(time.perf_counter() - t0, 3)})
+    words = _fitting_words(streamed)
     encode_words(words, net.alphabet)  # every word a str or sequence of known symbols, before any look
     meta = {"seed": seed, "fit_digest": words_digest(words)}  # the digest covers all of data, before any split
     if net.output_kind == "next-symbol":  # its output classes: a codebook of distributions

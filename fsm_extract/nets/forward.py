@@ -103,7 +103,7 @@ def iter_steps(model: RecurrentParts, symbols: np.ndarray, offsets: np.ndarray, 
                state: str, with_states: bool = True, progress: bool = False) -> Iterator[tuple]:
     """Run the net over CSR-encoded words; yield ``(rows, states, outputs)`` per piece.
 
-    ``rows`` (m,) are the global step indices of the piece, ``states`` (m, dim) float32 their
+    ``rows`` (m,) are the global step indices of the piece (a ``slice`` when they are one run), ``states`` (m, dim) float32 their
     states in the layout of ``state`` (None unless ``with_states``), ``outputs`` (m, n_classes)
     float32 the class probabilities. The caller runs it inside :func:`eval_mode` and
     ``torch.no_grad()``.
@@ -126,6 +126,14 @@ def iter_steps(model: RecurrentParts, symbols: np.ndarray, offsets: np.ndarray, 
             x = model._inputs(torch.from_numpy(ids_np[:, t0:t1]).to(dev))
             top, states, st = _run_rnn(model, x, st, per_step=per_step, state=state)
             probs = model.class_probs(top)
+            if t0 == 0 and t1 == n_time and lens.min() == n_time and _consecutive(idx):
+                # every word of the batch fills it, and they follow each other: the batch's
+                # steps are one run of rows, in order (no mask, no scatter)
+                lo = int(offsets[idx[0]])
+                yield (slice(lo, lo + n_rows * n_time),
+                       states.reshape(n_rows * n_time, -1).float().cpu().numpy() if with_states else None,
+                       probs.reshape(n_rows * n_time, -1).float().cpu().numpy())
+                continue
             mask = np.arange(t0, t1)[None, :] < lens[:, None]
             if not mask.any():
                 continue
@@ -133,6 +141,11 @@ def iter_steps(model: RecurrentParts, symbols: np.ndarray, offsets: np.ndarray, 
             mask_t = torch.from_numpy(mask).to(dev)
             yield (rows, states[mask_t].float().cpu().numpy() if with_states else None,
                    probs[mask_t].float().cpu().numpy())
+
+
+def _consecutive(idx: np.ndarray) -> bool:
+    """Whether word indices ``idx`` are ``i, i + 1, ..., i + m - 1``."""
+    return int(idx[-1]) - int(idx[0]) == idx.size - 1 and bool((np.diff(idx) == 1).all())
 
 
 def h0_probs(model: RecurrentParts) -> np.ndarray:

@@ -32,7 +32,7 @@ from .forward import (
 from .parts import RecurrentParts, check_device
 from .trace import StateKind, Trace, output_classes
 
-__all__ = ["Net", "as_net", "collect_trace", "collect_trace_encoded", "step_from"]
+__all__ = ["Net", "as_net", "move_net", "collect_trace", "collect_trace_encoded", "step_from"]
 
 
 class Net:
@@ -235,11 +235,12 @@ def collect_trace(
     """
     net = as_net(model, check=True)
     if device is not None:
-        _move(net, device)
+        move_net(net, device)
     return net.trace_words(words, state=state, batch_size=batch_size, progress=progress)
 
 
-def _move(net: Net, device: Any) -> None:
+def move_net(net: Net, device: Any) -> None:
+    """Move ``net``'s model to ``device`` (checked: ``"cuda"`` without a GPU is refused)."""
     device = check_device("device", device)
     for part in (net.parts.embedding, net.parts.rnn, net.parts.head):
         if isinstance(part, torch.nn.Module):
@@ -259,7 +260,7 @@ def collect_trace_encoded(
     """:func:`collect_trace` for words already encoded as CSR arrays."""
     net = as_net(model)
     if device is not None:
-        _move(net, device)
+        move_net(net, device)
     return net.trace(symbols, offsets, state=state, batch_size=batch_size, progress=progress)
 
 
