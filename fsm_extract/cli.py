@@ -47,6 +47,18 @@ def _add_source(p: argparse.ArgumentParser, *, model: bool) -> None:
         g.add_argument("--data", metavar="FILE.jsonl", help='your own JSONL dataset, one {"word": ..., "label": ...} per line')
 
 
+def _add_scale(p: argparse.ArgumentParser) -> None:
+    """Options of the passes over large data: sample size, engine, scheduler, device."""
+    p.add_argument("--sample-steps", type=int, default=1_000_000, metavar="N",
+                   help="data with more steps than N is streamed: fitted on a seeded sample of about N steps, then "
+                        "counted chunk by chunk in bounded memory (default: 1000000)")
+    p.add_argument("--engine", choices=("local", "dask"), default=None,
+                   help="where the passes over streamed data run (default: local; dask with --scheduler)")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="a Dask scheduler's address (e.g. tcp://10.0.0.5:8786): run the passes on its workers")
+    p.add_argument("--device", metavar="DEVICE", help="where the net runs, e.g. cuda (default: where its weights are)")
+
+
 def _search_steps(text: str) -> int:
     """``--search STEPS``: an integer from 0 (no search) to the search's ceiling, else one line."""
 
@@ -177,6 +189,7 @@ def _build_parser() -> argparse.ArgumentParser:
                    help="when a counterexample round's check finds nothing, also search the net for disagreements "
                         "(up to STEPS net steps per round, e.g. 200000, at most 10^9) and refine on what it finds (default: no search)")
     e.add_argument("--seed", type=int, default=0, help="seed of the clustering (default: 0)")
+    _add_scale(e)
     e.add_argument("--out", required=True, metavar="FSM.json", help="where to write the automaton")
     e.set_defaults(func=_cmd_extract)
 
@@ -220,6 +233,7 @@ def _build_parser() -> argparse.ArgumentParser:
                                    "state and variance agreement, determinism, coverage, task accuracy, the reference "
                                    "check and the residual (where they part).")
     _add_fidelity_inputs(f)
+    _add_scale(f)
     f.add_argument("--json", metavar="OUT.json", help="also write the whole report as JSON")
     f.set_defaults(func=_cmd_fidelity)
 

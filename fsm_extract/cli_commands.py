@@ -54,7 +54,7 @@ def _fidelity_inputs(args: argparse.Namespace) -> tuple[Any, Any, Any, Any, Any]
         if args.model is None:
             raise ValidationError("--model is required with --data: name the net's checkpoint")
         model = load_model(args.model)
-        data = datasets.load_jsonl(args.data, alphabet=model.alphabet)
+        data = check_existing_file("--data", args.data)  # read chunk by chunk (streamed when large)
     if args.fsm is None:
         fit_data = None  # a specification was not fitted on the language's train split
     if args.fit_data is not None:
@@ -74,7 +74,8 @@ def _cmd_fidelity(args: argparse.Namespace) -> None:
 
     json_out = check_out_path("--json", args.json, suffixes=(".json",)) if args.json is not None else None
     model, fsm, data, reference, fit_data = _fidelity_inputs(args)
-    report = fidelity(model, fsm, data, reference=reference, fit_data=fit_data, search=args.search or False)
+    report = fidelity(model, fsm, data, reference=reference, fit_data=fit_data, search=args.search or False,
+                      **_scale(args))
     print(report.summary())
     if json_out is not None:
         _write_json(json_out, report.to_dict())
@@ -211,8 +212,15 @@ def _cmd_pareto(args: argparse.Namespace) -> None:
         print(f"front written to {json_out}")
 
 
-def _load_source(args: argparse.Namespace):
-    """(model, fitting data, language or None) from --model/--language and --data."""
+def _scale(args: argparse.Namespace) -> dict[str, Any]:
+    """The keywords of --sample-steps, --engine, --scheduler and --device."""
+    engine = args.engine or ("dask" if args.scheduler else "local")
+    return {"sample_steps": args.sample_steps, "engine": engine, "scheduler": args.scheduler, "device": args.device}
+
+
+def _load_source(args: argparse.Namespace, *, stream: bool = False):
+    """(model, fitting data, language or None) from --model/--language and --data; with
+    ``stream``, --data stays a path (read chunk by chunk)."""
 
     language = None
     if args.language is not None:
@@ -222,7 +230,7 @@ def _load_source(args: argparse.Namespace):
     else:
         model = load_model(args.model)
     if args.data is not None:
-        data = datasets.load_jsonl(args.data, alphabet=model.alphabet)
+        data = check_existing_file("--data", args.data) if stream else datasets.load_jsonl(args.data, alphabet=model.alphabet)
     elif args.language is not None:
         data = datasets.load(args.language, split="train")
     else:
@@ -234,7 +242,7 @@ def _load_source(args: argparse.Namespace):
 def _cmd_extract(args: argparse.Namespace) -> None:
 
     out = check_out_path("--out", args.out, suffixes=(".json",))
-    model, data, _ = _load_source(args)
+    model, data, _ = _load_source(args, stream=True)
     states = _parse_k(args.states)
     if args.search < 0:
         raise ValidationError(f"--search={args.search} must be >= 0 (net steps per round; 0 means no search)")
@@ -247,7 +255,7 @@ def _cmd_extract(args: argparse.Namespace) -> None:
         validation = datasets.load(args.language, split="validation")
     refine = False if args.no_refine else Refinement(search=args.search)
     fsm = extract(model, data, n_states=states, method=args.method, state=args.state, seed=args.seed,
-                  progress=_interactive(), validation=validation, refine=refine)
+                  progress=_interactive(), validation=validation, refine=refine, **_scale(args))
     if getattr(args, "argv", None):  # how to make it again (shown by `fsm-extract report`)
         fsm = fsm.with_metadata(command="fsm-extract " + shlex.join(args.argv))
     fsm.save(out)

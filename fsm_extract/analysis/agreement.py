@@ -18,11 +18,11 @@ from ..nets.trace import Trace
 from ..words import decode_word, format_word
 from .residual import ResidualItem, previous_per_step, shortest_difference
 
-__all__ = ["SideBySide", "side_by_side", "variance_explained", "determinism", "coverage", "by_length",
+__all__ = ["BUCKET", "SideBySide", "side_by_side", "variance_explained", "determinism", "coverage", "by_length",
            "beyond_fit", "task_accuracy", "reference_check", "concentration", "shortest_disagreements", "growth",
            "price"]
 
-_BUCKET = 10  # width of the length buckets
+BUCKET = 10  # width of the length buckets
 
 
 @dataclass(frozen=True)
@@ -120,8 +120,8 @@ def _bucket_rows(lengths: np.ndarray, agree: np.ndarray) -> dict[str, tuple[int,
     rows = {}
     if lengths.size == 0:
         return rows
-    for lo in range(0, int(lengths.max()) + 1, _BUCKET):
-        hi = lo + _BUCKET - 1
+    for lo in range(0, int(lengths.max()) + 1, BUCKET):
+        hi = lo + BUCKET - 1
         m = (lengths >= lo) & (lengths <= hi)
         if m.any():
             rows[f"{lo}-{hi}"] = (int(m.sum()), float(agree[m].mean()))

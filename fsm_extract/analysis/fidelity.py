@@ -8,6 +8,7 @@ not fitted on), by running the net and the FSM side by side over every prefix.
 from __future__ import annotations
 
 from collections.abc import Iterable
+import dataclasses
 from typing import Any
 
 import numpy as np
@@ -24,7 +25,11 @@ from .next_symbol import next_symbol_measures
 from ..nets.net import as_net
 from ..nets.trace import Trace
 from ..words import check_ordered_words, encode_words, word_keys, words_digest
+from ..abstraction.engine import Engine, RunTotals, check_corpus, check_engine
+from ..data.corpus import Corpus, in_memory
+from ..nets.net import move_net
 from .agreement import (
+    BUCKET,
     beyond_fit,
     by_length,
     concentration,
@@ -147,6 +152,41 @@ def evaluate_trace(
     )
 
 
+def _streamed_fidelity(net: Any, fsm: ExtractedFSM, corpus: Corpus, *, sample_steps: int, seed: int, engine: str,
+                       scheduler: Any, **options: Any) -> FidelityReport:
+    """:func:`fidelity` of a corpus too large for memory (see ``sample_steps`` there)."""
+    check = check_corpus(net, fsm, corpus, batch_size=options["batch_size"], engine=engine,  # type: ignore[arg-type]
+                         scheduler=scheduler)
+    sample = np.union1d(corpus.sample(sample_steps, seed=seed), np.asarray(check.bad_words, dtype=np.int64))
+    words = corpus.words(sample)
+    part = Dataset(tuple(words), corpus.labels(sample), net.alphabet) if corpus.has_labels else words
+    report = fidelity(net, fsm, part, seed=seed, sample_steps=max(sample_steps, corpus.n_steps), **options)
+    steps = int(corpus.lengths()[sample].sum())
+    record = {"words": corpus.n_words, "steps": corpus.n_steps, "sample_words": int(sample.size), "sample_steps": steps,
+              "added_disagreeing_words": len(check.bad_words), "engine": engine}
+    note = (f"streamed: prefix and word agreement (overall and by length) are counted over all {corpus.n_words} words "
+            f"({corpus.n_steps} prefixes); the other figures on a seeded sample of {sample.size} words ({steps} "
+            f"prefixes), which includes the first {len(check.bad_words)} words where net and automaton part")
+    head = report.headline.replace(f"{report.prefix_agreement:.1%} of ", f"{check.prefix_agreement:.1%} of ", 1)
+    return dataclasses.replace(
+        report, headline=head, n_words=corpus.n_words, n_prefixes=corpus.n_steps, prefix_agreement=check.prefix_agreement,
+        word_agreement=check.word_agreement, by_length=check_by_length(check), notes=(*report.notes, note), stream=record)
+
+
+def check_by_length(check: RunTotals) -> list[dict]:
+    """:func:`~fsm_extract.analysis.agreement.by_length` of a whole-corpus check (same buckets)."""
+    rows = []
+    size = check.word_len_total.size
+    for lo in range(0, size, BUCKET):
+        hi = lo + BUCKET - 1
+        w, wa = int(check.word_len_total[lo:hi + 1].sum()), int(check.word_len_agree[lo:hi + 1].sum())
+        p, pa = int(check.prefix_len_total[lo:hi + 1].sum()), int(check.prefix_len_agree[lo:hi + 1].sum())
+        if w or p:
+            rows.append({"lengths": f"{lo}-{hi}", "words": w, "word_agreement": wa / w if w else None,
+                         "prefixes": p, "prefix_agreement": pa / p if p else None})
+    return rows
+
+
 def as_specification(spec: Any, alphabet: tuple) -> ExtractedFSM:
     """An automaton to check a net against: an ``ExtractedFSM`` as it is; a ``Language`` or an
     automata-lib ``DFA`` over the same alphabet (as a set) converted, with its columns in the
@@ -180,6 +220,10 @@ def fidelity(
     batch_size: int = 512,
     search: bool | int = False,
     seed: int = 0,
+    sample_steps: int = 1_000_000,
+    engine: Engine = "local",
+    scheduler: Any = None,
+    device: Any = None,
 ) -> FidelityReport:
     """Measure how much of ``model``'s computation ``fsm`` explains, on ``data``.
 
@@ -211,7 +255,15 @@ def fidelity(
         charged to the transition where the net's state leaves the automaton's, and the headline
         names them: it never claims agreement on every prefix when search found a disagreement.
     seed : int
-        Seed of the search.
+        Seed of the search, and of the sample of streamed data.
+    sample_steps : int, default 1_000_000
+        Data holding more steps than this (a long list, a generator, the path of a ``.jsonl`` or
+        ``.txt`` file) is streamed: agreement of prefixes and words, overall and by length, is
+        counted over every word chunk by chunk; the figures that need the net's states (residual,
+        variance, determinism, coverage, examples) come from a seeded sample of about this many
+        steps, plus the first words where net and automaton part. ``report.stream`` says which.
+    engine, scheduler, device
+        As :func:`fsm_extract.extract`: where the pass over streamed data runs, and the net.
 
     Returns
     -------
@@ -224,6 +276,15 @@ def fidelity(
     match_outputs(net, fsm)
     if search is not False:  # checked before any work
         budget = 200_000 if search is True else check_int("search", search, min=1, max=MAX_BUDGET)
+    sample_steps = check_int("sample_steps", sample_steps, min=1)
+    engine = check_engine(engine, scheduler)
+    if device is not None:
+        move_net(net, device)
+    data = in_memory(data, net.alphabet, sample_steps=sample_steps, engine=engine)
+    if isinstance(data, Corpus):
+        return _streamed_fidelity(net, fsm, data, reference=reference, fit_data=fit_data, batch_size=batch_size,
+                                  search=search, seed=seed, sample_steps=sample_steps, engine=engine,
+                                  scheduler=scheduler)
     check_ordered_words(data, "data")  # fit_data may be a set: only membership counts
     if isinstance(data, Dataset):
         if data.alphabet != net.alphabet:

@@ -56,6 +56,7 @@ class FidelityReport:
     next_symbol: dict | None = None
     output_kind: str = "accept"
     examples: list | None = None
+    stream: dict | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """All figures as JSON-serialisable values."""
@@ -90,6 +91,7 @@ class FidelityReport:
             "growth": self.growth,
             "output_kind": self.output_kind,
             "examples": self.examples,
+            "stream": self.stream,
             **({} if self.next_symbol is None else {
                 "next_symbol": self.next_symbol,
                 **{key: self.next_symbol[key] for key in ("total_variation", "kl_divergence", "bits_per_symbol",

@@ -35,7 +35,7 @@ from ..errors import ArgumentTypeError, DataFormatError, ValidationError
 from ..words import check_alphabet, decode_word, encode_words
 from .datasets import Dataset, parse_line
 
-__all__ = ["Corpus", "Chunk", "is_corpus_source", "CHUNK_STEPS"]
+__all__ = ["Corpus", "Chunk", "is_corpus_source", "in_memory", "CHUNK_STEPS"]
 
 #: Steps per chunk a pass reads at most (a chunk ends at a word's end; one longer word is a chunk
 #: of its own).
@@ -79,6 +79,25 @@ def is_corpus_source(data: Any) -> bool:
     if isinstance(data, (Dataset, list, tuple, bytes, AbstractSet, dict, np.ndarray)):
         return False
     return isinstance(data, Iterable) and not hasattr(data, "__getitem__")
+
+
+def in_memory(data: Any, alphabet: Any, *, sample_steps: int, engine: str = "local", name: str = "data") -> Any:
+    """``data`` as it is when it is held in memory and holds at most ``sample_steps`` steps (or is
+    not a collection of words at all: the caller names the problem); else a :class:`Corpus` of it
+    (always with ``engine="dask"``). A file or an iterable that turns out small comes back as its
+    list of words, or as a Dataset when every word had a label."""
+    if not is_corpus_source(data) and engine == "local":
+        words = data.words if isinstance(data, Dataset) else data
+        if isinstance(words, (str, bytes, AbstractSet)) or not isinstance(words, Iterable):
+            return data
+        if sum(len(w) if hasattr(w, "__len__") else 0 for w in words) <= sample_steps:
+            return data
+    corpus = Corpus(data, alphabet, name=name)
+    if engine == "local" and corpus.n_steps <= sample_steps:
+        if corpus.has_labels:
+            return Dataset(tuple(corpus.words()), corpus.labels(), corpus.alphabet)
+        return corpus.words()
+    return corpus
 
 
 def _path_of(data: Any, name: str) -> Path:

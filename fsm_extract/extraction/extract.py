@@ -33,14 +33,14 @@ from ..automata.automaton import ExtractedFSM
 from ..data.datasets import Dataset
 from ..errors import ArgumentTypeError, ValidationError
 from ..abstraction.codebook import use_codebook
-from ..data.corpus import Corpus, is_corpus_source
+from ..data.corpus import Corpus, in_memory
 from ..nets.net import as_net, move_net
 from ..nets.trace import StateKind
 from ..words import check_ordered_words, encode_words, words_digest
 from .front import knee_tolerance
 from .pareto import fit_front, split_for_front
 from .refinement import Refinement, extract_refined
-from .engine import Engine, check_engine
+from ..abstraction.engine import Engine, check_engine
 from .streaming import extract_streamed
 from .sweep import select_n_states
 
@@ -92,24 +92,13 @@ def _steps(words: Any) -> int:
 
 
 def _streamed(data: Any, net: Any, *, sample_steps: int, engine: str, auto: bool) -> Any:
-    """``data`` as it is, or a :class:`Corpus` when extraction streams it: more than
-    ``sample_steps`` steps, or ``engine="dask"``. A file or an iterable that turns out small
-    comes back as its list of words, or as a Dataset when every word had a label."""
-    source = is_corpus_source(data)
-    if not source and engine == "local":
-        check_ordered_words(data, "data")
-        words = data.words if isinstance(data, Dataset) else data
-        if isinstance(words, (str, bytes)) or not isinstance(words, Iterable) or _steps(words) <= sample_steps:
-            return data  # held in memory: the in-memory path, which also names any problem with it
-    if auto:
+    """``data`` in memory (:func:`~fsm_extract.data.corpus.in_memory`), or a :class:`Corpus` to
+    stream; ``n_states="auto"`` refuses to stream."""
+    out = in_memory(data, net.alphabet, sample_steps=sample_steps, engine=engine)
+    if auto and isinstance(out, Corpus):
         raise ValidationError(f"n_states='auto' needs its data in memory, but data holds more than sample_steps="
                               f"{sample_steps} steps (or engine='dask'): give n_states a number, or raise sample_steps")
-    corpus = Corpus(data, net.alphabet, name="data")
-    if engine == "local" and corpus.n_steps <= sample_steps:
-        if corpus.has_labels:
-            return Dataset(tuple(corpus.words()), corpus.labels(), net.alphabet)
-        return corpus.words()
-    return corpus
+    return out
 
 
 def _split_validation(words: list, seed: int) -> tuple[list, list]:

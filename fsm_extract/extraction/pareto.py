@@ -11,6 +11,7 @@ import numpy as np
 
 from .._checks import check_int, check_seed
 from ..abstraction.merging import merge_path
+from ..data.corpus import Corpus, in_memory
 from ..data.datasets import Dataset
 from ..errors import ValidationError
 from ..abstraction.codebook import use_codebook
@@ -126,6 +127,7 @@ def pareto(
     n_states: int | None = None,
     refine: Refinement | None = None,
     progress: bool = False,
+    sample_steps: int = 1_000_000,
 ) -> ParetoFront:
     """The front of automaton size against held-out agreement with the net.
 
@@ -146,6 +148,11 @@ def pareto(
     refine : Refinement, optional
         Options of the fine automaton's refinement (``merge`` and ``tolerance`` are not used).
     progress : bool
+    sample_steps : int, default 1_000_000
+        ``data`` or ``validation`` holding more steps than this (a long list, a generator, the
+        path of a ``.jsonl`` or ``.txt`` file) is read chunk by chunk and replaced by a seeded
+        sample of whole words holding about this many steps (the front is refined and measured
+        on samples; ``ParetoFront.evaluated_on`` says so).
 
     Returns
     -------
@@ -158,6 +165,11 @@ def pareto(
     n_states = min(16, max_states) if n_states is None else check_int("n_states", n_states, min=1, max=max_states)
     seed = check_seed("seed", seed)
     options = Refinement() if refine is None else Refinement.of(refine)
+    sample_steps = check_int("sample_steps", sample_steps, min=1)
+    data, note = sampled(data, net, "data", sample_steps=sample_steps, seed=seed)
+    if validation is not None:
+        validation, held_note = sampled(validation, net, "validation", sample_steps=sample_steps, seed=seed)
+        note = note or held_note
     words, labels = words_and_labels(data, "data", net)
     use_codebook(net, words, seed=seed)  # a next-symbol net's output classes
     words, held_out, held_labels, source = split_for_front(net, words, labels, validation, seed)
@@ -166,4 +178,16 @@ def pareto(
     front, _ = fit_front(net, words, held_out, held_out_labels=held_labels, seed=seed, source=source,
                          refine={"n_states": n_states, "refinement": options, "max_states": max_states,
                                  "progress": progress, "metadata": {"seed": seed}})
-    return front
+    return replace(front, evaluated_on=f"{front.evaluated_on} ({note})") if note else front
+
+
+def sampled(data: Any, net: Net, name: str, *, sample_steps: int, seed: int) -> tuple[Any, str]:
+    """``data`` as it is when it holds at most ``sample_steps`` steps in memory; else a seeded
+    sample of its words holding about that many (read chunk by chunk), and a note saying so."""
+    out = in_memory(data, net.alphabet, sample_steps=sample_steps, name=name)
+    if not isinstance(out, Corpus):
+        return out, ""
+    index = out.sample(sample_steps, seed=seed)
+    words = out.words(index)
+    part = Dataset(tuple(words), out.labels(index), net.alphabet) if out.has_labels else words
+    return part, f"{name}: a seeded sample of {index.size} of its {out.n_words} words"

@@ -7,12 +7,12 @@
    whole words holding about ``sample_steps`` steps is drawn from it;
 2. plain extraction fits the abstraction on the sample's trace, then traces the whole corpus
    chunk by chunk, assigns each step to a cluster and counts transitions and outputs
-   (:func:`~fsm_extract.extraction.engine.count_corpus`, in this process or on Dask workers);
+   (:func:`~fsm_extract.abstraction.engine.count_corpus`, in this process or on Dask workers);
    the automaton is built from those counts, and the sample completes the pairs they never
    took;
 3. refined extraction refines, merges and chooses on the sample (what in-memory extraction does
    with all the words), then checks the automaton against the net over the whole corpus
-   (:func:`~fsm_extract.extraction.engine.check_corpus`); words where they part join the sample
+   (:func:`~fsm_extract.abstraction.engine.check_corpus`); words where they part join the sample
    and extraction runs again, up to :data:`CHECK_ROUNDS` times.
 
 Peak memory is set by the chunk and sample sizes, not by the corpus. ``metadata["stream"]``
@@ -32,7 +32,7 @@ from ..abstraction.codebook import use_codebook
 from ..automata.automaton import ExtractedFSM
 from ..data.corpus import Corpus
 from ..errors import ValidationError
-from .engine import RunTotals, check_corpus, count_corpus
+from ..abstraction.engine import RunTotals, check_corpus, count_corpus
 
 __all__ = ["extract_streamed", "own_run_totals", "CHECK_ROUNDS"]
 

@@ -22,7 +22,7 @@ from typing import Any, Literal
 import numpy as np
 
 from .._checks import check_choice
-from ..abstraction.build import ClusterTotals, row_sums
+from .build import ClusterTotals, row_sums
 from ..automata.counting import run_transitions
 from ..data.corpus import CHUNK_STEPS, Chunk, Corpus
 from ..errors import ArgumentTypeError, ValidationError
