@@ -49,9 +49,9 @@ def _add_source(p: argparse.ArgumentParser, *, model: bool) -> None:
 
 def _add_scale(p: argparse.ArgumentParser) -> None:
     """Options of the passes over large data: sample size, engine, scheduler, device."""
-    p.add_argument("--sample-steps", type=int, default=1_000_000, metavar="N",
+    p.add_argument("--sample-steps", type=int, default=None, metavar="N",
                    help="data with more steps than N is streamed: fitted on a seeded sample of about N steps, then "
-                        "counted chunk by chunk in bounded memory (default: 1000000)")
+                        "counted chunk by chunk in bounded memory (default: 1000000, fewer for nets wider than 64 units)")
     p.add_argument("--engine", choices=("local", "dask"), default=None,
                    help="where the passes over streamed data run (default: local; dask with --scheduler)")
     p.add_argument("--scheduler", metavar="ADDRESS",

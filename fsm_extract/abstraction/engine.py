@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from .._checks import check_choice
+from .._checks import check_choice, check_int
 from .build import ClusterTotals, row_sums
 from ..automata.counting import run_transitions
 from ..data.corpus import CHUNK_STEPS, Chunk, Corpus
@@ -29,7 +29,7 @@ from ..errors import ArgumentTypeError, ValidationError
 from ..nets.forward import padded_steps
 from ..nets.trace import StateKind
 
-__all__ = ["Engine", "RunTotals", "count_corpus", "check_corpus", "check_engine", "chunk_steps_for"]
+__all__ = ["Engine", "RunTotals", "count_corpus", "check_corpus", "check_engine", "chunk_steps_for", "sample_steps_for"]
 
 Engine = Literal["local", "dask"]
 
@@ -45,6 +45,22 @@ def chunk_steps_for(dim: int) -> int:
     """Steps per chunk for states of width ``dim``: at most :data:`CHUNK_STEPS`, and at most
     :data:`CHUNK_VALUES` state values."""
     return int(max(1024, min(CHUNK_STEPS, CHUNK_VALUES // max(dim, 1))))
+
+
+#: Steps of a sample are at most this many state values over the net's full state width (the
+#: default of ``sample_steps``): a sample's trace and what refinement derives from it stay near 1 GB.
+SAMPLE_VALUES = 2**27
+#: The default sample's most steps.
+SAMPLE_STEPS = 1_000_000
+
+
+def sample_steps_for(net: Any, sample_steps: Any) -> int:
+    """``sample_steps`` checked, or its default for ``net`` (None): :data:`SAMPLE_STEPS`, fewer for
+    wide nets (:data:`SAMPLE_VALUES` over the width of the full state: 262,144 steps for a 256-unit
+    LSTM, 10^6 up to 64 units)."""
+    if sample_steps is None:
+        return int(min(SAMPLE_STEPS, SAMPLE_VALUES // max(1, net.state_dim(net.full_state))))
+    return check_int("sample_steps", sample_steps, min=1)
 
 
 def check_engine(engine: Any, scheduler: Any) -> Engine:

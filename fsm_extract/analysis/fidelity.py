@@ -25,8 +25,8 @@ from .next_symbol import next_symbol_measures
 from ..nets.net import as_net
 from ..nets.trace import Trace
 from ..words import check_ordered_words, encode_words, word_keys, words_digest
-from ..abstraction.engine import Engine, RunTotals, check_corpus, check_engine
-from ..data.corpus import Corpus, in_memory
+from ..abstraction.engine import Engine, RunTotals, check_corpus, check_engine, sample_steps_for
+from ..data.corpus import Corpus, in_memory, is_corpus_source
 from ..nets.net import move_net
 from .agreement import (
     BUCKET,
@@ -220,7 +220,7 @@ def fidelity(
     batch_size: int = 512,
     search: bool | int = False,
     seed: int = 0,
-    sample_steps: int = 1_000_000,
+    sample_steps: int | None = None,
     engine: Engine = "local",
     scheduler: Any = None,
     device: Any = None,
@@ -245,7 +245,7 @@ def fidelity(
     reference : Language, automata-lib DFA or ExtractedFSM, optional
         A specification: reports whether the FSM is equivalent to it (and the shortest word
         where not), and how well the net follows it on ``data``.
-    fit_data : Dataset or sequence of words, optional
+    fit_data : Dataset, sequence or iterable of words, or os.PathLike, optional
         The words the FSM was fitted on; the report states how much of ``data`` overlaps them.
         Without it, the FSM's stored fingerprint recognises data identical to the fitting set.
     search : bool or int, default False
@@ -256,8 +256,8 @@ def fidelity(
         names them: it never claims agreement on every prefix when search found a disagreement.
     seed : int
         Seed of the search, and of the sample of streamed data.
-    sample_steps : int, default 1_000_000
-        Data holding more steps than this (a long list, a generator, the path of a ``.jsonl`` or
+    sample_steps : int, optional
+        Default as :func:`fsm_extract.extract` (10^6 steps, fewer for wide nets). Data holding more steps than this (a long list, a generator, the path of a ``.jsonl`` or
         ``.txt`` file) is streamed: agreement of prefixes and words, overall and by length, is
         counted over every word chunk by chunk; the figures that need the net's states (residual,
         variance, determinism, coverage, examples) come from a seeded sample of about this many
@@ -276,7 +276,7 @@ def fidelity(
     match_outputs(net, fsm)
     if search is not False:  # checked before any work
         budget = 200_000 if search is True else check_int("search", search, min=1, max=MAX_BUDGET)
-    sample_steps = check_int("sample_steps", sample_steps, min=1)
+    sample_steps = sample_steps_for(net, sample_steps)
     engine = check_engine(engine, scheduler)
     if device is not None:
         move_net(net, device)
@@ -294,6 +294,8 @@ def fidelity(
         raise ArgumentTypeError(f"data must be a Dataset or a sequence of words, got {type(data).__name__}")
     else:
         labels, words = None, list(data)
+    if fit_data is not None and not isinstance(fit_data, (str, bytes)) and is_corpus_source(fit_data):
+        fit_data = Corpus(fit_data, net.alphabet, name="fit_data").words()  # a path or an iterator: read once
     if fit_data is not None and (isinstance(fit_data, (str, bytes)) or not isinstance(fit_data, (Dataset, Iterable))):
         raise ArgumentTypeError(f"fit_data must be a Dataset or a sequence of words, got {type(fit_data).__name__}")
     fit_words = None if fit_data is None else set(word_keys(fit_data.words if isinstance(fit_data, Dataset) else fit_data, "fit_data"))

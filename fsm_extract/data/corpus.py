@@ -19,6 +19,7 @@ Sources:
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 import weakref
@@ -31,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from .._checks import check_existing_file, check_int, check_seed
-from ..errors import ArgumentTypeError, DataFormatError, ValidationError
+from ..errors import ArgumentTypeError, DataFormatError, FsmExtractError, ValidationError
 from ..words import check_alphabet, decode_word, encode_words
 from .datasets import Dataset, parse_line
 
@@ -182,8 +183,9 @@ class Corpus:
                     return
                 try:
                     symbols, offsets = encode_words(batch, self.alphabet, name=self.name)
-                except ArgumentTypeError as exc:  # name the word by its place in the whole source
-                    raise ArgumentTypeError(str(exc).replace(f"{self.name}[", f"{self.name}[+{n_words}:")) from None
+                except FsmExtractError as exc:  # name the word by its place in the whole source
+                    raise type(exc)(re.sub(rf"{re.escape(self.name)}\[(\d+)\]",
+                                           lambda m: f"{self.name}[{int(m.group(1)) + n_words}]", str(exc))) from None
                 lengths = np.diff(offsets).astype(np.int64)
                 fs.write(symbols.astype(self._dtype).tobytes())
                 fl.write(lengths.tobytes())

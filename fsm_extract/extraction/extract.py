@@ -38,9 +38,9 @@ from ..nets.net import as_net, move_net
 from ..nets.trace import StateKind
 from ..words import check_ordered_words, encode_words, words_digest
 from .front import knee_tolerance
-from .pareto import fit_front, split_for_front
+from .pareto import fit_front, sampled, split_for_front
 from .refinement import Refinement, extract_refined
-from ..abstraction.engine import Engine, check_engine
+from ..abstraction.engine import Engine, check_engine, sample_steps_for
 from .streaming import extract_streamed
 from .sweep import select_n_states
 
@@ -143,7 +143,7 @@ def extract(
     target: float = 0.999,
     max_states: int = 64,
     refine: bool | Refinement = True,
-    sample_steps: int = 1_000_000,
+    sample_steps: int | None = None,
     engine: Engine = "local",
     scheduler: Any = None,
     device: Any = None,
@@ -191,8 +191,10 @@ def extract(
         :class:`~fsm_extract.extraction.refinement.Refinement` sets the options (``merge=False``:
         the refined automaton as built; ``search=True``: also search the net for rare
         behaviour). ``False``: plain clustering (``state``, ``method``); ``"auto"`` always uses it.
-    sample_steps : int, default 1_000_000
-        Data holding more steps than this is streamed in bounded memory
+    sample_steps : int, optional
+        Default: 10^6, fewer for nets wider than 64 units (2^27 over the width of the full
+        state: 262,144 for a 256-unit LSTM), so a sample's trace stays near 1 GB. Data holding
+        more steps than this is streamed in bounded memory
         (:mod:`fsm_extract.extraction.streaming`): the abstraction (and refinement) is fitted on
         a seeded sample of whole words holding about this many steps, and every word is then
         traced and counted chunk by chunk. The same seed gives the same automaton whether the
@@ -236,9 +238,11 @@ def extract(
     check_choice("method", method, ("kmeans", "gmm"))
     seed, minimize, progress = check_seed("seed", seed), check_bool("minimize", minimize), check_bool("progress", progress)
     check_ordered_words(validation, "validation")
-    sample_steps = check_int("sample_steps", sample_steps, min=1)
+    sample_steps = sample_steps_for(net, sample_steps)
     engine = check_engine(engine, scheduler)
     t0 = time.perf_counter()
+    if validation is not None:  # a file or a long iterable: a seeded sample of it
+        validation, _ = sampled(validation, net, "validation", sample_steps=sample_steps, seed=seed)
     streamed = _streamed(data, net, sample_steps=sample_steps, engine=engine, auto=auto)
     if isinstance(streamed, Corpus):
         meta: dict[str, Any] = {"seed": seed}

@@ -11,6 +11,7 @@ import numpy as np
 
 from .._checks import check_int, check_seed
 from ..abstraction.merging import merge_path
+from ..abstraction.engine import sample_steps_for
 from ..data.corpus import Corpus, in_memory
 from ..data.datasets import Dataset
 from ..errors import ValidationError
@@ -127,7 +128,7 @@ def pareto(
     n_states: int | None = None,
     refine: Refinement | None = None,
     progress: bool = False,
-    sample_steps: int = 1_000_000,
+    sample_steps: int | None = None,
 ) -> ParetoFront:
     """The front of automaton size against held-out agreement with the net.
 
@@ -148,8 +149,8 @@ def pareto(
     refine : Refinement, optional
         Options of the fine automaton's refinement (``merge`` and ``tolerance`` are not used).
     progress : bool
-    sample_steps : int, default 1_000_000
-        ``data`` or ``validation`` holding more steps than this (a long list, a generator, the
+    sample_steps : int, optional
+        Default as :func:`fsm_extract.extract` (10^6 steps, fewer for wide nets). ``data`` or ``validation`` holding more steps than this (a long list, a generator, the
         path of a ``.jsonl`` or ``.txt`` file) is read chunk by chunk and replaced by a seeded
         sample of whole words holding about this many steps (the front is refined and measured
         on samples; ``ParetoFront.evaluated_on`` says so).
@@ -165,7 +166,7 @@ def pareto(
     n_states = min(16, max_states) if n_states is None else check_int("n_states", n_states, min=1, max=max_states)
     seed = check_seed("seed", seed)
     options = Refinement() if refine is None else Refinement.of(refine)
-    sample_steps = check_int("sample_steps", sample_steps, min=1)
+    sample_steps = sample_steps_for(net, sample_steps)
     data, note = sampled(data, net, "data", sample_steps=sample_steps, seed=seed)
     if validation is not None:
         validation, held_note = sampled(validation, net, "validation", sample_steps=sample_steps, seed=seed)

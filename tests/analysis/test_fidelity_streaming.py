@@ -1,0 +1,121 @@
+"""fx.fidelity and fx.pareto on data past ``sample_steps``: agreement counted over every word chunk
+by chunk, the figures that need the net's states on a seeded sample (plus the first disagreeing
+words); and the CLI's --sample-steps/--engine/--scheduler/--device."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import fsm_extract as fx
+from fsm_extract.errors import ValidationError
+
+MODEL = Path(__file__).resolve().parents[2] / "datasets" / "models" / "tomita4.pt"
+
+
+def _words(n, seed):
+    rng = np.random.default_rng(seed)
+    return ["".join(rng.choice(list("01"), int(rng.integers(0, 40)))) for _ in range(n)]
+
+
+WORDS = _words(3000, 1)
+
+
+@pytest.fixture(scope="module")
+def model():
+    return fx.load_model(MODEL)
+
+
+@pytest.fixture(scope="module")
+def poor(model):
+    """A 3-state plain automaton of tomita4's net: it parts from the net on about half the prefixes."""
+    return fx.extract(model, _words(400, 2), refine=False, n_states=3)
+
+
+@pytest.fixture(scope="module")
+def in_memory(model, poor):
+    return fx.fidelity(model, poor, WORDS)
+
+
+def test_streamed_agreement_is_the_in_memory_agreement_over_every_word(model, poor, in_memory):
+    streamed = fx.fidelity(model, poor, iter(WORDS), sample_steps=10_000)
+    assert 0.2 < in_memory.prefix_agreement < 0.9  # a real residual, so the comparison can fail
+    assert streamed.prefix_agreement == in_memory.prefix_agreement
+    assert streamed.word_agreement == in_memory.word_agreement
+    assert streamed.by_length == in_memory.by_length
+    assert (streamed.n_words, streamed.n_prefixes) == (in_memory.n_words, in_memory.n_prefixes)
+    assert streamed.headline.startswith(f"{in_memory.prefix_agreement:.1%} of prefixes")
+    s = streamed.stream
+    assert s["words"] == len(WORDS) and s["steps"] == sum(map(len, WORDS)) and s["engine"] == "local"
+    assert s["sample_words"] < len(WORDS) and s["added_disagreeing_words"] == 256
+    assert "streamed" in streamed.notes[-1] and streamed.to_dict()["stream"] == s
+    assert in_memory.stream is None and in_memory.to_dict()["stream"] is None
+    assert streamed.residual  # the sample holds the disagreeing words, so the residual is named
+
+
+def test_streamed_fidelity_reads_a_jsonl_path_with_labels(model, poor, in_memory, tmp_path):
+    labels = fx.languages.tomita(4).accepts_many(WORDS)
+    path = tmp_path / "held.jsonl"
+    path.write_text("".join(json.dumps({"word": w, "label": bool(y)}) + "\n" for w, y in zip(WORDS, labels)))
+    streamed = fx.fidelity(model, poor, path, sample_steps=10_000)
+    assert streamed.prefix_agreement == in_memory.prefix_agreement
+    assert streamed.task is not None  # the labels travelled with the sample
+    small = fx.fidelity(model, poor, path)  # under sample_steps: the in-memory report, from the file
+    assert small.stream is None and small.prefix_agreement == in_memory.prefix_agreement
+
+
+def test_a_fidelity_of_an_exact_automaton_stays_exact_when_streamed(model):
+    fsm = fx.extract(model, _words(500, 3), refine=False)
+    report = fx.fidelity(model, fsm, (w for w in WORDS), sample_steps=5_000)
+    assert report.prefix_agreement == 1.0 and report.stream["added_disagreeing_words"] == 0
+    assert "no residual" in report.headline
+
+
+def test_streamed_fidelity_checks_its_options(model, poor):
+    with pytest.raises(ValidationError, match="sample_steps"):
+        fx.fidelity(model, poor, WORDS, sample_steps=0)
+    with pytest.raises(ValidationError, match="engine"):
+        fx.fidelity(model, poor, WORDS, engine="ray")
+    with pytest.raises(ValidationError, match="scheduler"):
+        fx.fidelity(model, poor, WORDS, scheduler="tcp://127.0.0.1:1")
+
+
+def test_the_front_of_a_stream_is_fitted_on_a_sample_and_says_so(model):
+    front = fx.pareto(model, (w for w in WORDS), sample_steps=20_000, max_states=8)
+    assert "a seeded sample of" in front.evaluated_on and f"of its {len(WORDS)} words" in front.evaluated_on
+    again = fx.pareto(model, list(WORDS), sample_steps=20_000, max_states=8)
+    assert [(p.n_states, p.agreement) for p in front.points] == [(p.n_states, p.agreement) for p in again.points]
+    assert front.knee().n_states == 4
+
+
+def test_extract_takes_a_validation_file(model, tmp_path):
+    path = tmp_path / "val.txt"
+    path.write_text("\n".join(_words(300, 4)) + "\n")
+    fsm = fx.extract(model, _words(600, 5), validation=path, n_states=8, max_states=8)
+    assert fsm.metadata["front"]["measured_on"] == "validation" and fsm.n_states == 4
+
+
+def _cli(*args):
+    return subprocess.run([sys.executable, "-m", "fsm_extract.cli", *map(str, args)], capture_output=True, text=True)
+
+
+def test_cli_streams_a_text_file_and_refuses_bad_scale_options(tmp_path):
+    data = tmp_path / "words.txt"
+    data.write_text("\n".join(WORDS) + "\n")
+    out = tmp_path / "fsm.json"
+    done = _cli("extract", "--model", MODEL, "--data", data, "--no-refine", "--sample-steps", 10_000, "--out", out)
+    assert done.returncode == 0, done.stderr
+    fsm = fx.load_fsm(out)
+    assert fsm.metadata["stream"]["words"] == len(WORDS) and fsm.n_states == 4
+    report = _cli("fidelity", "--model", MODEL, "--fsm", out, "--data", data, "--sample-steps", 10_000)
+    assert report.returncode == 0 and "100.0% of prefixes" in report.stdout
+    for bad, rule in ((["--device", "tpu"], "device"), (["--sample-steps", "0"], "sample_steps"),
+                      (["--engine", "local", "--scheduler", "tcp://127.0.0.1:1"], "scheduler")):
+        done = _cli("extract", "--model", MODEL, "--data", data, "--out", tmp_path / "x.json", *bad)
+        assert done.returncode == 2 and rule in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
+        assert not (tmp_path / "x.json").exists()
