@@ -47,6 +47,35 @@ def _add_source(p: argparse.ArgumentParser, *, model: bool) -> None:
         g.add_argument("--data", metavar="FILE.jsonl", help='your own JSONL dataset, one {"word": ..., "label": ...} per line')
 
 
+def _add_extract(sub) -> None:  # noqa: ANN001 - argparse's subparsers action
+    e = sub.add_parser("extract", help="extract a minimised automaton from a trained net",
+                       description="Trace the net on the fitting words, cluster its hidden states, count transitions, "
+                                   "complete unobserved ones from the net, minimise, and save the automaton as JSON.")
+    _add_source(e, model=True)
+    e.add_argument("--data", metavar="FILE.jsonl",
+                   help="fitting words (default with --language: its train split; labels are not used)")
+    e.add_argument("--states", default="16", metavar="K",
+                   help="clusters in the abstraction (default: 16), or 'auto': the smallest k whose agreement with the "
+                        "net on validation words reaches 99.9%% (see --validation)")
+    e.add_argument("--validation", metavar="FILE.jsonl",
+                   help="with --states auto: words to choose k on (default with --language: its validation split; "
+                        "otherwise 20%% of the fitting words are held out for it)")
+    e.add_argument("--method", choices=("kmeans", "gmm"), default="kmeans", help="clustering method (default: kmeans)")
+    e.add_argument("--state", choices=("h", "hc"), default="h",
+                   help="with --no-refine: cluster hidden vectors (h) or LSTM hidden+cell (hc); refinement always "
+                        "uses the full state")
+    e.add_argument("--no-refine", action="store_true",
+                   help="plain clustering of the hidden states: no behavioural features, splitting or "
+                        "counterexample checks (for comparison)")
+    e.add_argument("--search", type=_search_steps, default=0, metavar="STEPS",
+                   help="when a counterexample round's check finds nothing, also search the net for disagreements "
+                        "(up to STEPS net steps per round, e.g. 200000, at most 10^9) and refine on what it finds (default: no search)")
+    e.add_argument("--seed", type=int, default=0, help="seed of the clustering (default: 0)")
+    _add_scale(e)
+    e.add_argument("--out", required=True, metavar="FSM.json", help="where to write the automaton")
+    e.set_defaults(func=_cmd_extract)
+
+
 def _add_scale(p: argparse.ArgumentParser) -> None:
     """Options of the passes over large data: sample size, engine, scheduler, device."""
     p.add_argument("--sample-steps", type=int, default=None, metavar="N",
@@ -166,32 +195,7 @@ def _build_parser() -> argparse.ArgumentParser:
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.set_defaults(func=_cmd_train)
 
-    e = sub.add_parser("extract", help="extract a minimised automaton from a trained net",
-                       description="Trace the net on the fitting words, cluster its hidden states, count transitions, "
-                                   "complete unobserved ones from the net, minimise, and save the automaton as JSON.")
-    _add_source(e, model=True)
-    e.add_argument("--data", metavar="FILE.jsonl",
-                   help="fitting words (default with --language: its train split; labels are not used)")
-    e.add_argument("--states", default="16", metavar="K",
-                   help="clusters in the abstraction (default: 16), or 'auto': the smallest k whose agreement with the "
-                        "net on validation words reaches 99.9%% (see --validation)")
-    e.add_argument("--validation", metavar="FILE.jsonl",
-                   help="with --states auto: words to choose k on (default with --language: its validation split; "
-                        "otherwise 20%% of the fitting words are held out for it)")
-    e.add_argument("--method", choices=("kmeans", "gmm"), default="kmeans", help="clustering method (default: kmeans)")
-    e.add_argument("--state", choices=("h", "hc"), default="h",
-                   help="with --no-refine: cluster hidden vectors (h) or LSTM hidden+cell (hc); refinement always "
-                        "uses the full state")
-    e.add_argument("--no-refine", action="store_true",
-                   help="plain clustering of the hidden states: no behavioural features, splitting or "
-                        "counterexample checks (for comparison)")
-    e.add_argument("--search", type=_search_steps, default=0, metavar="STEPS",
-                   help="when a counterexample round's check finds nothing, also search the net for disagreements "
-                        "(up to STEPS net steps per round, e.g. 200000, at most 10^9) and refine on what it finds (default: no search)")
-    e.add_argument("--seed", type=int, default=0, help="seed of the clustering (default: 0)")
-    _add_scale(e)
-    e.add_argument("--out", required=True, metavar="FSM.json", help="where to write the automaton")
-    e.set_defaults(func=_cmd_extract)
+    _add_extract(sub)
 
     r = sub.add_parser("render", help="draw an automaton (svg, png, pdf or dot) or write its table (txt, html)",
                        description="Draw a saved automaton with Graphviz; the format follows the suffix of --out. "

@@ -10,7 +10,8 @@ from typing import Any
 import numpy as np
 
 from ..automata.automaton import ExtractedFSM
-from ..automata.counting import count_outputs, count_transitions, run_transitions, sum_rows
+from ..automata.counting import count_outputs, count_transitions, run_transitions
+from ..automata.sums import sum_rows
 from ..automata.state_map import StateAbstraction
 from ..nets.trace import Trace
 from ..words import encode_words
@@ -77,7 +78,7 @@ class ClusterTotals:
 
 def row_sums(labels: np.ndarray, x: np.ndarray, k: int) -> np.ndarray:
     """Sum of the rows of ``x`` (n, d) in each of ``k`` groups ``labels`` (n,), float64 (k, d):
-    bit for bit ``np.add.at``, tens of times faster (:func:`~fsm_extract.automata.counting.sum_rows`)."""
+    bit for bit ``np.add.at``, tens of times faster (:func:`~fsm_extract.automata.sums.sum_rows`)."""
     return sum_rows(labels, x, k)
 
 

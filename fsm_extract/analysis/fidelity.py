@@ -173,6 +173,25 @@ def _streamed_fidelity(net: Any, fsm: ExtractedFSM, corpus: Corpus, *, sample_st
         word_agreement=check.word_agreement, by_length=check_by_length(check), notes=(*report.notes, note), stream=record)
 
 
+def _overlap(fsm: ExtractedFSM, words: list, fit_words: set | None) -> tuple[bool | None, float | None, Any, list]:
+    """(held out?, share of ``words`` in the fitting words, the longest fitting word, notes): from
+    ``fit_words`` when given, else from the FSM's fingerprint of its fitting data."""
+    if fit_words is not None:
+        inside = np.fromiter((w in fit_words for w in word_keys(words, "data")), bool, count=len(words))
+        overlap = float(inside.mean())
+        notes = [] if overlap == 0.0 else [
+            f"{overlap:.1%} of the evaluated words are in the fitting data: these figures are not all held out"]
+        return overlap == 0.0, overlap, max((len(w) for w in fit_words), default=0), notes
+    max_fit = fsm.metadata.get("max_fit_length")
+    digest = fsm.metadata.get("fit_digest")
+    if digest is not None and digest == words_digest(words):
+        return False, 1.0, max_fit, ["the evaluated words are exactly the words the FSM was fitted on: this is not "
+                                     "held-out fidelity"]
+    if digest is not None:
+        return None, None, max_fit, ["not the fitting set (fingerprint differs); pass fit_data= to measure partial overlap"]
+    return None, None, max_fit, []
+
+
 def check_by_length(check: RunTotals) -> list[dict]:
     """:func:`~fsm_extract.analysis.agreement.by_length` of a whole-corpus check (same buckets)."""
     rows = []
@@ -317,22 +336,8 @@ def fidelity(
         fmap = FeatureMap.from_spec(fsm.abstraction.features)
         points = fmap.transform(net, trace.hidden)
         point0 = fmap.transform(net, trace.h0[None, :])[0]
-    held_out, overlap = None, None
-    if fit_words is not None:
-        inside = np.fromiter((w in fit_words for w in word_keys(words, "data")), bool, count=len(words))
-        overlap = float(inside.mean())
-        held_out = overlap == 0.0
-        if not held_out:
-            notes.append(f"{overlap:.1%} of the evaluated words are in the fitting data: these figures are not all held out")
-        max_fit = max((len(w) for w in fit_words), default=0)
-    else:
-        max_fit = fsm.metadata.get("max_fit_length")
-        digest = fsm.metadata.get("fit_digest")
-        if digest is not None and digest == words_digest(words):
-            held_out, overlap = False, 1.0
-            notes.append("the evaluated words are exactly the words the FSM was fitted on: this is not held-out fidelity")
-        elif digest is not None:
-            notes.append("not the fitting set (fingerprint differs); pass fit_data= to measure partial overlap")
+    held_out, overlap, max_fit, seen = _overlap(fsm, words, fit_words)
+    notes.extend(seen)
     found = None
     if search is not False:
 

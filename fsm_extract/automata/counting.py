@@ -33,8 +33,7 @@ __all__ = [
     "count_transitions_reference",
     "count_outputs_reference",
     "run_transitions_reference",
-    "sum_rows",
-    "sum_rows_reference",
+    "index_array",
 ]
 
 
@@ -91,7 +90,7 @@ def _check_range(name: str, arr: np.ndarray, low: int, high: int, high_name: str
         raise ValidationError(f"{_where(name, arr, arr >= high)} must be < {high_name}={high}")
 
 
-def _index_array(name: str, value: Any, high: int, high_name: str, n_steps: int | None) -> np.ndarray:
+def index_array(name: str, value: Any, high: int, high_name: str, n_steps: int | None) -> np.ndarray:
     """A 1-D per-step array with values in ``[0, high)``, as contiguous int32; when ``n_steps``
     is given it must have that length (the length of ``labels``)."""
     arr = _int_array(name, value)
@@ -143,8 +142,8 @@ def _transition_args(
             f"n_states * n_symbols * n_states = {cells:,} cells ({cells * 10 / 2**30:.1f} GiB while counting), "
             f"which must be <= {_MAX_CELLS:,}; use fewer abstract states"
         )
-    labels = _index_array("labels", labels, n_states, "n_states", None)
-    symbols = _index_array("symbols", symbols, n_symbols, "n_symbols", labels.shape[0])
+    labels = index_array("labels", labels, n_states, "n_states", None)
+    symbols = index_array("symbols", symbols, n_symbols, "n_symbols", labels.shape[0])
     offsets = _offsets(offsets, labels.shape[0], "labels")
     initial_label = _below("initial_label", initial_label, n_states, "n_states")
     return labels, symbols, offsets, initial_label, n_states, n_symbols
@@ -155,8 +154,8 @@ def _output_args(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int, int, int]:
     n_states = check_int("n_states", n_states, min=1, max=_INT32_MAX)
     n_classes = check_int("n_classes", n_classes, min=1, max=_INT32_MAX)
-    labels = _index_array("labels", labels, n_states, "n_states", None)
-    outputs = _index_array("outputs", outputs, n_classes, "n_classes", labels.shape[0])
+    labels = index_array("labels", labels, n_states, "n_states", None)
+    outputs = index_array("outputs", outputs, n_classes, "n_classes", labels.shape[0])
     offsets = _offsets(offsets, labels.shape[0], "labels")
     initial_label = _below("initial_label", initial_label, n_states, "n_states")
     initial_output = check_int("initial_output", initial_output, min=-1)
@@ -176,7 +175,7 @@ def _run_args(table: Any, symbols: Any, offsets: Any, initial: Any) -> tuple[np.
         )
     _check_range("table", table, -1, n_states, "n_states")
     table = np.ascontiguousarray(table, dtype=np.int32)
-    symbols = _index_array("symbols", symbols, n_symbols, "n_symbols (table.shape[1])", None)
+    symbols = index_array("symbols", symbols, n_symbols, "n_symbols (table.shape[1])", None)
     offsets = _offsets(offsets, symbols.shape[0], "symbols")
     initial = _below("initial", initial, n_states, "n_states (table.shape[0])")
     return table, symbols, offsets, initial
@@ -233,52 +232,9 @@ def _run_transitions_kernel(jump, value, symbols, offsets, start):  # pragma: no
     return out
 
 
-@njit(cache=True)
-def _sum_rows_kernel(labels, x, n_groups):  # pragma: no cover
-    # row by row, in order: the same float64 additions as np.add.at, so the same bits
-    out = np.zeros((n_groups, x.shape[1]), np.float64)
-    for t in range(labels.shape[0]):
-        g = labels[t]
-        for j in range(x.shape[1]):
-            out[g, j] += x[t, j]
-    return out
-
-
 # --------------------------------------------------------------------------- public API
 
 
-def sum_rows(labels: Any, x: Any, n_groups: int) -> np.ndarray:
-    """Sum of the rows of ``x`` in each group: ``out[g] = x[labels == g].sum(0)`` in float64.
-
-    Parameters
-    ----------
-    labels : array-like of int, shape (n,)
-        Group of each row, in ``[0, n_groups)``.
-    x : array-like of float, shape (n, d)
-    n_groups : int
-
-    Returns
-    -------
-    ndarray of float64, shape (n_groups, d)
-        The sums, added row by row in order (bit for bit :func:`sum_rows_reference`).
-    """
-    n_groups = check_int("n_groups", n_groups, min=1)
-    x = np.asarray(x)
-    if x.ndim != 2:
-        raise ValidationError(f"x must have shape (n, d), got {x.shape}")
-    if x.dtype.kind != "f":
-        raise ArgumentTypeError(f"x must be floating point, got {x.dtype}")
-    labels = _index_array("labels", labels, n_groups, "n_groups", None)
-    if labels.shape[0] != x.shape[0]:
-        raise ValidationError(f"labels has length {labels.shape[0]} but x has {x.shape[0]} rows; they must match")
-    return _sum_rows_kernel(labels, np.ascontiguousarray(x), n_groups)
-
-
-def sum_rows_reference(labels: Any, x: Any, n_groups: int) -> np.ndarray:
-    """NumPy reference of :func:`sum_rows`: ``np.add.at``."""
-    out = np.zeros((int(n_groups), np.asarray(x).shape[1]))
-    np.add.at(out, np.asarray(labels, dtype=np.int64), np.asarray(x, dtype=np.float64))
-    return out
 
 
 def count_transitions(

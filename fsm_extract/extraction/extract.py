@@ -87,6 +87,40 @@ def _fitting_words(data: Any) -> list:
     return list(data)  # a generator must survive being read twice (trace, fingerprint)
 
 
+def _checked(net: Any, *, auto: bool, n_states: Any, method: Any, state: Any, seed: Any, max_fit_points: Any,
+             minimize: Any, batch_size: Any, progress: Any, max_states: Any) -> tuple[dict[str, Any], int]:
+    """``extract``'s clustering keywords checked, as a dict, and ``max_states``."""
+    batch_size = check_int("batch_size", batch_size, min=1)
+    check_choice("state", state, ("h", "hc"))
+    if state == "hc" and net.cell != "lstm":
+        raise ValidationError(f"state='hc' needs an LSTM, but the model's cell is {net.cell!r}; use state='h'")
+    max_states = check_int("max_states", max_states, min=1)
+    if not auto:
+        n_states = check_int("n_states", n_states, min=1)
+        if n_states > max_states:
+            raise ValidationError(f"n_states={n_states} must be <= max_states={max_states}, the largest automaton "
+                                  f"extract builds (raise max_states to fit more clusters)")
+    check_choice("method", method, ("kmeans", "gmm"))
+    cluster = {"n_states": n_states, "method": method, "state": state, "seed": check_seed("seed", seed),
+               "max_fit_points": max_fit_points, "minimize": check_bool("minimize", minimize),
+               "batch_size": batch_size, "progress": check_bool("progress", progress)}
+    return cluster, max_states
+
+
+def _from_corpus(net: Any, corpus: Corpus, cluster: dict[str, Any], *, options: Refinement | None, validation: Any,
+                 max_states: int, sample_steps: int, passes: dict[str, Any]) -> ExtractedFSM:
+    """Streamed extraction (:mod:`~fsm_extract.extraction.streaming`) with ``extract``'s options:
+    ``cluster`` its clustering keywords, ``passes`` where the passes run."""
+    refined = None
+    if options is not None:
+        def refined(words: list) -> ExtractedFSM:  # the in-memory refined extraction of a sample
+            return extract(net, words, **cluster, validation=validation, max_states=max_states, refine=options,
+                           sample_steps=max(sample_steps, _steps(words)))
+    fsm = extract_streamed(net, corpus, refined=refined, cluster=cluster, sample_steps=sample_steps, passes=passes,
+                           meta={"seed": cluster["seed"]})
+    return fsm.with_metadata(fit_digest=None)
+
+
 def _steps(words: Any) -> int:
     return sum(len(w) for w in words)
 
@@ -225,56 +259,55 @@ def extract(
         move_net(net, device)
     auto = isinstance(n_states, str) and n_states == "auto"
     options = _refinement(refine, auto, deprecated)
-    batch_size = check_int("batch_size", batch_size, min=1)
-    check_choice("state", state, ("h", "hc"))
-    if state == "hc" and net.cell != "lstm":
-        raise ValidationError(f"state='hc' needs an LSTM, but the model's cell is {net.cell!r}; use state='h'")
-    max_states = check_int("max_states", max_states, min=1)
-    if not auto:
-        n_states = check_int("n_states", n_states, min=1)
-        if n_states > max_states:
-            raise ValidationError(f"n_states={n_states} must be <= max_states={max_states}, the largest automaton "
-                                  f"extract builds (raise max_states to fit more clusters)")
-    check_choice("method", method, ("kmeans", "gmm"))
-    seed, minimize, progress = check_seed("seed", seed), check_bool("minimize", minimize), check_bool("progress", progress)
+    cluster, max_states = _checked(net, auto=auto, n_states=n_states, method=method, state=state, seed=seed,
+                                   max_fit_points=max_fit_points, minimize=minimize, batch_size=batch_size,
+                                   progress=progress, max_states=max_states)
     check_ordered_words(validation, "validation")
     sample_steps = sample_steps_for(net, sample_steps)
     engine = check_engine(engine, scheduler)
     t0 = time.perf_counter()
     if validation is not None:  # a file or a long iterable: a seeded sample of it
-        validation, _ = sampled(validation, net, "validation", sample_steps=sample_steps, seed=seed)
+        validation, _ = sampled(validation, net, "validation", sample_steps=sample_steps, seed=cluster["seed"])
     streamed = _streamed(data, net, sample_steps=sample_steps, engine=engine, auto=auto)
     if isinstance(streamed, Corpus):
-        meta: dict[str, Any] = {"seed": seed}
-        refined = None
-        if options is not None:
-            def refined(words: list) -> ExtractedFSM:
-                return extract(net, words, n_states=n_states, method=method, state=state, seed=seed,
-                               max_fit_points=max_fit_points, minimize=minimize, batch_size=batch_size,
-                               progress=progress, validation=validation, max_states=max_states, refine=options,
-                               sample_steps=max(sample_steps, _steps(words)))
-        fsm = extract_streamed(net, streamed, refined=refined, n_states=n_states, method=method, state=state, seed=seed,
-                               max_fit_points=max_fit_points, minimize=minimize, batch_size=batch_size,
-                               progress=progress, sample_steps=sample_steps, engine=engine, scheduler=scheduler,
-                               meta=meta)
-        return fsm.with_metadata(fit_digest=None, timing={"seconds": round(time.perf_counter() - t0, 3)})
-    words = _fitting_words(streamed)
+        fsm = _from_corpus(net, streamed, cluster, options=options, validation=validation, max_states=max_states,
+                           sample_steps=sample_steps, passes={"engine": engine, "scheduler": scheduler})
+        return fsm.with_metadata(timing={"seconds": round(time.perf_counter() - t0, 3)})
+    fsm, words = _held_in_memory(net, data, _fitting_words(streamed), cluster, options=options, auto=auto,
+                                 validation=validation, target=target, max_states=max_states)
+    return own_run_probs(net, fsm, words).with_metadata(timing={"seconds": round(time.perf_counter() - t0, 3)})
+
+
+def _held_in_memory(net: Any, data: Any, words: list, cluster: dict[str, Any], *, options: Refinement | None,
+                    auto: bool, validation: Any, target: float, max_states: int) -> tuple[ExtractedFSM, list]:
+    """In-memory extraction of ``words`` (``data`` as given): refined, or plain (:func:`_plain`);
+    the automaton and the words it was fitted on."""
     encode_words(words, net.alphabet)  # every word a str or sequence of known symbols, before any look
-    meta = {"seed": seed, "fit_digest": words_digest(words)}  # the digest covers all of data, before any split
+    meta = {"seed": cluster["seed"], "fit_digest": words_digest(words)}  # the digest covers all of data, before any split
     if net.output_kind == "next-symbol":  # its output classes: a codebook of distributions
-        meta["codebook"] = use_codebook(net, words, seed=seed)
-    if options is not None:
-        if not any(len(w) for w in words):
-            raise ValidationError("data must hold at least one non-empty word, got only empty words")
-        refine_kw = {"n_states": n_states, "method": method, "refinement": options, "max_states": max_states,
-                     "max_fit_points": max_fit_points, "minimize": minimize, "batch_size": batch_size,
-                     "progress": progress, "metadata": meta}
-        fsm = (_on_the_front(net, words, data, validation, seed=seed, refine=refine_kw) if options.merge and minimize
-               else extract_refined(net, words, seed=seed, **refine_kw))
-        return own_run_probs(net, fsm, words).with_metadata(timing={"seconds": round(time.perf_counter() - t0, 3)})
+        meta["codebook"] = use_codebook(net, words, seed=cluster["seed"])
+    if options is None:
+        return _plain(net, words, cluster, auto=auto, validation=validation, target=target, max_states=max_states,
+                      meta=meta)
+    if not any(len(w) for w in words):
+        raise ValidationError("data must hold at least one non-empty word, got only empty words")
+    refine_kw = {"n_states": cluster["n_states"], "method": cluster["method"], "refinement": options,
+                 "max_states": max_states, "max_fit_points": cluster["max_fit_points"], "minimize": cluster["minimize"],
+                 "batch_size": cluster["batch_size"], "progress": cluster["progress"], "metadata": meta}
+    if options.merge and cluster["minimize"]:
+        return _on_the_front(net, words, data, validation, seed=cluster["seed"], refine=refine_kw), words
+    return extract_refined(net, words, seed=cluster["seed"], **refine_kw), words
+
+
+def _plain(net: Any, words: list, cluster: dict[str, Any], *, auto: bool, validation: Any, target: float,
+           max_states: int, meta: dict[str, Any]) -> tuple[ExtractedFSM, list]:
+    """In-memory extraction without refinement (``n_states="auto"`` too): the automaton and the
+    words it was fitted on (auto holds some out)."""
+    seed, state, method, batch_size = cluster["seed"], cluster["state"], cluster["method"], cluster["batch_size"]
+    n_states, minimize, max_fit_points = cluster["n_states"], cluster["minimize"], cluster["max_fit_points"]
     if auto and validation is None:
         words, validation = _split_validation(words, seed)
-    trace = net.trace_words(words, state=state, batch_size=batch_size, progress=progress)
+    trace = net.trace_words(words, state=state, batch_size=batch_size, progress=cluster["progress"])
     if trace.n_steps == 0:
         raise ValidationError("data must hold at least one non-empty word, got only empty words")
     meta.update(method=method, n_clusters=None if auto else n_states, state=state, n_fit_words=trace.n_words,
@@ -286,8 +319,6 @@ def extract(
         n_states = record["chosen"]
         meta.update(n_clusters=n_states, auto=record)
     if auto and minimize:
-        fsm = chosen.with_metadata(**meta)  # already fitted (and minimised) at the chosen k
-    else:
-        abstraction = make_abstraction(method, n_states=n_states, seed=seed, max_fit_points=max_fit_points).fit(trace)
-        fsm = build_fsm(net, trace, abstraction, minimize=minimize, metadata=meta)
-    return own_run_probs(net, fsm, words).with_metadata(timing={"seconds": round(time.perf_counter() - t0, 3)})
+        return chosen.with_metadata(**meta), words  # already fitted (and minimised) at the chosen k
+    abstraction = make_abstraction(method, n_states=n_states, seed=seed, max_fit_points=max_fit_points).fit(trace)
+    return build_fsm(net, trace, abstraction, minimize=minimize, metadata=meta), words

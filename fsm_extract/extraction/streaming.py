@@ -64,33 +64,36 @@ def _record(corpus: Corpus, sample: np.ndarray, engine: str, check: RunTotals | 
     return rec
 
 
-def extract_streamed(net: Any, corpus: Corpus, *, refined: Callable[[list], ExtractedFSM] | None, n_states: int,
-                     method: str, state: str, seed: int, max_fit_points: int, minimize: bool, batch_size: int,
-                     progress: bool, sample_steps: int, engine: str, scheduler: Any,
+def extract_streamed(net: Any, corpus: Corpus, *, refined: Callable[[list], ExtractedFSM] | None,
+                     cluster: dict[str, Any], sample_steps: int, passes: dict[str, Any],
                      meta: dict[str, Any]) -> ExtractedFSM:
     """See the module docstring. ``refined``: the in-memory refined extraction of a list of words
-    (None: plain extraction with ``n_states`` clusters of ``state``)."""
+    (None: plain extraction); ``cluster``: ``extract``'s clustering keywords (``n_states``,
+    ``method``, ``state``, ``seed``, ``max_fit_points``, ``minimize``, ``batch_size``,
+    ``progress``); ``passes``: ``engine`` and ``scheduler``."""
     if corpus.n_steps == 0:
         raise ValidationError("data must hold at least one non-empty word, got only empty words")
+    seed, state, batch_size = cluster["seed"], cluster["state"], cluster["batch_size"]
     sample = corpus.sample(sample_steps, seed=seed)
-    passes = {"batch_size": batch_size, "engine": engine, "scheduler": scheduler, "progress": progress}
+    passes = {**passes, "batch_size": batch_size, "progress": cluster["progress"]}
     if refined is not None:
         return _refined(net, corpus, sample, refined, meta=meta, **passes)
     if net.output_kind == "next-symbol":
         meta["codebook"] = use_codebook(net, corpus.words(sample), seed=seed)
     part = corpus.take(sample)
     trace = net.trace(part.symbols, part.offsets, state=state, batch_size=batch_size)
-    if trace.n_steps == 0:  # the sample drew only empty words: take the longest word too
+    if trace.n_steps == 0:
         raise ValidationError("the sample of data holds only empty words: raise sample_steps")
-    abstraction = make_abstraction(method, n_states=n_states, seed=seed, max_fit_points=max_fit_points).fit(trace)
-    totals = count_corpus(net, abstraction, corpus, state=state, **passes)  # type: ignore[arg-type]
-    meta.update(method=method, n_clusters=n_states, state=state, n_fit_words=corpus.n_words,
+    abstraction = make_abstraction(cluster["method"], n_states=cluster["n_states"], seed=seed,
+                                   max_fit_points=cluster["max_fit_points"]).fit(trace)
+    totals = count_corpus(net, abstraction, corpus, state=state, **passes)
+    meta.update(method=cluster["method"], n_clusters=cluster["n_states"], state=state, n_fit_words=corpus.n_words,
                 n_fit_steps=corpus.n_steps, max_fit_length=corpus.max_length)
-    fsm = build_fsm(net, trace, abstraction, minimize=minimize, metadata=meta, totals=totals)
+    fsm = build_fsm(net, trace, abstraction, minimize=cluster["minimize"], metadata=meta, totals=totals)
     if fsm.output_kind == "accept":
-        return fsm.with_metadata(stream=_record(corpus, sample, engine))
-    check = check_corpus(net, fsm, corpus, **passes)  # type: ignore[arg-type]
-    return own_run_totals(fsm, check).with_metadata(stream=_record(corpus, sample, engine, check))
+        return fsm.with_metadata(stream=_record(corpus, sample, passes["engine"]))
+    check = check_corpus(net, fsm, corpus, **passes)
+    return own_run_totals(fsm, check).with_metadata(stream=_record(corpus, sample, passes["engine"], check))
 
 
 def _refined(net: Any, corpus: Corpus, sample: np.ndarray, refined: Callable[[list], ExtractedFSM], *,

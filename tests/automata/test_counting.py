@@ -15,8 +15,6 @@ from fsm_extract.automata.counting import (
     count_transitions_reference,
     run_transitions,
     run_transitions_reference,
-    sum_rows,
-    sum_rows_reference,
 )
 from fsm_extract.errors import ArgumentTypeError, FsmExtractError, ValidationError
 
@@ -291,20 +289,3 @@ def test_read_only_and_writeable_inputs_share_one_compiled_signature():
     for kernel in (counting._count_transitions_kernel, counting._count_outputs_kernel, counting._run_transitions_kernel):
         assert len(kernel.signatures) == 1, kernel.signatures
 
-
-@settings(max_examples=40, deadline=None)
-@given(st.integers(1, 6), st.integers(0, 300), st.integers(1, 5), st.integers(0, 2**31 - 1))
-def test_sum_rows_matches_its_reference_bit_for_bit(n_groups, n, d, seed):
-    rng = np.random.default_rng(seed)
-    labels = rng.integers(0, n_groups, size=n)
-    x = rng.normal(size=(n, d)).astype(rng.choice([np.float32, np.float64]))
-    np.testing.assert_array_equal(sum_rows(labels, x, n_groups), sum_rows_reference(labels, x, n_groups))
-
-
-def test_sum_rows_names_bad_arguments():
-    with pytest.raises(ValidationError, match="labels has length 2 but x has 3 rows"):
-        sum_rows([0, 1], np.zeros((3, 2)), 2)
-    with pytest.raises(ValidationError, match="n_groups"):
-        sum_rows([0, 5], np.zeros((2, 2)), 2)
-    with pytest.raises(ArgumentTypeError, match="floating point"):
-        sum_rows([0, 1], np.zeros((2, 2), dtype=int), 2)
