@@ -22,11 +22,12 @@ from ..abstraction.merging import Words, score
 from ..analysis.html import front_fragment
 from ..automata.automaton import ExtractedFSM
 from ..automata.counting import run_transitions
+from ..data.corpus import Corpus
 from ..errors import ValidationError
 from ..nets.net import Net
 from ..words import encode_words
 
-__all__ = ["FrontPoint", "ParetoFront", "knee_tolerance", "measure_words"]
+__all__ = ["FrontPoint", "ParetoFront", "Tally", "knee_tolerance", "measure_words", "tally_corpus"]
 
 
 def knee_tolerance(best: float) -> float:
@@ -62,6 +63,82 @@ def _word_outputs(fsm: ExtractedFSM, words: Words) -> np.ndarray:
         nonempty = np.diff(words.offsets) > 0
         out[nonempty] = fsm.state_outputs[states[words.offsets[1:][nonempty] - 1]]
     return out
+
+
+@dataclass(frozen=True)
+class Tally:
+    """What held-out words say about each of a list of automata, as counts that add up chunk by
+    chunk (:meth:`__add__`): agreeing prefixes and words, words longer than any fitting word, and
+    with labels the words each automaton (and the net) gets right."""
+
+    prefix: np.ndarray
+    n_steps: int
+    whole: np.ndarray
+    n_words: int
+    beyond: np.ndarray
+    n_beyond: int
+    task: np.ndarray | None = None
+    net_right: int = 0
+
+    @classmethod
+    def of(cls, fsms: list[ExtractedFSM], words: Words, labels: np.ndarray | None = None,
+           max_fit_length: int | None = None) -> "Tally":
+        prefix, whole = score(fsms, words)
+        beyond, n_beyond = np.zeros(len(fsms)), 0
+        if max_fit_length is not None:
+            long = np.diff(words.offsets) > max_fit_length
+            if long.any():
+                n_beyond = int(long.sum())
+                beyond = score(fsms, _subset(words, long))[1] * n_beyond
+        task, net_right = None, 0
+        if labels is not None:
+            net_word = np.full(words.n_words, words.h0_class)
+            nonempty = np.diff(words.offsets) > 0
+            net_word[nonempty] = words.classes[words.offsets[1:][nonempty] - 1]
+            net_right = int((net_word == labels).sum())
+            task = np.array([int((_word_outputs(f, words) == labels).sum()) for f in fsms], dtype=np.int64)
+        return cls(prefix=np.rint(prefix * words.n_steps), n_steps=words.n_steps, whole=np.rint(whole * words.n_words),
+                   n_words=words.n_words, beyond=np.rint(beyond), n_beyond=n_beyond, task=task, net_right=net_right)
+
+    def __add__(self, other: "Tally") -> "Tally":
+        task = None if self.task is None or other.task is None else self.task + other.task
+        return Tally(self.prefix + other.prefix, self.n_steps + other.n_steps, self.whole + other.whole,
+                     self.n_words + other.n_words, self.beyond + other.beyond, self.n_beyond + other.n_beyond,
+                     task, self.net_right + other.net_right)
+
+    def shares(self) -> tuple[np.ndarray, np.ndarray, list, list | None, float | None]:
+        """(prefix agreement, word agreement, beyond-fit word agreement or None, task accuracy,
+        the net's accuracy) of each automaton; 1.0 where there is nothing to disagree on."""
+        m = self.prefix.size
+        prefix = self.prefix / self.n_steps if self.n_steps else np.ones(m)
+        whole = self.whole / self.n_words if self.n_words else np.ones(m)
+        beyond = list(self.beyond / self.n_beyond) if self.n_beyond else [None] * m
+        if self.task is None or not self.n_words:
+            return prefix, whole, beyond, None, None
+        return prefix, whole, beyond, list(self.task / self.n_words), self.net_right / self.n_words
+
+
+def tally_corpus(net: Net, fsms: list[ExtractedFSM], corpus: Corpus, *, max_fit_length: int | None = None,
+                 exclude: np.ndarray | None = None) -> Tally:
+    """:class:`Tally` of ``fsms`` on every word of ``corpus`` but the sorted word indices
+    ``exclude`` (the words fitted on), chunk by chunk: the net runs once per chunk."""
+    total = None
+    skip = np.zeros(0, np.int64) if exclude is None else np.asarray(exclude, np.int64)
+    for chunk in corpus.chunks():
+        keep = ~np.isin(np.arange(chunk.first, chunk.first + chunk.n_words), skip)
+        if not keep.any():
+            continue
+        lengths = np.diff(chunk.offsets)[keep]
+        offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        symbols = chunk.symbols[np.repeat(keep, np.diff(chunk.offsets))]
+        probs, h0 = net.outputs(symbols, offsets)
+        words = Words(symbols=symbols, offsets=offsets, classes=net.classes_of(probs),
+                      h0_class=int(net.classes_of(h0[None, :])[0]))
+        part = Tally.of(fsms, words, None if chunk.labels is None else chunk.labels[keep], max_fit_length)
+        total = part if total is None else total + part
+    if total is None:
+        raise ValidationError(f"{corpus.name} must hold at least one word to measure the front on, got none")
+    return total
 
 
 @dataclass(frozen=True)
@@ -124,24 +201,14 @@ class ParetoFront:
     checked: dict | None = None
 
     @classmethod
-    def of(cls, fsms: list[ExtractedFSM], held_out: Words, *, labels: np.ndarray | None = None,
+    def of(cls, fsms: list[ExtractedFSM], held_out: "Words | Tally", *, labels: np.ndarray | None = None,
            max_fit_length: int | None = None, evaluated_on: str = "", found: Words | None = None) -> "ParetoFront":
-        """Measure ``fsms`` on ``held_out`` and keep the front; ``found``: a search's finds while
-        fitting, which :meth:`knee` keeps explained."""
-        prefix, whole = score(fsms, held_out)
+        """Measure ``fsms`` on ``held_out`` (words, or a :class:`Tally` already counted on them, as
+        :func:`tally_corpus` does chunk by chunk) and keep the front; ``found``: a search's finds
+        while fitting, which :meth:`knee` keeps explained."""
+        tally = held_out if isinstance(held_out, Tally) else Tally.of(fsms, held_out, labels, max_fit_length)
+        prefix, whole, beyond, task, net_accuracy = tally.shares()
         kept = [None] * len(fsms) if found is None or found.n_words == 0 else list(score(fsms, found)[1])
-        beyond = [None] * len(fsms)
-        if max_fit_length is not None:
-            long = np.diff(held_out.offsets) > max_fit_length
-            if long.any():
-                beyond = list(score(fsms, _subset(held_out, long))[1])
-        net_accuracy = task = None
-        if labels is not None:
-            net_word = np.full(held_out.n_words, held_out.h0_class)
-            nonempty = np.diff(held_out.offsets) > 0
-            net_word[nonempty] = held_out.classes[held_out.offsets[1:][nonempty] - 1]
-            net_accuracy = float((net_word == labels).mean())
-            task = [float((_word_outputs(f, held_out) == labels).mean()) for f in fsms]
         cands = sorted((FrontPoint(n_states=f.n_states, agreement=float(prefix[i]), word_agreement=float(whole[i]),
                                    beyond_agreement=None if beyond[i] is None else float(beyond[i]),
                                    task_accuracy=None if task is None else task[i], fsm=f,

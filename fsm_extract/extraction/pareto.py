@@ -18,7 +18,7 @@ from ..errors import ValidationError
 from ..abstraction.codebook import use_codebook
 from ..nets.net import Net, as_net
 from ..words import check_ordered_words, encode_words
-from .front import ParetoFront, measure_words
+from .front import ParetoFront, measure_words, tally_corpus
 from .refinement import Refinement, extract_refined, passes_check
 
 __all__ = ["pareto", "fit_front", "held_out_split", "split_for_front", "words_and_labels", "HELD_OUT", "MIN_SPLIT_WORDS"]
@@ -72,21 +72,27 @@ def words_and_labels(data: Any, name: str, net: Net) -> tuple[list, np.ndarray |
     return words, None
 
 
-def fit_front(net: Net, words: list, held_out: list, *, held_out_labels: np.ndarray | None = None, seed: int = 0,
+def fit_front(net: Net, words: list, held_out: list | tuple, *, held_out_labels: np.ndarray | None = None, seed: int = 0,
               refine: dict, source: str = "held out from data") -> tuple[ParetoFront, Any]:
     """Fit the fine automaton on ``words`` (:func:`~fsm_extract.extraction.refinement.extract_refined`
     with the keywords ``refine``), merge it down (scored on ``words`` and on what a search found
-    while fitting), and measure every size on ``held_out``."""
+    while fitting), and measure every size on ``held_out`` (words, or ``(corpus, fitted word
+    indices or None)``: every other word of a corpus, chunk by chunk)."""
     finds: list = []  # a search's verified disagreements (symbol ids): scored when merging, kept by the knee
     fine = extract_refined(net, words, seed=seed, search_finds=finds, **refine)
     finds = [[net.alphabet[i] for i in w] for w in finds]
     found = measure_words(net, finds) if finds else None
     path = merge_path(fine, measure_words(net, list(words) + finds))
     lengths = [len(w) for w in words]
-    evaluated = measure_words(net, held_out, name="validation")
-    front = ParetoFront.of(path, evaluated, labels=held_out_labels, max_fit_length=max(lengths, default=0),
-                           evaluated_on=f"{evaluated.n_words} held-out words" if source in ("held out from data", "validation")
-                           else f"{evaluated.n_words} words: {source}", found=found)
+    longest = max(lengths, default=0)
+    if isinstance(held_out, tuple):  # (corpus, words fitted on): counted chunk by chunk
+        evaluated = tally_corpus(net, path, held_out[0], max_fit_length=longest, exclude=held_out[1])
+    else:
+        evaluated = measure_words(net, held_out, name="validation")
+    held = ("held out from data", "validation", "the words of data not fitted on")
+    front = ParetoFront.of(path, evaluated, labels=held_out_labels, max_fit_length=longest,
+                           evaluated_on=f"{evaluated.n_words} held-out words" + (f" ({source})" if source == held[2] else "")
+                           if source in held else f"{evaluated.n_words} words: {source}", found=found)
     if fine.metadata["refine"]["check_passed"] and refine["refinement"].tolerance is None:
         front = replace(front, checked=_checked_choice(net, front, refine["refinement"], max(lengths, default=0), seed))
     return front, fine
@@ -167,19 +173,37 @@ def pareto(
     seed = check_seed("seed", seed)
     options = Refinement() if refine is None else Refinement.of(refine)
     sample_steps = sample_steps_for(net, sample_steps)
-    data, note = sampled(data, net, "data", sample_steps=sample_steps, seed=seed)
+    streamed = None  # (corpus, fitted word indices or None): held-out words measured chunk by chunk
     if validation is not None:
-        validation, held_note = sampled(validation, net, "validation", sample_steps=sample_steps, seed=seed)
-        note = note or held_note
+        validation = in_memory(validation, net.alphabet, sample_steps=sample_steps, name="validation")
+        if isinstance(validation, Corpus):
+            streamed, validation = (validation, None), None
+    data = in_memory(data, net.alphabet, sample_steps=sample_steps, name="data")
+    note = ""
+    if isinstance(data, Corpus):
+        index = data.sample(sample_steps, seed=seed)
+        note = f"fitted on a seeded sample of {index.size} of the {data.n_words} words of data"
+        streamed = streamed or (data, index)
+        data = _part(data, index)
     words, labels = words_and_labels(data, "data", net)
     use_codebook(net, words, seed=seed)  # a next-symbol net's output classes
-    words, held_out, held_labels, source = split_for_front(net, words, labels, validation, seed)
+    if streamed is None:
+        words, held_out, held_labels, source = split_for_front(net, words, labels, validation, seed)
+    else:
+        held_out, held_labels = streamed, None
+        source = "validation" if streamed[1] is None else "the words of data not fitted on"
     if not any(len(w) for w in words):
         raise ValidationError("data must hold at least one non-empty word, got only empty words")
     front, _ = fit_front(net, words, held_out, held_out_labels=held_labels, seed=seed, source=source,
                          refine={"n_states": n_states, "refinement": options, "max_states": max_states,
                                  "progress": progress, "metadata": {"seed": seed}})
-    return replace(front, evaluated_on=f"{front.evaluated_on} ({note})") if note else front
+    return replace(front, evaluated_on=f"{front.evaluated_on}; {note}") if note else front
+
+
+def _part(corpus: Corpus, index: np.ndarray) -> Any:
+    """The words at ``index`` of ``corpus``: a Dataset when they have labels, else a list."""
+    words = corpus.words(index)
+    return Dataset(tuple(words), corpus.labels(index), corpus.alphabet) if corpus.has_labels else words
 
 
 def sampled(data: Any, net: Net, name: str, *, sample_steps: int, seed: int) -> tuple[Any, str]:
@@ -189,6 +213,4 @@ def sampled(data: Any, net: Net, name: str, *, sample_steps: int, seed: int) -> 
     if not isinstance(out, Corpus):
         return out, ""
     index = out.sample(sample_steps, seed=seed)
-    words = out.words(index)
-    part = Dataset(tuple(words), out.labels(index), net.alphabet) if out.has_labels else words
-    return part, f"{name}: a seeded sample of {index.size} of its {out.n_words} words"
+    return _part(out, index), f"{name}: a seeded sample of {index.size} of its {out.n_words} words"

@@ -85,12 +85,29 @@ def test_streamed_fidelity_checks_its_options(model, poor):
         fx.fidelity(model, poor, WORDS, scheduler="tcp://127.0.0.1:1")
 
 
-def test_the_front_of_a_stream_is_fitted_on_a_sample_and_says_so(model):
+def test_the_front_of_a_stream_is_fitted_on_a_sample_and_measured_on_the_rest(model):
     front = fx.pareto(model, (w for w in WORDS), sample_steps=20_000, max_states=8)
-    assert "a seeded sample of" in front.evaluated_on and f"of its {len(WORDS)} words" in front.evaluated_on
+    assert f"fitted on a seeded sample of" in front.evaluated_on and f"of the {len(WORDS)} words" in front.evaluated_on
+    held = int(front.evaluated_on.split()[0])
+    assert 0 < held < len(WORDS) and "not fitted on" in front.evaluated_on  # every word but the sample
     again = fx.pareto(model, list(WORDS), sample_steps=20_000, max_states=8)
     assert [(p.n_states, p.agreement) for p in front.points] == [(p.n_states, p.agreement) for p in again.points]
-    assert front.knee().n_states == 4
+    assert front.knee().n_states == 4 and front.knee().agreement == 1.0
+
+
+def test_the_front_counts_a_streamed_validation_as_the_in_memory_one(model):
+    fit, held = _words(600, 6), _words(2000, 7)
+    labels = fx.languages.tomita(4).accepts_many(held)
+    in_memory = fx.pareto(model, fit, validation=fx.Dataset(held, labels, "01"), max_states=6, n_states=6)
+    streamed = fx.pareto(model, fit, validation=(w for w in held), max_states=6, n_states=6, sample_steps=5_000)
+    labelled = fx.pareto(model, fit, validation=fx.Dataset(held, labels, "01"), max_states=6, n_states=6,
+                         sample_steps=5_000)
+    for front in (streamed, labelled):
+        assert [(p.n_states, p.agreement, p.word_agreement, p.beyond_agreement) for p in front.candidates] == [
+            (p.n_states, p.agreement, p.word_agreement, p.beyond_agreement) for p in in_memory.candidates]
+    assert streamed.net_accuracy is None and labelled.net_accuracy == in_memory.net_accuracy
+    assert [p.task_accuracy for p in labelled.candidates] == [p.task_accuracy for p in in_memory.candidates]
+    assert any(p.agreement < 1.0 for p in in_memory.candidates)  # the comparison can fail
 
 
 def test_extract_takes_a_validation_file(model, tmp_path):
