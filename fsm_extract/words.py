@@ -16,7 +16,7 @@ import numpy as np
 
 from .errors import ArgumentTypeError, UnknownSymbolError, ValidationError
 
-__all__ = ["Word", "Alphabet", "check_ordered_words", "check_alphabet", "is_valid_text", "encode_word", "encode_words", "decode_word", "format_word", "word_keys", "words_digest", "encode_ids"]
+__all__ = ["Word", "Alphabet", "check_ordered_words", "check_alphabet", "is_valid_text", "encode_word", "encode_words", "decode_word", "format_word", "word_keys", "words_digest", "encode_ids", "word_hash_sum", "stream_digest", "STREAM_DIGEST"]
 
 Word = Union[str, Sequence[str]]
 Alphabet = tuple  # tuple[str, ...]
@@ -193,6 +193,28 @@ def encode_ids(words: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
     np.cumsum([len(w) for w in words], out=offsets[1:])
     symbols = np.fromiter((a for w in words for a in w), dtype=np.int32, count=int(offsets[-1]))
     return symbols, offsets
+
+
+#: The prefix of :func:`stream_digest`'s fingerprints.
+STREAM_DIGEST = "multiset-blake2b:"
+
+
+def word_hash_sum(symbols: np.ndarray, offsets: np.ndarray) -> int:
+    """The sum of the 128-bit BLAKE2b hashes of the encoded words (CSR ``symbols`` int32 and
+    ``offsets``): sums of two parts add up to the sum of the whole, in any order."""
+    import hashlib
+
+    data = np.ascontiguousarray(symbols, dtype=np.int32)
+    total = 0
+    for a, b in zip(offsets[:-1].tolist(), offsets[1:].tolist()):
+        total += int.from_bytes(hashlib.blake2b(data[a:b].tobytes(), digest_size=16).digest(), "little")
+    return total
+
+
+def stream_digest(hash_sum: int, n_words: int) -> str:
+    """An order-independent fingerprint of a multiset of words, from :func:`word_hash_sum` over
+    all of them (which a corpus read chunk by chunk adds up as it goes)."""
+    return f"{STREAM_DIGEST}{n_words}:{hash_sum % 2**128:032x}"
 
 
 def words_digest(words: Iterable[Any]) -> str:

@@ -149,3 +149,19 @@ def test_words_digest_is_an_order_independent_multiset_fingerprint():
     assert a != words_digest(["01", "1"]) and a != words_digest(["01", "1", "", ""])
     assert words_digest([("ab", "c")]) == words_digest([("ab", "c")]) != words_digest([("a", "bc")])
     assert len(a) == 64 and int(a, 16) >= 0
+
+
+def test_stream_digest_is_a_multiset_fingerprint_that_adds_up_by_parts():
+    from fsm_extract.words import stream_digest, word_hash_sum
+
+    words = ["0110", "", "1", "0110", "10"]
+    sym, off = encode_words(words, ("0", "1"))
+    whole = word_hash_sum(sym, off)
+    a_sym, a_off = encode_words(words[:2], ("0", "1"))
+    b_sym, b_off = encode_words(words[2:], ("0", "1"))
+    assert word_hash_sum(a_sym, a_off) + word_hash_sum(b_sym, b_off) == whole
+    r_sym, r_off = encode_words(list(reversed(words)), ("0", "1"))
+    assert stream_digest(word_hash_sum(r_sym, r_off), 5) == stream_digest(whole, 5)
+    m_sym, m_off = encode_words(words[:-1] + ["01"], ("0", "1"))  # one word changed
+    assert stream_digest(word_hash_sum(m_sym, m_off), 5) != stream_digest(whole, 5)
+    assert stream_digest(whole, 5).startswith("multiset-blake2b:5:")

@@ -24,7 +24,7 @@ from ..abstraction.codebook import match_outputs
 from .next_symbol import next_symbol_measures
 from ..nets.net import as_net
 from ..nets.trace import Trace
-from ..words import check_ordered_words, encode_words, word_keys, words_digest
+from ..words import STREAM_DIGEST, check_ordered_words, encode_words, stream_digest, word_hash_sum, word_keys, words_digest
 from ..abstraction.engine import Engine, RunTotals, check_corpus, check_engine, sample_steps_for
 from ..data.corpus import Corpus, in_memory, is_corpus_source
 from ..nets.net import move_net
@@ -160,6 +160,8 @@ def _streamed_fidelity(net: Any, fsm: ExtractedFSM, corpus: Corpus, *, sample_st
     sample = np.union1d(corpus.sample(sample_steps, seed=seed), np.asarray(check.bad_words, dtype=np.int64))
     words = corpus.words(sample)
     part = Dataset(tuple(words), corpus.labels(sample), net.alphabet) if corpus.has_labels else words
+    if options["fit_data"] is None and fsm.metadata.get("fit_digest") == corpus.digest:
+        options = {**options, "fit_data": part}  # the very corpus the FSM was fitted on: say so
     report = fidelity(net, fsm, part, seed=seed, sample_steps=max(sample_steps, corpus.n_steps), **options)
     steps = int(corpus.lengths()[sample].sum())
     record = {"words": corpus.n_words, "steps": corpus.n_steps, "sample_words": int(sample.size), "sample_steps": steps,
@@ -184,7 +186,8 @@ def _overlap(fsm: ExtractedFSM, words: list, fit_words: set | None) -> tuple[boo
         return overlap == 0.0, overlap, max((len(w) for w in fit_words), default=0), notes
     max_fit = fsm.metadata.get("max_fit_length")
     digest = fsm.metadata.get("fit_digest")
-    if digest is not None and digest == words_digest(words):
+    if digest is not None and digest == (stream_digest(word_hash_sum(*encode_words(words, fsm.alphabet)), len(words))
+                                         if digest.startswith(STREAM_DIGEST) else words_digest(words)):
         return False, 1.0, max_fit, ["the evaluated words are exactly the words the FSM was fitted on: this is not "
                                      "held-out fidelity"]
     if digest is not None:

@@ -33,7 +33,7 @@ import numpy as np
 
 from .._checks import check_existing_file, check_int, check_seed
 from ..errors import ArgumentTypeError, DataFormatError, FsmExtractError, ValidationError
-from ..words import check_alphabet, decode_word, encode_words
+from ..words import check_alphabet, decode_word, encode_words, stream_digest, word_hash_sum
 from .datasets import Dataset, parse_line
 
 __all__ = ["Corpus", "Chunk", "is_corpus_source", "in_memory", "CHUNK_STEPS"]
@@ -122,6 +122,8 @@ class Corpus:
     Attributes
     ----------
     n_words, n_steps, max_length : int
+    digest : str
+        An order-independent fingerprint of the words (:func:`~fsm_extract.words.stream_digest`).
     has_labels : bool
         Every word came with a label (a Dataset, or a JSONL file whose lines all have one).
     """
@@ -173,12 +175,12 @@ class Corpus:
     def _spool(self, source: Any) -> None:
         sym_path, len_path = os.path.join(self._dir, "symbols"), os.path.join(self._dir, "lengths")
         labels: list[Any] = []
-        n_words = n_steps = max_len = 0
+        n_words = n_steps = max_len = hash_sum = 0
         with open(sym_path, "wb") as fs, open(len_path, "wb") as fl:
             batch: list = []
 
             def flush() -> None:
-                nonlocal n_words, n_steps, max_len
+                nonlocal n_words, n_steps, max_len, hash_sum
                 if not batch:
                     return
                 try:
@@ -187,6 +189,7 @@ class Corpus:
                     raise type(exc)(re.sub(rf"{re.escape(self.name)}\[(\d+)\]",
                                            lambda m: f"{self.name}[{int(m.group(1)) + n_words}]", str(exc))) from None
                 lengths = np.diff(offsets).astype(np.int64)
+                hash_sum += word_hash_sum(symbols, offsets)
                 fs.write(symbols.astype(self._dtype).tobytes())
                 fl.write(lengths.tobytes())
                 n_words += len(batch)
@@ -201,6 +204,7 @@ class Corpus:
                     flush()
             flush()
         self.n_words, self.n_steps, self.max_length = n_words, n_steps, max_len
+        self.digest = stream_digest(hash_sum, n_words)
         self.has_labels = bool(labels) and all(y is not None for y in labels)
         self._labels = np.asarray([int(y) for y in labels], dtype=np.int64) if self.has_labels else None
         del labels

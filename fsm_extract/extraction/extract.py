@@ -118,7 +118,7 @@ def _from_corpus(net: Any, corpus: Corpus, cluster: dict[str, Any], *, options: 
                            sample_steps=max(sample_steps, _steps(words)))
     fsm = extract_streamed(net, corpus, refined=refined, cluster=cluster, sample_steps=sample_steps, passes=passes,
                            meta={"seed": cluster["seed"]})
-    return fsm.with_metadata(fit_digest=None)
+    return fsm.with_metadata(fit_digest=corpus.digest)  # the whole corpus's fingerprint, not the sample's
 
 
 def _steps(words: Any) -> int:

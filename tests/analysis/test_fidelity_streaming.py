@@ -136,3 +136,14 @@ def test_cli_streams_a_text_file_and_refuses_bad_scale_options(tmp_path):
         done = _cli("extract", "--model", MODEL, "--data", data, "--out", tmp_path / "x.json", *bad)
         assert done.returncode == 2 and rule in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
         assert not (tmp_path / "x.json").exists()
+
+
+def test_the_fitting_corpus_is_recognised_by_its_fingerprint(model):
+    fsm = fx.extract(model, iter(WORDS), refine=False, sample_steps=10_000)
+    assert fsm.metadata["fit_digest"].startswith("multiset-blake2b:3000:")
+    for data, sample_steps in ((list(reversed(WORDS)), None), (iter(WORDS), 10_000)):  # order does not matter
+        report = fx.fidelity(model, fsm, data, sample_steps=sample_steps)
+        assert report.held_out is False and report.overlap == 1.0, report.notes
+        assert "FITTING" in report.headline
+    other = fx.fidelity(model, fsm, WORDS[:-1], sample_steps=10_000)
+    assert other.held_out is None and any("fingerprint differs" in n for n in other.notes)

@@ -96,7 +96,7 @@ def test_streamed_metadata(plain, refined):
         assert stream["sample_steps"] == stream["sample_words"] * LENGTH
         assert SAMPLE <= stream["sample_steps"] < SAMPLE + LENGTH
         assert fsm.metadata["n_fit_words"] == N_WORDS and fsm.metadata["n_fit_steps"] == N_WORDS * LENGTH
-        assert fsm.metadata["fit_digest"] is None and fsm.metadata["seed"] == 0
+        assert fsm.metadata["fit_digest"].startswith(f"multiset-blake2b:{N_WORDS}:") and fsm.metadata["seed"] == 0
     # an acceptor's plain extraction checks nothing over the corpus; refined extraction does
     assert "check" not in plain.metadata["stream"]
     check = refined.metadata["stream"]["check"]
