@@ -117,6 +117,9 @@ def _add_pareto(sub) -> None:  # noqa: ANN001 - argparse's subparsers action
                    help="with --out: save the most faithful automaton of at most N states (default: what `extract` returns)")
     p.add_argument("--out", metavar="FSM.json", help="save the automaton `extract` returns (or --at N's)")
     p.add_argument("--seed", type=int, default=0, help="seed of the clustering and the split (default: 0)")
+    p.add_argument("--sample-steps", type=int, default=None, metavar="N",
+                   help="data past N steps is fitted on a seeded sample of about N steps, and the front measured chunk "
+                        "by chunk on the rest (or on all of --validation) (default: 1000000, fewer for wide nets)")
     p.add_argument("--plot", metavar="PATH", help="write the plot (.png, .svg or .pdf)")
     p.add_argument("--json", metavar="OUT.json", help="also write the front as JSON")
     p.set_defaults(func=_cmd_pareto)

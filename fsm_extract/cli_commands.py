@@ -180,14 +180,14 @@ def _cmd_pareto(args: argparse.Namespace) -> None:
         raise ValidationError(f"--at={args.at} must be >= 1 (a number of states)")
     if args.at is not None and out is None:
         raise ValidationError(f"--at={args.at} needs --out: it names the automaton to save")
-    model, data, _ = _load_source(args)
+    model, data, _ = _load_source(args, stream=True)
     validation = None
     if args.validation is not None:
-        validation = datasets.load_jsonl(args.validation, alphabet=model.alphabet)
+        validation = check_existing_file("--validation", args.validation)  # read chunk by chunk
     elif args.language is not None:
         validation = datasets.load(args.language, split="validation")
     front = pareto(model, data, validation=validation, max_states=args.max_states, seed=args.seed,
-                   progress=_interactive())
+                   progress=_interactive(), sample_steps=args.sample_steps)
     print(f"front measured on {front.evaluated_on}")
     print(front.table())
     knee, choice = front.knee(), front.choice()

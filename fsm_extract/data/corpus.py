@@ -82,7 +82,8 @@ def is_corpus_source(data: Any) -> bool:
     return isinstance(data, Iterable) and not hasattr(data, "__getitem__")
 
 
-def in_memory(data: Any, alphabet: Any, *, sample_steps: int, engine: str = "local", name: str = "data") -> Any:
+def in_memory(data: Any, alphabet: Any, *, sample_steps: int, engine: str = "local", name: str = "data",
+              progress: bool = False) -> Any:
     """``data`` as it is when it is held in memory and holds at most ``sample_steps`` steps (or is
     not a collection of words at all: the caller names the problem); else a :class:`Corpus` of it
     (always with ``engine="dask"``). A file or an iterable that turns out small comes back as its
@@ -93,7 +94,7 @@ def in_memory(data: Any, alphabet: Any, *, sample_steps: int, engine: str = "loc
             return data
         if sum(len(w) if hasattr(w, "__len__") else 0 for w in words) <= sample_steps:
             return data
-    corpus = Corpus(data, alphabet, name=name)
+    corpus = Corpus(data, alphabet, name=name, progress=progress)
     if engine == "local" and corpus.n_steps <= sample_steps:
         if corpus.has_labels:
             return Dataset(tuple(corpus.words()), corpus.labels(), corpus.alphabet)
@@ -118,6 +119,8 @@ class Corpus:
         The symbols; a word with another symbol raises ``UnknownSymbolError`` naming it.
     name : str
         The argument's name in error messages.
+    progress : bool
+        A progress bar (words per second) while reading the source.
 
     Attributes
     ----------
@@ -128,14 +131,14 @@ class Corpus:
         Every word came with a label (a Dataset, or a JSONL file whose lines all have one).
     """
 
-    def __init__(self, source: Any, alphabet: Any, *, name: str = "data") -> None:
+    def __init__(self, source: Any, alphabet: Any, *, name: str = "data", progress: bool = False) -> None:
         self.alphabet = check_alphabet(alphabet)
         self.name = name
         self._dir = tempfile.mkdtemp(prefix="fsm-extract-corpus-")
         self._cleanup = weakref.finalize(self, shutil.rmtree, self._dir, True)
         self._dtype = np.uint8 if len(self.alphabet) <= 256 else np.int32
         try:
-            self._spool(source)
+            self._spool(source, progress)
         except BaseException:
             self._cleanup()
             raise
@@ -172,7 +175,7 @@ class Corpus:
         for word in source:
             yield word, None
 
-    def _spool(self, source: Any) -> None:
+    def _spool(self, source: Any, progress: bool = False) -> None:
         sym_path, len_path = os.path.join(self._dir, "symbols"), os.path.join(self._dir, "lengths")
         labels: list[Any] = []
         n_words = n_steps = max_len = hash_sum = 0
@@ -197,7 +200,12 @@ class Corpus:
                 max_len = max(max_len, int(lengths.max(initial=0)))
                 batch.clear()
 
-            for word, label in self._words(source):
+            words: Any = self._words(source)
+            if progress:
+                from tqdm.auto import tqdm
+
+                words = tqdm(words, desc=f"read {self.name}", unit="word", unit_scale=True, leave=False)
+            for word, label in words:
                 batch.append(word)
                 labels.append(label)
                 if len(batch) >= _SPOOL_WORDS:

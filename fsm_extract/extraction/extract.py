@@ -125,10 +125,10 @@ def _steps(words: Any) -> int:
     return sum(len(w) for w in words)
 
 
-def _streamed(data: Any, net: Any, *, sample_steps: int, engine: str, auto: bool) -> Any:
+def _streamed(data: Any, net: Any, *, sample_steps: int, engine: str, auto: bool, progress: bool) -> Any:
     """``data`` in memory (:func:`~fsm_extract.data.corpus.in_memory`), or a :class:`Corpus` to
     stream; ``n_states="auto"`` refuses to stream."""
-    out = in_memory(data, net.alphabet, sample_steps=sample_steps, engine=engine)
+    out = in_memory(data, net.alphabet, sample_steps=sample_steps, engine=engine, progress=progress)
     if auto and isinstance(out, Corpus):
         raise ValidationError(f"n_states='auto' needs its data in memory, but data holds more than sample_steps="
                               f"{sample_steps} steps (or engine='dask'): give n_states a number, or raise sample_steps")
@@ -268,7 +268,7 @@ def extract(
     t0 = time.perf_counter()
     if validation is not None:  # a file or a long iterable: a seeded sample of it
         validation, _ = sampled(validation, net, "validation", sample_steps=sample_steps, seed=cluster["seed"])
-    streamed = _streamed(data, net, sample_steps=sample_steps, engine=engine, auto=auto)
+    streamed = _streamed(data, net, sample_steps=sample_steps, engine=engine, auto=auto, progress=cluster["progress"])
     if isinstance(streamed, Corpus):
         fsm = _from_corpus(net, streamed, cluster, options=options, validation=validation, max_states=max_states,
                            sample_steps=sample_steps, passes={"engine": engine, "scheduler": scheduler})

@@ -147,3 +147,14 @@ def test_the_fitting_corpus_is_recognised_by_its_fingerprint(model):
         assert "FITTING" in report.headline
     other = fx.fidelity(model, fsm, WORDS[:-1], sample_steps=10_000)
     assert other.held_out is None and any("fingerprint differs" in n for n in other.notes)
+
+
+def test_cli_pareto_streams_a_validation_file(tmp_path):
+    fit, held = tmp_path / "fit.txt", tmp_path / "held.jsonl"
+    fit.write_text("\n".join(_words(600, 8)) + "\n")
+    held.write_text("".join(json.dumps({"word": w}) + "\n" for w in _words(1500, 9)))
+    done = _cli("pareto", "--model", MODEL, "--data", fit, "--validation", held, "--max-states", 6,
+                "--sample-steps", 5_000, "--json", tmp_path / "front.json")
+    assert done.returncode == 0, done.stderr
+    front = json.loads((tmp_path / "front.json").read_text())
+    assert front["evaluated_on"].startswith("1500 held-out words")
