@@ -38,6 +38,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--steps", default="1e7", help="steps in the fitting corpus (default: 1e7)")
     ap.add_argument("--dask", action="store_true", help="run the passes on a local two-worker Dask cluster")
+    ap.add_argument("--sample-steps", type=int, default=None, help="fx.extract's sample_steps (default: its own)")
     args = ap.parse_args()
     n_steps = int(float(args.steps))
     model = fx.load_model(MODEL)
@@ -45,7 +46,7 @@ def main() -> None:
         fit, held = Path(tmp) / "fit.jsonl", Path(tmp) / "held.jsonl"
         write_corpus(fit, n_steps, seed=0)
         write_corpus(held, max(n_steps // 5, 50_000), seed=1)
-        options = {}  # the default: refined on the sample, then checked over every word
+        options = {"sample_steps": args.sample_steps}  # refined on the sample, then checked over every word
         if args.dask:
             from distributed import Client, LocalCluster
 
@@ -56,7 +57,7 @@ def main() -> None:
         print(f"{fsm.n_states} states from {stream['words']:,} words ({stream['steps']:,} steps), clustering "
               f"fitted on {stream['sample_words']:,} of them, on the {stream['engine']} engine, in "
               f"{fsm.metadata['timing']['seconds']:.1f} s")
-        report = fx.fidelity(model, fsm, held, reference=fx.languages.tomita(4))
+        report = fx.fidelity(model, fsm, held, reference=fx.languages.tomita(4), sample_steps=args.sample_steps)
         print(report.headline)
         for note in report.notes:
             print("-", note)

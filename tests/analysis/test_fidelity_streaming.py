@@ -158,3 +158,13 @@ def test_cli_pareto_streams_a_validation_file(tmp_path):
     assert done.returncode == 0, done.stderr
     front = json.loads((tmp_path / "front.json").read_text())
     assert front["evaluated_on"].startswith("1500 held-out words")
+
+
+def test_the_large_corpus_example_runs_streamed():
+    example = Path(__file__).resolve().parents[2] / "examples" / "large_corpus.py"
+    done = subprocess.run([sys.executable, example, "--steps", "2e5", "--sample-steps", "40000"], capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("4 states from 4,000 words (200,000 steps)"), lines
+    assert lines[1].startswith("100.0% of prefixes") and any("streamed" in line for line in lines[2:]), lines
