@@ -15,6 +15,8 @@ import pytest
 import fsm_extract as fx
 from fsm_extract.errors import ValidationError
 
+from ..helpers import run_cli
+
 MODEL = Path(__file__).resolve().parents[2] / "datasets" / "models" / "tomita4.pt"
 
 
@@ -117,24 +119,21 @@ def test_extract_takes_a_validation_file(model, tmp_path):
     assert fsm.metadata["front"]["measured_on"] == "validation" and fsm.n_states == 4
 
 
-def _cli(*args):
-    return subprocess.run([sys.executable, "-m", "fsm_extract.cli", *map(str, args)], capture_output=True, text=True)
-
-
-def test_cli_streams_a_text_file_and_refuses_bad_scale_options(tmp_path):
+def test_cli_streams_a_text_file_and_refuses_bad_scale_options(tmp_path, capsys):
     data = tmp_path / "words.txt"
     data.write_text("\n".join(WORDS) + "\n")
     out = tmp_path / "fsm.json"
-    done = _cli("extract", "--model", MODEL, "--data", data, "--no-refine", "--sample-steps", 10_000, "--out", out)
-    assert done.returncode == 0, done.stderr
+    rc, _, err = run_cli(capsys, "extract", "--model", MODEL, "--data", data, "--no-refine", "--sample-steps", 10_000,
+                         "--out", out)
+    assert rc == 0, err
     fsm = fx.load_fsm(out)
     assert fsm.metadata["stream"]["words"] == len(WORDS) and fsm.n_states == 4
-    report = _cli("fidelity", "--model", MODEL, "--fsm", out, "--data", data, "--sample-steps", 10_000)
-    assert report.returncode == 0 and "100.0% of prefixes" in report.stdout
+    rc, report, _ = run_cli(capsys, "fidelity", "--model", MODEL, "--fsm", out, "--data", data, "--sample-steps", 10_000)
+    assert rc == 0 and "100.0% of prefixes" in report
     for bad, rule in ((["--device", "tpu"], "device"), (["--sample-steps", "0"], "sample_steps"),
                       (["--engine", "local", "--scheduler", "tcp://127.0.0.1:1"], "scheduler")):
-        done = _cli("extract", "--model", MODEL, "--data", data, "--out", tmp_path / "x.json", *bad)
-        assert done.returncode == 2 and rule in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
+        rc, _, err = run_cli(capsys, "extract", "--model", MODEL, "--data", data, "--out", tmp_path / "x.json", *bad)
+        assert rc == 2 and rule in err and len(err.strip().splitlines()) == 1, err
         assert not (tmp_path / "x.json").exists()
 
 
@@ -149,13 +148,13 @@ def test_the_fitting_corpus_is_recognised_by_its_fingerprint(model):
     assert other.held_out is None and any("fingerprint differs" in n for n in other.notes)
 
 
-def test_cli_pareto_streams_a_validation_file(tmp_path):
+def test_cli_pareto_streams_a_validation_file(tmp_path, capsys):
     fit, held = tmp_path / "fit.txt", tmp_path / "held.jsonl"
     fit.write_text("\n".join(_words(600, 8)) + "\n")
     held.write_text("".join(json.dumps({"word": w}) + "\n" for w in _words(1500, 9)))
-    done = _cli("pareto", "--model", MODEL, "--data", fit, "--validation", held, "--max-states", 6,
-                "--sample-steps", 5_000, "--json", tmp_path / "front.json")
-    assert done.returncode == 0, done.stderr
+    rc, _, err = run_cli(capsys, "pareto", "--model", MODEL, "--data", fit, "--validation", held, "--max-states", 6,
+                         "--sample-steps", 5_000, "--json", tmp_path / "front.json")
+    assert rc == 0, err
     front = json.loads((tmp_path / "front.json").read_text())
     assert front["evaluated_on"].startswith("1500 held-out words")
 
