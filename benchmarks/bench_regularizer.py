@@ -38,6 +38,7 @@ cache key includes ``train_n``, so K=1 keeps the existing cached nets.
     python benchmarks/bench_regularizer.py --only mod4-long-h8 tomita7-h16 --strengths 0 0.1 --method ternary
     python benchmarks/bench_regularizer.py --only rdfa8-ab-h8 mod4-long-h8 --strengths 0 0.1 --horizon 3
     python benchmarks/bench_regularizer.py --strengths 0 0.1 --no-front --train-scale 4   # 4x the training words
+    python benchmarks/bench_regularizer.py --strengths 0 0.1 --no-front --train-scale 4 --train-seed 1   # another training seed
     python benchmarks/bench_regularizer.py --list                     # the tasks' recipes
 """
 
@@ -95,22 +96,26 @@ def regularizer(strength: float, options: dict) -> Any:
     return fx.Extractability(strength=strength, **options)
 
 
-def net_key(recipe: bi.Recipe, strength: float, options: dict) -> str:
-    """The cache key: the recipe's (its fields and the torch version), the strength and, where
-    the regulariser is on, the method and a digest of every other setting of the regulariser,
-    defaults included (strength 0 is plain training whatever the options)."""
+def net_key(recipe: bi.Recipe, strength: float, options: dict, train_seed: int = 0) -> str:
+    """The cache key: the recipe's (its fields and the torch version), the training seed's offset
+    (where not 0), the strength and, where the regulariser is on, the method and a digest of
+    every other setting of the regulariser, defaults included (strength 0 is plain training
+    whatever the options)."""
+    seed = f"-t{train_seed}" if train_seed else ""
     if strength == 0:
-        return f"{recipe.name}-{recipe.key()}-s0"
+        return f"{recipe.name}-{recipe.key()}{seed}-s0"
     settings = regularizer(strength, options).to_dict()
     digest = hashlib.sha1(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:8]
-    return f"{recipe.name}-{recipe.key()}-s{strength:g}-{settings['method']}-{digest}"
+    return f"{recipe.name}-{recipe.key()}{seed}-s{strength:g}-{settings['method']}-{digest}"
 
 
-def trained_net(recipe: bi.Recipe, language: Any, train: Any, strength: float, options: dict) -> tuple[Any, float, bool]:
-    """(net, training seconds, whether it came from the cache)."""
+def trained_net(recipe: bi.Recipe, language: Any, train: Any, strength: float, options: dict,
+                train_seed: int = 0) -> tuple[Any, float, bool]:
+    """(net, training seconds, whether it came from the cache); trained with seed
+    ``recipe.seed + train_seed`` (the words are the recipe's whatever ``train_seed``)."""
     import fsm_extract as fx
 
-    path = CACHE / f"{net_key(recipe, strength, options)}.pt"
+    path = CACHE / f"{net_key(recipe, strength, options, train_seed)}.pt"
     if path.exists():
         net = fx.load_model(path)
         return net, (getattr(net, "metadata", {}) or {}).get("bench_train_seconds"), True
@@ -121,11 +126,11 @@ def trained_net(recipe: bi.Recipe, language: Any, train: Any, strength: float, o
     reg = regularizer(strength, options)
     t0 = time.perf_counter()
     net = fx.train_classifier(data, cell=recipe.cell, hidden_size=recipe.hidden, epochs=recipe.epochs, lr=recipe.lr,
-                              seed=recipe.seed, language=language if recipe.labels == "prefix" else None,
+                              seed=recipe.seed + train_seed, language=language if recipe.labels == "prefix" else None,
                               early_stopping=False, progress=False, extractability=reg)
     seconds = round(time.perf_counter() - t0, 2)
     net.metadata = {**(getattr(net, "metadata", {}) or {}), "bench_train_seconds": seconds, "recipe": asdict(recipe),
-                    "bench_strength": strength, "bench_options": options}
+                    "bench_strength": strength, "bench_options": options, "bench_train_seed": train_seed}
     CACHE.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp.pt")
     net.save(tmp)
@@ -166,7 +171,7 @@ def front_column(net: Any, train: Any, val: Any, test: Any) -> dict:
 
 
 def run_one(args: tuple) -> dict:
-    recipe, strength, options, front = args
+    recipe, strength, options, front, train_seed = args
     import torch
 
     import fsm_extract as fx
@@ -177,7 +182,7 @@ def run_one(args: tuple) -> dict:
     t_all = time.perf_counter()
     language = task_language(recipe)
     train, test, val = bi.datasets(recipe, language)
-    net, train_seconds, cached = trained_net(recipe, language, train, strength, options)
+    net, train_seconds, cached = trained_net(recipe, language, train, strength, options, train_seed)
     row: dict = {"name": recipe.name, "strength": strength, "method": options.get("method", "centroids") if strength else None,
                  "options": options if strength else None,
                  "train_seconds": train_seconds, "cached": cached, "epochs": recipe.epochs,
@@ -397,6 +402,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--train-scale", type=int, default=1, metavar="K",
                    help="train on K times each recipe's training words (train_n * K, same seed; test and validation "
                    "words unchanged; part of the cache key, so K=1 reuses the cached nets) (default 1)")
+    p.add_argument("--train-seed", type=int, default=0, metavar="N",
+                   help="train every net with seed recipe.seed + N (the same words; part of the cache key) (default 0)")
     p.add_argument("--jobs", type=int, default=1, help="(task, strength) runs in parallel processes (default 1; "
                    "training times are only comparable at 1)")
     p.add_argument("--json", metavar="PATH", help="also write the rows and the summary here")
@@ -435,7 +442,7 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"machine: {os.cpu_count()} cores, {cpu_model()}; Python {platform.python_version()}, torch {torch.__version__}")
     print(f"{len(recipes)} tasks x strengths {', '.join(f'{s:g}' for s in strengths)} ({a.method}); front "
-          f"{'not run' if a.no_front else 'fx.pareto'}; jobs {a.jobs}; train words x{a.train_scale}; {time.strftime('%Y-%m-%d %H:%M')}")
+          f"{'not run' if a.no_front else 'fx.pareto'}; jobs {a.jobs}; train words x{a.train_scale}; training seed +{a.train_seed}; {time.strftime('%Y-%m-%d %H:%M')}")
     if 0.0 not in strengths:
         print("no strength 0 in the sweep: no baseline, so no accuracy change, time ratio or target", file=sys.stderr)
     given = {"horizon": a.horizon, "horizon_words": a.horizon_words, "horizon_every": a.horizon_every}
@@ -446,7 +453,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bad regulariser options: {e}", file=sys.stderr)
         return 2
     print("regulariser: " + ", ".join(f"{k}={v}" for k, v in settings.items() if k != "strength"))
-    tasks = [(r, s, options, not a.no_front) for r in recipes for s in strengths]
+    tasks = [(r, s, options, not a.no_front, a.train_seed) for r in recipes for s in strengths]
     t0 = time.perf_counter()
     rows: list[dict] = bi.run_tasks(run_one, tasks, a.jobs, _progress)
     wall = time.perf_counter() - t0
@@ -461,7 +468,7 @@ def main(argv: list[str] | None = None) -> int:
           f"held-out prefix agreement with the NET; target: accuracy >= strength 0's - 0.5 pt, default extraction "
           f">= 99.9% with <= 1.5x the task's minimal states, on >= 80% of tasks; wall time {wall:.0f} s")
     if a.json:
-        _write_json(a.json, {"method": a.method, "options": settings, "strengths": strengths, "train_scale": a.train_scale, "wall_seconds": round(wall, 1),
+        _write_json(a.json, {"method": a.method, "options": settings, "strengths": strengths, "train_scale": a.train_scale, "train_seed": a.train_seed, "wall_seconds": round(wall, 1),
                              "rows": rows, "summary": summary})
     if a.plot:
         plot(rows, [n for n in names if n in chosen], a.plot, a.method)

@@ -41,9 +41,7 @@ tasks instead of 3 (the counter mod4 trained to length 10 and tested to 50 reach
 
 from __future__ import annotations
 
-import contextlib
 import numbers
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
@@ -53,8 +51,9 @@ from torch import nn
 
 from .._checks import check_choice, check_float, check_int, check_seed
 from ..errors import ArgumentTypeError, ValidationError
+from .step_states import Layer, captured, cell_step, layer_states
 
-__all__ = ["Extractability", "ExtractabilityMethod", "METHODS", "Regularizer", "as_extractability"]
+__all__ = ["Extractability", "ExtractabilityMethod", "METHODS", "Regularizer", "SoftPull", "as_extractability"]
 
 ExtractabilityMethod = Literal["centroids", "noise", "ternary"]
 METHODS: tuple[str, ...] = ("centroids", "noise", "ternary")
@@ -152,124 +151,6 @@ def as_extractability(value: Any) -> Extractability | None:
     return options if options.strength > 0.0 else None
 
 
-# ----------------------------------------------------------------------------- the states
-@contextlib.contextmanager
-def _captured(rnn: nn.Module) -> Iterator[list]:
-    """Capture the recurrent layer's input and output sequence of every forward call (the hook
-    is removed on exit)."""
-    seen: list = []
-
-    def hook(module: nn.Module, args: tuple, output: Any) -> None:
-        seen.append((args[0], output[0]))
-
-    handle = rnn.register_forward_hook(hook)
-    try:
-        yield seen
-    finally:
-        handle.remove()
-
-
-def _weights(rnn: nn.RNNBase, layer: int) -> tuple:
-    """(weight_ih, weight_hh, bias_ih, bias_hh) of ``layer`` (the biases None without them)."""
-    return tuple(getattr(rnn, f"{name}_l{layer}", None) for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
-
-
-def _cell_step(rnn: nn.RNNBase, layer: int, x: torch.Tensor, state: Any) -> Any:
-    """One step of ``layer`` for a batch of inputs and states (rows): the next state."""
-    w = _weights(rnn, layer)
-    if isinstance(rnn, nn.LSTM):
-        return torch.lstm_cell(x, state, *w)
-    if isinstance(rnn, nn.GRU):
-        return torch.gru_cell(x, state, *w)
-    step = torch.rnn_tanh_cell if rnn.nonlinearity == "tanh" else torch.rnn_relu_cell
-    return step(x, state, *w)
-
-
-class _LinearScan(torch.autograd.Function):
-    """``c[t] = f[t] * c[t-1] + u[t]`` from ``c[-1] = 0`` over the steps (dim 1) of (B, T, H)
-    tensors, with its backward written out: two loops of one in-place operation per step
-    (steps first, so each step is contiguous), not an autograd graph of 3T nodes (that graph
-    cost more than the net's own step)."""
-
-    @staticmethod
-    def forward(ctx: Any, f: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
-        f_t = f.transpose(0, 1).contiguous()
-        c = u.transpose(0, 1).clone(memory_format=torch.contiguous_format)  # a copy of u (even of one row)
-        steps, rates = c.unbind(0), f_t.unbind(0)
-        for t in range(1, len(steps)):
-            steps[t].addcmul_(rates[t], steps[t - 1])
-        ctx.save_for_backward(f_t, c)
-        return c.transpose(0, 1)
-
-    @staticmethod
-    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        f_t, c = ctx.saved_tensors
-        g = torch.empty_like(c)
-        g.copy_(grad.transpose(0, 1))  # a copy: grad itself is never written to
-        steps, rates = g.unbind(0), f_t.unbind(0)
-        for t in range(len(steps) - 2, -1, -1):
-            steps[t].addcmul_(rates[t + 1], steps[t + 1])  # dL/du[t] = dL/dc[t] + f[t+1] * dL/du[t+1]
-        grad_f = torch.zeros_like(g)
-        torch.mul(g[1:], c[:-1], out=grad_f[1:])  # dL/df[t] = dL/du[t] * c[t-1]
-        return grad_f.transpose(0, 1), g.transpose(0, 1)
-
-
-def _previous(t: torch.Tensor) -> torch.Tensor:
-    """The state before every step of a (B, T, H) sequence: the zero state, then ``t[:, :-1]``."""
-    return nn.functional.pad(t[:, :-1], (0, 0, 1, 0))
-
-
-def _lstm_cells(rnn: nn.LSTM, layer: int, x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
-    """The cell vectors (B, T, H) of an LSTM layer with inputs x (B, T, E) and outputs h
-    (B, T, H), from the zero state: the gates of every step need only the previous ``h``, so
-    they are computed at once; then the linear recurrence ``c[t] = f[t] * c[t-1] + i[t] * g[t]``."""
-    w_ih, w_hh, b_ih, b_hh = _weights(rnn, layer)
-    h_prev = _previous(h)
-    three = 3 * rnn.hidden_size  # the input, forget and cell gates (the output gate is not needed)
-    bias = None if b_ih is None else b_ih[:three] + b_hh[:three]
-    gates = nn.functional.linear(torch.cat([x, h_prev], dim=-1), torch.cat([w_ih[:three], w_hh[:three]], dim=1), bias)
-    i, f, g = gates.chunk(3, dim=-1)
-    return _LinearScan.apply(torch.sigmoid(f), torch.sigmoid(i) * torch.tanh(g))
-
-
-@dataclass
-class _Layer:
-    """One layer's inputs (B, T, E), hidden states (B, T, H) and, for an LSTM, cell vectors."""
-
-    x: torch.Tensor
-    h: torch.Tensor
-    c: torch.Tensor | None
-
-
-def _layers(rnn: nn.RNNBase, x: torch.Tensor, top: torch.Tensor) -> list[_Layer]:
-    """Every layer's states, given the stack's input ``x`` and top-layer output ``top``
-    (lower layers of a stack are run again, one fused call each)."""
-    out = []
-    inp = x
-    for layer in range(rnn.num_layers):
-        if layer == rnn.num_layers - 1:
-            h = top
-        else:
-            h = _run_layer(rnn, layer, inp)
-        c = _lstm_cells(rnn, layer, inp, h) if isinstance(rnn, nn.LSTM) else None
-        out.append(_Layer(inp, h, c))
-        inp = h
-    return out
-
-
-def _run_layer(rnn: nn.RNNBase, layer: int, x: torch.Tensor) -> torch.Tensor:
-    """The outputs (B, T, H) of one layer of a stack, from the zero state (one fused call)."""
-    weights = [w for w in _weights(rnn, layer) if w is not None]
-    h0 = torch.zeros(1, x.shape[0], rnn.hidden_size, dtype=x.dtype, device=x.device)
-    flags = (rnn.bias, 1, 0.0, True, False, True)  # has_biases, num_layers, dropout, train, bidirectional, batch_first
-    if isinstance(rnn, nn.LSTM):
-        return torch.lstm(x, (h0, h0), weights, *flags)[0]
-    if isinstance(rnn, nn.GRU):
-        return torch.gru(x, h0, weights, *flags)[0]
-    run = torch.rnn_tanh if rnn.nonlinearity == "tanh" else torch.rnn_relu
-    return run(x, h0, weights, *flags)[0]
-
-
 # ----------------------------------------------------------------------------- the terms
 class Regularizer:
     """The regulariser of one training run: its parameters (centroids) and its term.
@@ -308,7 +189,23 @@ class Regularizer:
             keep = np.flatnonzero(lengths > 0)
             if keep.size:
                 self.pool = (symbols.astype(np.int64), offsets[keep], lengths[keep])
-                self.long_len = max(1, int(round(options.horizon * lengths.max())))
+                self.max_len = int(lengths.max())
+                self.long_len = max(1, int(round(options.horizon * self.max_len)))
+                self.tape = self._tape()
+
+    def _tape(self) -> tuple[np.ndarray, np.ndarray]:
+        """(symbols, word starts): the nonempty training words in seeded random orders, one
+        order after another until the tape holds 4 x ``long_len`` symbols (at least once each)."""
+        symbols, starts, lengths = self.pool
+        order: list[np.ndarray] = []
+        total = 0
+        while not order or total < 4 * self.long_len:
+            order.append(self.rng.permutation(len(lengths)))
+            total += int(lengths.sum())
+        picks = np.concatenate(order)
+        bounds = np.concatenate([[0], np.cumsum(lengths[picks])])
+        index = np.repeat(starts[picks] - bounds[:-1], lengths[picks]) + np.arange(bounds[-1])
+        return symbols[index], bounds[:-1]
 
     def parameters(self) -> list[nn.Parameter]:
         """What the optimiser trains besides the net (the centroids)."""
@@ -322,36 +219,51 @@ class Regularizer:
 
     def logits(self, model: Any, ids: torch.Tensor, valid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``model(ids)`` and the regulariser's term on the steps ``valid`` (B, T) bool (and,
-        with ``horizon``, on every step of a batch of unlabelled long words)."""
-        with _captured(model.rnn) as seen:
-            logits = model(ids)
-        x, top = seen[-1]
-        term = self._term(model.rnn, _layers(model.rnn, x, top), valid)
+        with ``horizon``, on every step of a window of unlabelled long words run with the batch)."""
         self.batches += 1
+        window = None
         if self.pool is not None and (self.batches - 1) % self.options.horizon_every == 0:
-            long_ids = self.long_words().to(ids.device)
-            emb = model.embedding(long_ids)
-            long_top = model.rnn(emb)[0]
-            long_valid = torch.ones(long_ids.shape, dtype=torch.bool, device=ids.device)
-            long_term = self._term(model.rnn, _layers(model.rnn, emb, long_top), long_valid)
-            n, m = int(valid.sum()), long_ids.numel()
-            term = (n * term + m * long_term) / (n + m)
-        return logits, term
+            window = self.window(model, ids.shape[1])
+        if window is None:
+            with captured(model.rnn) as seen:
+                logits = model(ids)
+            return logits, self._term(model.rnn, layer_states(model.rnn, *seen[-1]), valid)
+        w_ids, w_state = window
+        state = _stacked(model.rnn, ids.shape[0], w_state)
+        with captured(model.rnn) as seen:
+            logits = model(torch.cat([ids, w_ids.to(ids.device)]), state)
+        every = torch.cat([valid, torch.ones(w_ids.shape, dtype=torch.bool, device=valid.device)])
+        return logits[: ids.shape[0]], self._term(model.rnn, layer_states(model.rnn, *seen[-1], initial=state), every)
 
-    def long_words(self) -> torch.Tensor:
-        """``horizon_words`` unlabelled words of ``long_len`` symbols (B, long_len): seeded random
-        concatenations of nonempty training words, cut to length."""
-        symbols, starts, lengths = self.pool
-        rows = []
-        for _ in range(self.options.horizon_words):
-            picks: list[int] = []
-            while lengths[picks].sum() < self.long_len:
-                picks.extend(self.rng.integers(len(lengths), size=8).tolist())
-            picks = picks[: int(np.searchsorted(np.cumsum(lengths[picks]), self.long_len)) + 1]
-            rows.append(np.concatenate([symbols[starts[i]: starts[i] + lengths[i]] for i in picks])[: self.long_len])
-        return torch.from_numpy(np.stack(rows))
+    def window(self, model: Any, steps: int) -> tuple[torch.Tensor, Any]:
+        """The long words' window for a batch of ``steps`` steps: ``horizon_words`` long words
+        (:meth:`long_words`) of ``start + steps`` symbols, their first ``start`` symbols run
+        without gradients, and (their last ``steps`` symbols (R, steps), the state the first
+        left). ``start`` is drawn (seeded) so that the windows cover the steps from the longest
+        training word to ``horizon`` times it."""
+        lo = max(0, min(self.max_len, self.long_len - steps))
+        start = int(self.rng.integers(lo, max(lo, self.long_len - steps) + 1))
+        weight = next(model.rnn.parameters())
+        words = self.long_words(start + steps).to(weight.device)
+        if start == 0:
+            return words, None
+        with torch.no_grad():
+            _, state = model.rnn(model.embedding(words[:, :start]))
+        return words[:, start:], state
 
-    def _term(self, rnn: nn.RNNBase, layers: list[_Layer], valid: torch.Tensor) -> torch.Tensor:
+    def long_words(self, length: int | None = None) -> torch.Tensor:
+        """``horizon_words`` unlabelled words of ``length`` symbols (default ``long_len``, the
+        ``horizon`` x the longest training word), (R, length): seeded random concatenations of
+        nonempty training words, cut to length (pieces of the tape, each from a word's start)."""
+        length = self.long_len if length is None else length
+        tape, starts = self.tape
+        if tape.size - starts[0] < length:
+            raise ValueError(f"length={length} must be <= {tape.size} (the tape's length)")
+        usable = starts[: int(np.searchsorted(starts, tape.size - length, side="right"))]
+        first = usable[self.rng.integers(usable.size, size=self.options.horizon_words)]
+        return torch.from_numpy(tape[first[:, None] + np.arange(length)])
+
+    def _term(self, rnn: nn.RNNBase, layers: list[Layer], valid: torch.Tensor) -> torch.Tensor:
         method = self.options.method
         if method == "centroids":
             return self._centroids(layers, valid)
@@ -359,35 +271,77 @@ class Regularizer:
             return self._noise(rnn, layers, valid)
         return self._ternary(layers, valid)
 
-    def _centroids(self, layers: list[_Layer], valid: torch.Tensor) -> torch.Tensor:
+    def _centroids(self, layers: list[Layer], valid: torch.Tensor) -> torch.Tensor:
         parts = [p for layer in layers for p in (layer.h, layer.c) if p is not None]
-        states = torch.cat(parts, dim=-1)[valid]
+        states = torch.cat(parts, dim=-1)
+        states = states.reshape(-1, states.shape[-1])
+        weights = valid.reshape(-1).to(states.dtype)
+        pull = SoftPull.apply(states, weights / weights.sum().clamp_min(1.0), self.centroids.to(states.dtype),
+                              self.temperature)
         cents = self.centroids.to(states.dtype)
-        width = states.shape[-1]
-        d = torch.cdist(states, cents).square() / width  # (n_steps, n_centroids) mean squares per coordinate
-        pull = (torch.softmax(d / -self.temperature, dim=1) * d).sum(1).mean()
-        push = torch.relu(self.options.separation - torch.pdist(cents).square() / width).mean()
+        push = torch.relu(self.options.separation - torch.pdist(cents).square() / states.shape[-1]).mean()
         return pull + push
 
-    def _noise(self, rnn: nn.RNNBase, layers: list[_Layer], valid: torch.Tensor) -> torch.Tensor:
+    def _noise(self, rnn: nn.RNNBase, layers: list[Layer], valid: torch.Tensor) -> torch.Tensor:
         sigma = self.options.noise
         total = 0.0
         for index, layer in enumerate(layers):
-            x, h, h_prev = layer.x[valid], layer.h[valid], _previous(layer.h)[valid]
+            x, h, h_prev = layer.x[valid], layer.h[valid], layer.h_prev()[valid]
             if layer.c is not None:
-                c, c_prev = layer.c[valid], _previous(layer.c)[valid]
-                h2, c2 = _cell_step(rnn, index, x, (self._perturbed(h_prev), self._perturbed(c_prev)))
+                c, c_prev = layer.c[valid], layer.c_prev()[valid]
+                h2, c2 = cell_step(rnn, index, x, (self._perturbed(h_prev), self._perturbed(c_prev)))
                 total = total + ((h2 - h) ** 2).mean() + ((c2 - c) ** 2).mean()
             else:
-                h2 = _cell_step(rnn, index, x, self._perturbed(h_prev))
+                h2 = cell_step(rnn, index, x, self._perturbed(h_prev))
                 total = total + ((h2 - h) ** 2).mean()
         return total / (sigma * sigma * len(layers))
 
     def _perturbed(self, t: torch.Tensor) -> torch.Tensor:
         return t + self.options.noise * torch.randn(t.shape, generator=self.gen).to(t)
 
-    def _ternary(self, layers: list[_Layer], valid: torch.Tensor) -> torch.Tensor:
+    def _ternary(self, layers: list[Layer], valid: torch.Tensor) -> torch.Tensor:
         parts = [p for layer in layers for p in (layer.h, None if layer.c is None else torch.tanh(layer.c)) if p is not None]
         s = torch.cat(parts, dim=-1)[valid].abs()
         return (torch.minimum(s, (1.0 - s).abs()) ** 2).mean()
 
+
+
+class SoftPull(torch.autograd.Function):
+    """``"centroids"``'s pull: the weighted sum over states (rows) of the expected squared
+    distance (mean per coordinate) to a centroid drawn by a softmax over the negative distances
+    at a temperature, with its backward written out (one node instead of some fifty: on small
+    nets the term cost more than the net's own step).
+
+    ``apply(states (N, W), weights (N,), centroids (K, W), temperature)``; for one row with
+    distances ``d`` and probabilities ``p``, ``L = sum(p * d)`` and ``dL/dd = p * (1 - (d - L) / T)``."""
+
+    @staticmethod
+    def forward(ctx: Any, states: torch.Tensor, weights: torch.Tensor, cents: torch.Tensor,
+                temperature: float) -> torch.Tensor:
+        width = states.shape[1]
+        d = torch.addmm(cents.square().sum(1), states, cents.T, alpha=-2.0)
+        d.add_(states.square().sum(1, keepdim=True)).clamp_(min=0.0).div_(width)
+        p = torch.softmax(d / -temperature, dim=1)
+        per_row = (p * d).sum(1)
+        ctx.save_for_backward(states, weights, cents, p, d, per_row)
+        ctx.temperature = temperature
+        return (per_row * weights).sum()
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple:
+        states, weights, cents, p, d, per_row = ctx.saved_tensors
+        g = p * (1.0 - (d - per_row[:, None]) / ctx.temperature)  # dL/dd, row by row
+        g.mul_((weights * (grad * 2.0 / states.shape[1]))[:, None])  # dd/ds = 2 (s - c) / W
+        d_states = g.sum(1, keepdim=True) * states - g @ cents
+        d_cents = g.sum(0)[:, None] * cents - g.T @ states
+        return d_states, None, d_cents, None
+
+
+def _stacked(rnn: nn.RNNBase, n_zero: int, state: Any) -> Any:
+    """The initial state of a batch whose first ``n_zero`` rows start from zeros and whose
+    other rows start from ``state`` (an ``nn.LSTM``/``nn.GRU`` state; None: zeros too)."""
+    if state is None:
+        return None
+    if isinstance(rnn, nn.LSTM):
+        return tuple(torch.cat([s.new_zeros(s.shape[0], n_zero, s.shape[2]), s], dim=1) for s in state)
+    return torch.cat([state.new_zeros(state.shape[0], n_zero, state.shape[2]), state], dim=1)

@@ -119,10 +119,11 @@ class RNNClassifier(_Predicts, nn.Module):
         self.rnn = CELLS[cell](embedding_dim, hidden_size, num_layers=num_layers, batch_first=True)
         self.head = nn.Linear(hidden_size, self.n_classes if outputs != "accept" else 1)
 
-    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+    def forward(self, ids: torch.Tensor, state: Any = None) -> torch.Tensor:
         """Logits after every symbol: ids (B, T) long -> acceptance logits (B, T), or class
-        logits (B, T, n_classes) for the other output kinds."""
-        out, _ = self.rnn(self.embedding(ids))
+        logits (B, T, n_classes) for the other output kinds. ``state``: the recurrent layer's
+        initial state (as ``nn.LSTM``/``nn.GRU`` take it; None: zeros, the start of a word)."""
+        out, _ = self.rnn(self.embedding(ids), state)
         logits = self.head(out)
         return logits[..., 0] if self.output_kind == "accept" else logits
 

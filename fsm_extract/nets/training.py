@@ -273,10 +273,9 @@ def optimiser(model: RNNClassifier, regularize: Extractability | None, *, epochs
               words: Any = None) -> tuple[Regularizer | None, torch.optim.Optimizer]:
     """The regulariser of a run (None without one) and Adam over the net's and its parameters."""
     reg = Regularizer(model, regularize, epochs=epochs, seed=seed, words=words) if regularize is not None else None
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    if reg is not None and reg.parameters():
-        opt.add_param_group({"params": reg.parameters()})
-    return reg, opt
+    extra = reg.parameters() if reg is not None else []
+    # one group (the same settings): a second group costs Adam a second pass of its per-group work
+    return reg, torch.optim.Adam([*model.parameters(), *extra], lr=lr)
 
 
 def finish(model: RNNClassifier, fit: tuple, reg: Regularizer | None, *, start: float, record: dict,
@@ -304,6 +303,7 @@ def _fit(model: nn.Module, opt: torch.optim.Optimizer, reg: Regularizer | None, 
     mean term of every epoch)."""
     bar = tqdm(total=epochs, desc="train", unit="epoch", leave=False) if progress else None
     best, best_state, best_epoch, epochs_run, stopped = float("nan"), None, 0, 0, f"all {epochs} epochs run"
+    first_best = 0
     terms: list[float] = []
     try:
         for index in range(epochs):
@@ -314,13 +314,18 @@ def _fit(model: nn.Module, opt: torch.optim.Optimizer, reg: Regularizer | None, 
             epochs_run = index + 1
             model.eval()
             value = score()
-            if best_state is None or run.better(value, best):
+            improved = best_state is None or run.better(value, best)
+            if improved:
+                first_best = epochs_run
+            # with the regulariser a tie keeps the later weights (its temperature anneals over the
+            # epochs: at the same score they hold the sharper states); patience counts from the first
+            if improved or (reg is not None and value == best):
                 best, best_state, best_epoch = value, copy.deepcopy(model.state_dict()), epochs_run
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(loss=f"{loss:.4f}", **{run.label: f"{value:.4f}"},
                                 **({"reg": f"{term:.4g}"} if reg is not None else {}))
-            why = run.stop(value, epochs_run, best_epoch)
+            why = run.stop(value, epochs_run, first_best)
             if why is not None:
                 stopped = why
                 break
@@ -364,7 +369,7 @@ class _Run:
         return value > best if self.higher_is_better else value < best
 
     def stop(self, value: float, epochs_run: int, best_epoch: int) -> str | None:
-        """Why training stops after this epoch, or None."""
+        """Why training stops after this epoch, or None (``best_epoch``: the first epoch with the best score)."""
         if self.stopping is not None and self.perfect is not None and value >= self.perfect:
             return f"{self.watched} {self.measure} reached {self.perfect:.0%}"
         if self.stopping is not None and epochs_run - best_epoch >= self.stopping.patience:

@@ -8,7 +8,10 @@ import torch
 
 import fsm_extract as fx
 from fsm_extract.errors import ArgumentTypeError, ValidationError
-from fsm_extract.nets.extractability import Regularizer, _captured, _layers, _LinearScan
+from fsm_extract.nets.extractability import Regularizer
+from fsm_extract.nets.step_states import LinearScan as _LinearScan
+from fsm_extract.nets.step_states import captured as _captured
+from fsm_extract.nets.step_states import layer_states as _layers
 from fsm_extract.nets.parts import padded
 
 from ..helpers import run_cli
@@ -253,6 +256,59 @@ def test_recomputed_states_match_the_net(cell):
             assert layer.c is None
 
 
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+def test_recomputed_states_from_a_given_state(cell):
+    """Rows that start from a given state (the horizon's windows): every layer's recomputed
+    h (and c) equal the fused net's from that state, and each layer's state before its first
+    step is the one given."""
+    torch.manual_seed(1)
+    net = fx.RNNClassifier("01", cell=cell, hidden_size=5, num_layers=2)
+    ids = torch.randint(0, 2, (4, 9))
+    h0 = torch.randn(2, 4, 5) * 0.5
+    initial = (h0, torch.randn(2, 4, 5)) if cell == "lstm" else h0
+    with _captured(net.rnn) as seen:
+        net(ids, initial)
+    layers = _layers(net.rnn, *seen[-1], initial=initial)
+    with torch.no_grad():
+        _, state = net.rnn(net.embedding(ids), initial)
+    h_n = state[0] if cell == "lstm" else state
+    for i, layer in enumerate(layers):
+        torch.testing.assert_close(layer.h[:, -1], h_n[i], atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(layer.h_prev()[:, 0], h0[i])
+        if cell == "lstm":
+            torch.testing.assert_close(layer.c[:, -1], state[1][i], atol=1e-5, rtol=1e-5)
+            torch.testing.assert_close(layer.c_prev()[:, 0], initial[1][i])
+
+
+def test_window_continues_a_long_word():
+    """``horizon``'s window: ``horizon_words`` rows of the batch's steps, cut from long words
+    after ``start`` symbols run without gradients; from the state they left the net gives
+    what it gives on the whole long word; the windows lie between the longest training word
+    and ``horizon`` x it; the labelled rows' logits are those of the net alone."""
+    data = fx.languages.tomita(4).sample(n=50, max_len=6, seed=0)
+    net = fx.RNNClassifier("01", hidden_size=4)
+    reg = Regularizer(net, fx.Extractability(horizon=4, horizon_words=3), epochs=1, seed=0, words=data.encode())
+    assert reg.max_len == 6 and reg.long_len == 24
+    ends = set()
+    for _ in range(20):
+        before = reg.rng.bit_generator.state
+        ids, state = reg.window(net, 5)
+        assert ids.shape == (3, 5) and state[0].shape == (1, 3, 4)
+        reg.rng.bit_generator.state = before  # the same draw again: the start, then the long words
+        start = int(reg.rng.integers(6, 24 - 5 + 1))
+        whole = reg.long_words(start + 5)
+        assert torch.equal(whole[:, start:], ids)
+        with torch.no_grad():
+            torch.testing.assert_close(net(ids, state), net(whole)[:, start:], atol=1e-5, rtol=1e-5)
+        ends.add(start + 5)
+    assert min(ends) >= 11 and max(ends) <= 24 and len(ends) > 3
+    batch = torch.randint(0, 2, (7, 5))
+    logits, term = reg.logits(net, batch, torch.ones(7, 5, dtype=torch.bool))
+    with torch.no_grad():
+        torch.testing.assert_close(logits, net(batch))
+    assert term.ndim == 0 and term.requires_grad
+
+
 def test_linear_scan_gradient():
     f = torch.rand(3, 7, 4, dtype=torch.float64, requires_grad=True)
     u = torch.randn(3, 7, 4, dtype=torch.float64, requires_grad=True)
@@ -264,6 +320,36 @@ def test_linear_scan_gradient():
     kept = one_u.detach().clone()
     _LinearScan.apply(one_f, one_u * 1.0).sum().backward()
     torch.testing.assert_close(one_u.detach(), kept)
+
+
+def test_cell_scan_gradient_and_the_torch_path():
+    """The Numba cell scan: its backward is the gradient (of the gates' pre-activations and of
+    the starting cells), and it gives the cells the torch operations give."""
+    from fsm_extract.nets.step_states import CellScan
+
+    pre = torch.randn(3, 6, 12, dtype=torch.float64, requires_grad=True)
+    c0 = torch.randn(3, 4, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(CellScan.apply, (pre, c0))
+    i, f, g = pre.detach().chunk(3, dim=-1)
+    f, u = torch.sigmoid(f), torch.sigmoid(i) * torch.tanh(g)
+    u[:, 0] += f[:, 0] * c0.detach()
+    torch.testing.assert_close(CellScan.apply(pre, c0), _LinearScan.apply(f, u))
+
+
+def test_soft_pull_gradient_and_value():
+    """The centroids' pull: the weighted expected squared distance under the softmax, and its
+    hand-written backward is the gradient (by the states and by the centroids)."""
+    from fsm_extract.nets.extractability import SoftPull
+
+    torch.manual_seed(0)
+    states = torch.randn(7, 5, dtype=torch.float64, requires_grad=True)
+    cents = torch.randn(3, 5, dtype=torch.float64, requires_grad=True)
+    weights = torch.tensor([0.2, 0.0, 0.1, 0.3, 0.0, 0.25, 0.15], dtype=torch.float64)
+    for temperature in (0.5, 0.05):
+        assert torch.autograd.gradcheck(lambda s, c: SoftPull.apply(s, weights, c, temperature), (states, cents))
+    d = torch.cdist(states, cents).square() / 5
+    expected = ((torch.softmax(-d / 0.5, dim=1) * d).sum(1) * weights).sum()
+    torch.testing.assert_close(SoftPull.apply(states, weights, cents, 0.5), expected)
 
 
 # ----------------------------------------------------------------------------- command line
