@@ -39,6 +39,7 @@ cache key includes ``train_n``, so K=1 keeps the existing cached nets.
     python benchmarks/bench_regularizer.py --only rdfa8-ab-h8 mod4-long-h8 --strengths 0 0.1 --horizon 3
     python benchmarks/bench_regularizer.py --strengths 0 0.1 --no-front --train-scale 4   # 4x the training words
     python benchmarks/bench_regularizer.py --strengths 0 0.1 --no-front --train-scale 4 --train-seed 1   # another training seed
+    python benchmarks/bench_regularizer.py --strengths 0 0.1 --train-scale 4 --horizon 3 --timing 3   # training time only
     python benchmarks/bench_regularizer.py --list                     # the tasks' recipes
 """
 
@@ -109,6 +110,50 @@ def net_key(recipe: bi.Recipe, strength: float, options: dict, train_seed: int =
     return f"{recipe.name}-{recipe.key()}{seed}-s{strength:g}-{settings['method']}-{digest}"
 
 
+def train_one(recipe: bi.Recipe, language: Any, train: Any, strength: float, options: dict, train_seed: int = 0) -> Any:
+    """A net of the recipe trained at ``strength`` (the recipe's epochs, no early stopping)."""
+    import fsm_extract as fx
+
+    data = train
+    if recipe.noise:  # the same flips as bench_imperfect
+        flip = np.random.default_rng(recipe.seed + 3003).random(len(train)) < recipe.noise
+        data = fx.Dataset(train.words, train.labels ^ flip, train.alphabet, name=f"{recipe.name}/noisy")
+    return fx.train_classifier(data, cell=recipe.cell, hidden_size=recipe.hidden, epochs=recipe.epochs, lr=recipe.lr,
+                               seed=recipe.seed + train_seed, language=language if recipe.labels == "prefix" else None,
+                               early_stopping=False, progress=False, extractability=regularizer(strength, options))
+
+
+def timing(recipes: list, strengths: list[float], options: dict, repeats: int) -> list[dict]:
+    """The time target measured apart: CPU seconds of training (``time.process_time``, one torch
+    thread, best of ``repeats``, the strengths interleaved so that a slow spell of a shared
+    machine hits them alike; nothing cached, nothing extracted) and their ratio to strength 0's."""
+    import torch
+
+    torch.set_num_threads(1)
+    warnings.simplefilter("ignore")
+    _warm_up()
+    rows = []
+    for recipe in recipes:
+        language = task_language(recipe)
+        train = bi.datasets(recipe, language)[0]
+        best: dict[float, float] = {}
+        for _ in range(repeats):
+            for s in strengths:
+                t0 = time.process_time()
+                train_one(recipe, language, train, s, options)
+                best[s] = min(best.get(s, float("inf")), time.process_time() - t0)
+        row = {"name": recipe.name, "seconds": {f"{s:g}": round(v, 2) for s, v in best.items()},
+               "ratio": {f"{s:g}": round(v / best[0.0], 2) for s, v in best.items()}}
+        print(f"{recipe.name:18s} " + "  ".join(f"s={k}: {v:.2f} s ({row['ratio'][k]:.2f}x)" for k, v in row["seconds"].items()),
+              flush=True)
+        rows.append(row)
+    for s in strengths[1:]:
+        ratios = [r["ratio"][f"{s:g}"] for r in rows]
+        print(f"strength {s:g}: training CPU time x strength 0's: median {np.median(ratios):.2f}, max {max(ratios):.2f}, "
+              f"tasks within {TIME_FACTOR:g}x: {sum(x <= TIME_FACTOR for x in ratios)}/{len(ratios)}")
+    return rows
+
+
 def trained_net(recipe: bi.Recipe, language: Any, train: Any, strength: float, options: dict,
                 train_seed: int = 0) -> tuple[Any, float, bool]:
     """(net, training seconds, whether it came from the cache); trained with seed
@@ -119,15 +164,8 @@ def trained_net(recipe: bi.Recipe, language: Any, train: Any, strength: float, o
     if path.exists():
         net = fx.load_model(path)
         return net, (getattr(net, "metadata", {}) or {}).get("bench_train_seconds"), True
-    data = train
-    if recipe.noise:  # the same flips as bench_imperfect
-        flip = np.random.default_rng(recipe.seed + 3003).random(len(train)) < recipe.noise
-        data = fx.Dataset(train.words, train.labels ^ flip, train.alphabet, name=f"{recipe.name}/noisy")
-    reg = regularizer(strength, options)
     t0 = time.perf_counter()
-    net = fx.train_classifier(data, cell=recipe.cell, hidden_size=recipe.hidden, epochs=recipe.epochs, lr=recipe.lr,
-                              seed=recipe.seed + train_seed, language=language if recipe.labels == "prefix" else None,
-                              early_stopping=False, progress=False, extractability=reg)
+    net = train_one(recipe, language, train, strength, options, train_seed)
     seconds = round(time.perf_counter() - t0, 2)
     net.metadata = {**(getattr(net, "metadata", {}) or {}), "bench_train_seconds": seconds, "recipe": asdict(recipe),
                     "bench_strength": strength, "bench_options": options, "bench_train_seed": train_seed}
@@ -404,6 +442,8 @@ def main(argv: list[str] | None = None) -> int:
                    "words unchanged; part of the cache key, so K=1 reuses the cached nets) (default 1)")
     p.add_argument("--train-seed", type=int, default=0, metavar="N",
                    help="train every net with seed recipe.seed + N (the same words; part of the cache key) (default 0)")
+    p.add_argument("--timing", type=int, metavar="R",
+                   help="only measure training time: CPU seconds, best of R, strengths interleaved, nothing cached or extracted")
     p.add_argument("--jobs", type=int, default=1, help="(task, strength) runs in parallel processes (default 1; "
                    "training times are only comparable at 1)")
     p.add_argument("--json", metavar="PATH", help="also write the rows and the summary here")
@@ -453,6 +493,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bad regulariser options: {e}", file=sys.stderr)
         return 2
     print("regulariser: " + ", ".join(f"{k}={v}" for k, v in settings.items() if k != "strength"))
+    if a.timing:
+        if 0.0 not in strengths:
+            print("--timing needs strength 0 among --strengths", file=sys.stderr)
+            return 2
+        rows = timing(recipes, strengths, options, a.timing)
+        if a.json:
+            _write_json(a.json, {"method": a.method, "options": settings, "train_scale": a.train_scale, "timing": rows})
+        return 0
     tasks = [(r, s, options, not a.no_front, a.train_seed) for r in recipes for s in strengths]
     t0 = time.perf_counter()
     rows: list[dict] = bi.run_tasks(run_one, tasks, a.jobs, _progress)

@@ -8,10 +8,11 @@ noise) lives in the training loop and is not saved with the net.
 
 The state of a step is the net's full recurrent state after it, every layer's ``h`` (and an
 LSTM's ``c``), the state extraction traces. ``nn.LSTM`` returns only the top layer's ``h`` at
-every step; the rest is recomputed from it in parallel over the steps (the gates of every step
-need only the previous ``h``; the cell vector is then an elementwise scan with its backward
-written out), so a regularised epoch costs 1.6-2x a plain one (3-4 ms more per batch of 32 on
-one CPU core for 8-16 units), where unrolling the net step by step cost about 7x.
+every step; the rest is recomputed from it in parallel over the steps
+(:mod:`~fsm_extract.nets.step_states`: the gates of every step need only the previous ``h``; the
+cell vector is then one Numba scan), and the centroids' term is one autograd node with its
+backward written out, so a regularised batch costs about 1.9x a plain one on one CPU core for
+8-16 units, and a whole training run 1.3-2x (``benchmarks/README.md``).
 
 Methods (``Extractability(method=...)``):
 
@@ -33,10 +34,11 @@ Methods (``Extractability(method=...)``):
   Best of all on the 2-symbol task, less accurate than the centroids on the 3-symbol one.
 
 ``horizon`` (off by default) applies the term also to the states of unlabelled words longer than
-any training word, where extraction is tested and the net drifts. Measured on the 12 tasks of
-``benchmarks/bench_regularizer.py`` (``--horizon 3``): at strength 0.1 it met the target on 4
-tasks instead of 3 (the counter mod4 trained to length 10 and tested to 50 reached 100%), at
-0.3 on 2 instead of 4, and training took about 2x plain instead of 1.6x (benchmarks/README.md).
+any training word, where extraction is tested and the net drifts: every ``horizon_every``-th
+batch carries ``horizon_words`` windows cut from long concatenations of training words, each run
+from the state its unregularised beginning left. It is what stops the counters of
+``benchmarks/bench_regularizer.py`` drifting (mod4 trained to length 10, tested to 50: 82% ->
+99.75% accuracy with 4x the words); on the other tasks it changed little (benchmarks/README.md).
 """
 
 from __future__ import annotations
@@ -87,17 +89,19 @@ class Extractability:
         Standard deviation of ``"noise"``'s perturbation.
     horizon : float, default 0.0
         0: the term acts on the labelled batch's states only. Otherwise (in [1, 100]) every
-        ``horizon_every``-th batch also runs the net on ``horizon_words`` unlabelled words
-        ``horizon`` times as long as the longest training word (seeded random concatenations of
-        training words; no labels are used), and the term is the mean over both batches' steps:
-        it acts on the long words extraction is tested on, not only on those the net was
-        trained on.
+        ``horizon_every``-th batch also carries ``horizon_words`` unlabelled windows as long as
+        the batch, cut from words up to ``horizon`` times the longest training word (seeded
+        random concatenations of training words; no labels are used): each long word's
+        beginning runs without gradients, its window runs beside the labelled words from the
+        state the beginning left, and the term is the mean over the labelled steps and the
+        windows' steps. The windows end between the longest training word and ``horizon``
+        times it, where extraction is tested and the net was never trained.
     horizon_words : int, default 16
-        Unlabelled long words of each long batch (1..1024) when ``horizon`` is on.
+        Windows per batch that carries them (1..1024) when ``horizon`` is on.
     horizon_every : int, default 4
-        The long words run with every ``horizon_every``-th labelled batch (1..1024), from the
-        first: a long batch costs about as much as a regularised labelled batch whatever its
-        words (the steps run one after another), so spacing them keeps training time down.
+        Windows go with every ``horizon_every``-th labelled batch (1..1024), from the first.
+        Measured: 4 met the target on one task more than 1 and cost less
+        (``benchmarks/README.md``).
     """
 
     strength: float = 0.3

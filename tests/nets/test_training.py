@@ -222,6 +222,19 @@ def test_patience_stops_a_plateau(tiny):
     assert meta["epochs_run"] == meta["best_epoch"] + 3
 
 
+def test_a_regularised_run_keeps_the_later_weights_on_a_tie(tiny):
+    """On a plateau (lr tiny: the watched accuracy never changes) plain training keeps the first
+    epoch's weights; a regularised run keeps the last tied epoch's (its temperature annealed
+    further), and patience still counts from the first."""
+    kw = {"hidden_size": 4, "lr": 1e-6, "epochs": 500, "early_stopping": fx.EarlyStopping(patience=3), "seed": 0,
+          "progress": False}
+    plain = fx.train_classifier(tiny, **kw).metadata
+    regularised = fx.train_classifier(tiny, extractability=0.1, **kw).metadata
+    assert (plain["best_epoch"], plain["epochs_run"]) == (1, 4)
+    assert (regularised["best_epoch"], regularised["epochs_run"]) == (4, 4)
+    assert regularised["stopped"].endswith("did not improve for 3 epochs")
+
+
 def test_early_stopping_off_runs_every_epoch(tiny):
     model = fx.train_classifier(tiny, hidden_size=4, epochs=4, early_stopping=False, seed=0, progress=False)
     assert model.metadata["epochs_run"] == 4 and model.metadata["stopped"] == "all 4 epochs run"
