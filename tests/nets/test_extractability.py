@@ -280,6 +280,24 @@ def test_recomputed_states_from_a_given_state(cell):
             torch.testing.assert_close(layer.c_prev()[:, 0], initial[1][i])
 
 
+def test_recomputed_cells_have_the_gradient_of_the_fused_net():
+    """The cells recomputed from the top layer's outputs (gates from x and the previous h, then
+    the scan) give the weights the gradient an unrolled LSTM gives them."""
+    torch.manual_seed(2)
+    rnn = torch.nn.LSTM(3, 4, batch_first=True).double()
+    x = torch.randn(2, 5, 3, dtype=torch.float64)
+    h0, c0 = torch.randn(1, 2, 4, dtype=torch.float64), torch.randn(1, 2, 4, dtype=torch.float64)
+    top = rnn(x, (h0, c0))[0].detach()
+    got = torch.autograd.grad(_layers(rnn, x, top, initial=(h0, c0))[0].c.sum(), rnn.weight_hh_l0)[0]
+    h, c, cells = h0[0], c0[0], []
+    for t in range(5):  # unrolled, with the true h fed back as the recompute does
+        h_new, c = torch.lstm_cell(x[:, t], (h, c), rnn.weight_ih_l0, rnn.weight_hh_l0, rnn.bias_ih_l0, rnn.bias_hh_l0)
+        cells.append(c)
+        h = top[:, t]
+    want = torch.autograd.grad(torch.stack(cells, 1).sum(), rnn.weight_hh_l0)[0]
+    torch.testing.assert_close(got, want)
+
+
 def test_window_continues_a_long_word():
     """``horizon``'s window: ``horizon_words`` rows of the batch's steps, cut from long words
     after ``start`` symbols run without gradients; from the state they left the net gives
