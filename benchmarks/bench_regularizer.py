@@ -40,6 +40,7 @@ cache key includes ``train_n``, so K=1 keeps the existing cached nets.
     python benchmarks/bench_regularizer.py --strengths 0 0.1 --no-front --train-scale 4   # 4x the training words
     python benchmarks/bench_regularizer.py --strengths 0 0.1 --no-front --train-scale 4 --train-seed 1   # another training seed
     python benchmarks/bench_regularizer.py --strengths 0 0.1 --train-scale 4 --horizon 3 --timing 3   # training time only
+    python benchmarks/bench_regularizer.py --strengths 0 0.1 --defaults   # train_classifier's defaults (early stopping)
     python benchmarks/bench_regularizer.py --list                     # the tasks' recipes
 """
 
@@ -151,6 +152,44 @@ def timing(recipes: list, strengths: list[float], options: dict, repeats: int) -
         ratios = [r["ratio"][f"{s:g}"] for r in rows]
         print(f"strength {s:g}: training CPU time x strength 0's: median {np.median(ratios):.2f}, max {max(ratios):.2f}, "
               f"tasks within {TIME_FACTOR:g}x: {sum(x <= TIME_FACTOR for x in ratios)}/{len(ratios)}")
+    return rows
+
+
+def defaults(recipes: list, strengths: list[float], options: dict) -> list[dict]:
+    """What a user who changes nothing but the strength gets: ``fx.train_classifier`` with its
+    defaults (early stopping on 10% held out, up to 200 epochs; the recipe's cell and size, seed
+    0), then default extraction; per (task, strength): epochs run, seconds, held-out accuracy,
+    states and held-out prefix agreement with the net. Nothing cached."""
+    import torch
+
+    import fsm_extract as fx
+
+    torch.set_num_threads(1)
+    warnings.simplefilter("ignore")
+    _warm_up()
+    rows = []
+    for recipe in recipes:
+        language = task_language(recipe)
+        train, test, _ = bi.datasets(recipe, language)
+        for s in strengths:
+            t0 = time.perf_counter()
+            net = fx.train_classifier(train, cell=recipe.cell, hidden_size=recipe.hidden, seed=recipe.seed,
+                                      language=language if recipe.labels == "prefix" else None, progress=False,
+                                      extractability=regularizer(s, options))
+            seconds = round(time.perf_counter() - t0, 2)
+            fsm = fx.extract(net, list(train.words), seed=0)
+            row = {"name": recipe.name, "strength": s, "epochs_run": net.metadata["epochs_run"], "train_seconds": seconds,
+                   "accuracy": float((np.asarray(net.predict(test.words)) == test.labels).mean()),
+                   "states": int(fsm.n_states), "task_states": int(bi.agreement(net, language, test)["states"]),
+                   "agreement": float(fx.fidelity(net, fsm, test).prefix_agreement)}
+            print(f"{recipe.name:18s} s={s:<4g} {row['epochs_run']:3d} epochs, {seconds:6.1f} s, accuracy {100 * row['accuracy']:6.2f}%, "
+                  f"{row['states']} st (task {row['task_states']}), agreement {100 * row['agreement']:6.2f}%", flush=True)
+            rows.append(row)
+    for s in strengths:
+        rs = [r for r in rows if r["strength"] == s]
+        print(f"strength {s:g}: mean accuracy {100 * np.mean([r['accuracy'] for r in rs]):.2f}%, mean agreement "
+              f"{100 * np.mean([r['agreement'] for r in rs]):.2f}%, agreement >= 99.9% on "
+              f"{sum(r['agreement'] >= AGREEMENT_TARGET for r in rs)}/{len(rs)}")
     return rows
 
 
@@ -444,6 +483,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="train every net with seed recipe.seed + N (the same words; part of the cache key) (default 0)")
     p.add_argument("--timing", type=int, metavar="R",
                    help="only measure training time: CPU seconds, best of R, strengths interleaved, nothing cached or extracted")
+    p.add_argument("--defaults", action="store_true",
+                   help="train with train_classifier's defaults (early stopping, up to 200 epochs) instead of the recipe's epochs")
     p.add_argument("--jobs", type=int, default=1, help="(task, strength) runs in parallel processes (default 1; "
                    "training times are only comparable at 1)")
     p.add_argument("--json", metavar="PATH", help="also write the rows and the summary here")
@@ -500,6 +541,11 @@ def main(argv: list[str] | None = None) -> int:
         rows = timing(recipes, strengths, options, a.timing)
         if a.json:
             _write_json(a.json, {"method": a.method, "options": settings, "train_scale": a.train_scale, "timing": rows})
+        return 0
+    if a.defaults:
+        rows = defaults(recipes, strengths, options)
+        if a.json:
+            _write_json(a.json, {"method": a.method, "options": settings, "train_scale": a.train_scale, "defaults": rows})
         return 0
     tasks = [(r, s, options, not a.no_front, a.train_seed) for r in recipes for s in strengths]
     t0 = time.perf_counter()

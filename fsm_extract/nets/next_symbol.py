@@ -325,7 +325,7 @@ def train_next_symbol(
     gen = seed_everything(seed)
     model = RNNClassifier(alphabet, cell=cell, hidden_size=hidden_size, num_layers=num_layers,
                           embedding_dim=embedding_dim, outputs="next-symbol")
-    reg, opt = optimiser(model, regularize, epochs=epochs, seed=seed, lr=lr)
+    reg, opt = optimiser(model, regularize, epochs=epochs, seed=seed, lr=lr, stopping=stopping)
     start = time.perf_counter()
     run = _Run(watched=watched, stopping=stopping, max_seconds=max_seconds, start=start, measure="bits per symbol",
                label="bits", higher_is_better=False, perfect=None)

@@ -255,9 +255,9 @@ def train_classifier(
     model = RNNClassifier(dataset.alphabet, cell=cell, hidden_size=hidden_size, num_layers=num_layers,
                           embedding_dim=embedding_dim, **kind)
     tensors, empty_target = _tensors(dataset, language)
-    reg, opt = optimiser(model, regularize, epochs=epochs, seed=seed, lr=lr, words=dataset.encode())
+    reg, opt = optimiser(model, regularize, epochs=epochs, seed=seed, lr=lr, words=dataset.encode(), stopping=stopping)
     start = time.perf_counter()
-    run = _Run(watched=watched, stopping=stopping, max_seconds=max_seconds, start=start)
+    run = _Run(watched=watched, stopping=stopping, max_seconds=max_seconds, start=start, settle=reg.epochs if reg is not None else 0)
     watch = validation if validation is not None else dataset
     fit = _fit(model, opt, reg, epoch=lambda r: _epoch(model, opt, tensors, empty_target, batch_size, gen, r),
                score=lambda: _word_accuracy(model, watch), run=run, epochs=epochs, progress=progress)
@@ -270,9 +270,14 @@ def train_classifier(
 
 
 def optimiser(model: RNNClassifier, regularize: Extractability | None, *, epochs: int, seed: int, lr: float,
-              words: Any = None) -> tuple[Regularizer | None, torch.optim.Optimizer]:
-    """The regulariser of a run (None without one) and Adam over the net's and its parameters."""
-    reg = Regularizer(model, regularize, epochs=epochs, seed=seed, words=words) if regularize is not None else None
+              words: Any = None, stopping: EarlyStopping | None = None) -> tuple[Regularizer | None, torch.optim.Optimizer]:
+    """The regulariser of a run (None without one) and Adam over the net's and its parameters.
+    The regulariser anneals over all ``epochs``, or with early ``stopping`` over its
+    ``anneal_epochs`` (at most ``epochs``)."""
+    reg = None
+    if regularize is not None:
+        schedule = epochs if stopping is None else min(epochs, regularize.anneal_epochs)
+        reg = Regularizer(model, regularize, epochs=schedule, seed=seed, words=words)
     extra = reg.parameters() if reg is not None else []
     # one group (the same settings): a second group costs Adam a second pass of its per-group work
     return reg, torch.optim.Adam([*model.parameters(), *extra], lr=lr)
@@ -363,6 +368,7 @@ class _Run:
     label: str = "acc"
     higher_is_better: bool = True
     perfect: float | None = 1.0
+    settle: int = 0  # a perfect score stops training only after this many epochs (the regulariser's annealing)
 
     def better(self, value: float, best: float) -> bool:
         """Whether ``value`` improves on ``best`` (strictly; NaN never does)."""
@@ -370,7 +376,7 @@ class _Run:
 
     def stop(self, value: float, epochs_run: int, best_epoch: int) -> str | None:
         """Why training stops after this epoch, or None (``best_epoch``: the first epoch with the best score)."""
-        if self.stopping is not None and self.perfect is not None and value >= self.perfect:
+        if self.stopping is not None and self.perfect is not None and value >= self.perfect and epochs_run >= self.settle:
             return f"{self.watched} {self.measure} reached {self.perfect:.0%}"
         if self.stopping is not None and epochs_run - best_epoch >= self.stopping.patience:
             return f"{self.watched} {self.measure} did not improve for {self.stopping.patience} epochs"

@@ -50,6 +50,8 @@ def _same_weights(a, b):
     ({"horizon_words": 2.0}, ArgumentTypeError, r"horizon_words=2.0 must be an integer"),
     ({"horizon_every": 0}, ValidationError, r"horizon_every=0 must be >= 1"),
     ({"horizon_every": 2000}, ValidationError, r"horizon_every=2000 must be <= 1024"),
+    ({"anneal_epochs": 0}, ValidationError, r"anneal_epochs=0 must be >= 1"),
+    ({"anneal_epochs": 2.5}, ArgumentTypeError, r"anneal_epochs=2.5 must be an integer"),
 ])
 def test_bad_options(kwargs, error, pattern):
     with pytest.raises(error, match=pattern):
@@ -75,7 +77,7 @@ def test_options_are_frozen_and_recorded():
         opts.strength = 1.0
     assert opts.to_dict() == {"strength": 0.25, "method": "ternary", "n_centroids": 16, "temperature": [0.5, 0.05],
                               "separation": 0.1, "noise": 0.1, "horizon": opts.horizon, "horizon_words": 16,
-                              "horizon_every": 4}
+                              "horizon_every": 4, "anneal_epochs": 10}
     assert fx.Extractability().method == "centroids"
 
 

@@ -235,6 +235,26 @@ def test_a_regularised_run_keeps_the_later_weights_on_a_tie(tiny):
     assert regularised["stopped"].endswith("did not improve for 3 epochs")
 
 
+def test_early_stopping_waits_for_the_regulariser_to_anneal():
+    """With early stopping, a perfect held-out score stops plain training at once but a
+    regularised run only after ``anneal_epochs`` (its temperature then fully annealed), and the
+    regulariser anneals over those epochs, not over all ``epochs``."""
+    data = fx.languages.tomita(1).sample(n=200, max_len=8, seed=0)
+    kw = {"hidden_size": 8, "epochs": 50, "seed": 0, "progress": False}
+    plain = fx.train_classifier(data, **kw).metadata
+    assert plain["stopped"] == "held-out accuracy reached 100%" and plain["epochs_run"] < 10
+    net = fx.train_classifier(data, extractability=fx.Extractability(strength=0.1, anneal_epochs=10), **kw)
+    meta = net.metadata
+    assert meta["stopped"] == "held-out accuracy reached 100%" and meta["epochs_run"] == 10
+    assert meta["best_epoch"] == 10 and meta["extractability"]["anneal_epochs"] == 10
+    from fsm_extract.nets.training import optimiser
+
+    for stopping, expected in ((fx.EarlyStopping(), 4), (None, 50)):
+        reg, _ = optimiser(fx.RNNClassifier("01"), fx.Extractability(anneal_epochs=4), epochs=50, seed=0, lr=0.01,
+                           stopping=stopping)
+        assert reg.epochs == expected
+
+
 def test_early_stopping_off_runs_every_epoch(tiny):
     model = fx.train_classifier(tiny, hidden_size=4, epochs=4, early_stopping=False, seed=0, progress=False)
     assert model.metadata["epochs_run"] == 4 and model.metadata["stopped"] == "all 4 epochs run"
