@@ -61,6 +61,12 @@ class _Prefixes:
     def __len__(self) -> int:
         return int(self.ids.shape[0])
 
+    def encoded(self) -> tuple[np.ndarray, np.ndarray]:
+        """The words' CSR encoding (symbols, offsets), as :meth:`Dataset.encode` gives it."""
+        ids, lengths = self.ids.numpy(), self.lengths.numpy()
+        offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        return ids[self.valid.numpy()].astype(np.int64), offsets
+
     def subset(self, index: np.ndarray) -> _Prefixes:
         """The words ``index`` (same padded width)."""
         i = torch.from_numpy(np.asarray(index, dtype=np.int64))
@@ -325,7 +331,7 @@ def train_next_symbol(
     gen = seed_everything(seed)
     model = RNNClassifier(alphabet, cell=cell, hidden_size=hidden_size, num_layers=num_layers,
                           embedding_dim=embedding_dim, outputs="next-symbol")
-    reg, opt = optimiser(model, regularize, epochs=epochs, seed=seed, lr=lr, stopping=stopping)
+    reg, opt = optimiser(model, regularize, epochs=epochs, seed=seed, lr=lr, stopping=stopping, words=train.encoded())
     start = time.perf_counter()
     run = _Run(watched=watched, stopping=stopping, max_seconds=max_seconds, start=start, measure="bits per symbol",
                label="bits", higher_is_better=False, perfect=None)

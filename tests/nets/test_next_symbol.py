@@ -146,6 +146,27 @@ def test_extractability_and_progress():
     assert np.isfinite(record["term"])
 
 
+def test_horizon_windows_for_a_next_symbol_net():
+    """``horizon`` works for next-symbol training: its tape is the training words (the CSR
+    encoding of the padded words round-trips), and the long windows enter the term."""
+    from fsm_extract.nets.next_symbol import _prefixes
+    from fsm_extract.words import encode_words
+
+    words = PDFA.sample(n=100, seed=6)
+    alphabet = tuple(PDFA.alphabet)
+    symbols, offsets = _prefixes(words, alphabet, "words").encoded()
+    want_symbols, want_offsets = encode_words(words, alphabet, name="words")
+    assert np.array_equal(symbols, want_symbols) and np.array_equal(offsets, want_offsets)
+    kw = {"hidden_size": 4, "epochs": 2, "progress": False, "early_stopping": False, "seed": 0}
+    terms = {}
+    for horizon in (0.0, 3.0):
+        net = train_next_symbol(words, extractability=fx.Extractability(strength=0.1, horizon=horizon), **kw)
+        record = net.metadata["extractability"]
+        assert record["horizon"] == horizon and all(np.isfinite(record["terms"]))
+        terms[horizon] = record["terms"]
+    assert terms[3.0] != terms[0.0]
+
+
 @pytest.mark.parametrize("cell", ["gru", "rnn"])
 def test_other_cells(cell):
     net = train_next_symbol(PDFA.sample(n=40, seed=0), cell=cell, hidden_size=4, epochs=1, progress=False)
