@@ -111,28 +111,38 @@ def net_key(recipe: bi.Recipe, strength: float, options: dict, train_seed: int =
     return f"{recipe.name}-{recipe.key()}{seed}-s{strength:g}-{settings['method']}-{digest}"
 
 
-def train_one(recipe: bi.Recipe, language: Any, train: Any, strength: float, options: dict, train_seed: int = 0) -> Any:
-    """A net of the recipe trained at ``strength`` (the recipe's epochs, no early stopping)."""
+def train_one(recipe: bi.Recipe, language: Any, train: Any, strength: float, options: dict, train_seed: int = 0,
+              defaults: bool = False) -> Any:
+    """A net of the recipe trained at ``strength`` on its words (a noisy recipe's labels flipped
+    as in bench_imperfect): the recipe's epochs and learning rate without early stopping, or with
+    ``defaults`` ``train_classifier``'s own (early stopping, up to 200 epochs)."""
     import fsm_extract as fx
 
     data = train
     if recipe.noise:  # the same flips as bench_imperfect
         flip = np.random.default_rng(recipe.seed + 3003).random(len(train)) < recipe.noise
         data = fx.Dataset(train.words, train.labels ^ flip, train.alphabet, name=f"{recipe.name}/noisy")
-    return fx.train_classifier(data, cell=recipe.cell, hidden_size=recipe.hidden, epochs=recipe.epochs, lr=recipe.lr,
-                               seed=recipe.seed + train_seed, language=language if recipe.labels == "prefix" else None,
-                               early_stopping=False, progress=False, extractability=regularizer(strength, options))
+    schedule = {} if defaults else {"epochs": recipe.epochs, "lr": recipe.lr, "early_stopping": False}
+    return fx.train_classifier(data, cell=recipe.cell, hidden_size=recipe.hidden, seed=recipe.seed + train_seed,
+                               language=language if recipe.labels == "prefix" else None, progress=False,
+                               extractability=regularizer(strength, options), **schedule)
+
+
+def _one_thread_quiet() -> None:
+    """What every measuring process does first: one torch thread, warnings off (the rows record
+    the outcome), and a warm-up training so that no task's timing pays the first calls."""
+    import torch
+
+    torch.set_num_threads(1)
+    warnings.simplefilter("ignore")  # FewerClustersWarning and friends
+    _warm_up()
 
 
 def timing(recipes: list, strengths: list[float], options: dict, repeats: int) -> list[dict]:
     """The time target measured apart: CPU seconds of training (``time.process_time``, one torch
     thread, best of ``repeats``, the strengths interleaved so that a slow spell of a shared
     machine hits them alike; nothing cached, nothing extracted) and their ratio to strength 0's."""
-    import torch
-
-    torch.set_num_threads(1)
-    warnings.simplefilter("ignore")
-    _warm_up()
+    _one_thread_quiet()
     rows = []
     for recipe in recipes:
         language = task_language(recipe)
@@ -157,33 +167,29 @@ def timing(recipes: list, strengths: list[float], options: dict, repeats: int) -
 
 def defaults(recipes: list, strengths: list[float], options: dict) -> list[dict]:
     """What a user who changes nothing but the strength gets: ``fx.train_classifier`` with its
-    defaults (early stopping on 10% held out, up to 200 epochs; the recipe's cell and size, seed
-    0), then default extraction; per (task, strength): epochs run, seconds, held-out accuracy,
-    states and held-out prefix agreement with the net. Nothing cached."""
-    import torch
-
+    defaults (early stopping on 10% held out, up to 200 epochs; the recipe's cell, size, seed and
+    label noise), then default extraction; per (task, strength): epochs run, seconds, held-out
+    accuracy, states, whether the automaton is the task's own, and held-out prefix agreement with
+    the net. Nothing cached."""
     import fsm_extract as fx
 
-    torch.set_num_threads(1)
-    warnings.simplefilter("ignore")
-    _warm_up()
+    _one_thread_quiet()
     rows = []
     for recipe in recipes:
         language = task_language(recipe)
         train, test, _ = bi.datasets(recipe, language)
         for s in strengths:
             t0 = time.perf_counter()
-            net = fx.train_classifier(train, cell=recipe.cell, hidden_size=recipe.hidden, seed=recipe.seed,
-                                      language=language if recipe.labels == "prefix" else None, progress=False,
-                                      extractability=regularizer(s, options))
+            net = train_one(recipe, language, train, s, options, defaults=True)
             seconds = round(time.perf_counter() - t0, 2)
             fsm = fx.extract(net, list(train.words), seed=0)
             row = {"name": recipe.name, "strength": s, "epochs_run": net.metadata["epochs_run"], "train_seconds": seconds,
                    "accuracy": float((np.asarray(net.predict(test.words)) == test.labels).mean()),
                    "states": int(fsm.n_states), "task_states": int(bi.agreement(net, language, test)["states"]),
+                   "equivalent_to_task": bool(fsm.equivalent(language)),
                    "agreement": float(fx.fidelity(net, fsm, test).prefix_agreement)}
             print(f"{recipe.name:18s} s={s:<4g} {row['epochs_run']:3d} epochs, {seconds:6.1f} s, accuracy {100 * row['accuracy']:6.2f}%, "
-                  f"{row['states']} st (task {row['task_states']}), agreement {100 * row['agreement']:6.2f}%", flush=True)
+                  f"{row['states']} st (task {row['task_states']}{', its own' if row['equivalent_to_task'] else ''}), agreement {100 * row['agreement']:6.2f}%", flush=True)
             rows.append(row)
     for s in strengths:
         rs = [r for r in rows if r["strength"] == s]
@@ -249,13 +255,9 @@ def front_column(net: Any, train: Any, val: Any, test: Any) -> dict:
 
 def run_one(args: tuple) -> dict:
     recipe, strength, options, front, train_seed = args
-    import torch
-
     import fsm_extract as fx
 
-    torch.set_num_threads(1)
-    warnings.simplefilter("ignore")  # FewerClustersWarning and friends: the row records the outcome
-    _warm_up()
+    _one_thread_quiet()
     t_all = time.perf_counter()
     language = task_language(recipe)
     train, test, val = bi.datasets(recipe, language)

@@ -22,7 +22,8 @@ import torch
 from numba import njit
 from torch import nn
 
-__all__ = ["CellScan", "Layer", "LinearScan", "captured", "cell_step", "layer_states", "previous", "run_layer", "split_state"]
+__all__ = ["CellScan", "Layer", "LinearScan", "captured", "cell_step", "layer_states", "numba_scan", "previous", "run_layer",
+           "split_state"]
 
 
 @contextlib.contextmanager
@@ -179,6 +180,12 @@ def split_state(rnn: nn.RNNBase, initial: Any) -> list[tuple[torch.Tensor | None
     return [(initial[i], None) for i in range(rnn.num_layers)]
 
 
+def numba_scan(gates: torch.Tensor) -> bool:
+    """Whether the cell scan of these gates runs in Numba (:class:`CellScan`: CPU float32/64
+    tensors) rather than in torch (:class:`LinearScan`: a GPU, half precision)."""
+    return gates.device.type == "cpu" and gates.dtype in (torch.float32, torch.float64)
+
+
 def _lstm_cells(rnn: nn.LSTM, layer: int, x: torch.Tensor, h: torch.Tensor,
                 h0: torch.Tensor | None, c0: torch.Tensor | None) -> torch.Tensor:
     """The cell vectors (B, T, H) of an LSTM layer with inputs x (B, T, E) and outputs h
@@ -189,7 +196,7 @@ def _lstm_cells(rnn: nn.LSTM, layer: int, x: torch.Tensor, h: torch.Tensor,
     bias = None if b_ih is None else b_ih[:three] + b_hh[:three]
     gates = nn.functional.linear(torch.cat([x, previous(h, h0)], dim=-1),
                                  torch.cat([w_ih[:three], w_hh[:three]], dim=1), bias)
-    if gates.device.type == "cpu" and gates.dtype in (torch.float32, torch.float64):
+    if numba_scan(gates):
         c0 = gates.new_zeros(gates.shape[0], rnn.hidden_size) if c0 is None else c0.to(gates)
         return CellScan.apply(gates, c0)
     i, f, g = gates.chunk(3, dim=-1)

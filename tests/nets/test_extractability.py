@@ -258,6 +258,26 @@ def test_recomputed_states_match_the_net(cell):
             assert layer.c is None
 
 
+@pytest.mark.parametrize("numba", [True, False])
+def test_recomputed_cells_in_torch_and_numba(monkeypatch, numba):
+    """The cell scan in Numba (CPU) and in torch (what a GPU or half precision takes) both give
+    the fused LSTM's cells, from zeros and from a given state."""
+    from fsm_extract.nets import step_states
+
+    monkeypatch.setattr(step_states, "numba_scan", lambda gates: numba)
+    torch.manual_seed(3)
+    net = fx.RNNClassifier("01", hidden_size=5, num_layers=2)
+    ids = torch.randint(0, 2, (4, 9))
+    for initial in (None, (torch.randn(2, 4, 5) * 0.5, torch.randn(2, 4, 5))):
+        with _captured(net.rnn) as seen:
+            net(ids, initial)
+        layers = _layers(net.rnn, *seen[-1], initial=initial)
+        with torch.no_grad():
+            _, (_, c_n) = net.rnn(net.embedding(ids), initial)
+        for i, layer in enumerate(layers):
+            torch.testing.assert_close(layer.c[:, -1], c_n[i], atol=1e-5, rtol=1e-5)
+
+
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
 def test_recomputed_states_from_a_given_state(cell):
     """Rows that start from a given state (the horizon's windows): every layer's recomputed
