@@ -11,8 +11,9 @@ LSTM's ``c``), the state extraction traces. ``nn.LSTM`` returns only the top lay
 every step; the rest is recomputed from it in parallel over the steps
 (:mod:`~fsm_extract.nets.step_states`: the gates of every step need only the previous ``h``; the
 cell vector is then one Numba scan), and the centroids' term is one autograd node with its
-backward written out, so a regularised batch costs about 1.9x a plain one on one CPU core for
-8-16 units, and a whole training run 1.1-2.1x (median 1.8x with ``horizon=3``; ``benchmarks/README.md``).
+backward written out, so a regularised step costs about 2x a plain one on one CPU core for
+8-32 units (``benchmarks/bench_regularizer_step.py``), and a whole training run 1.1-2.1x
+(median 1.8x with ``horizon=3``; ``benchmarks/README.md``).
 
 Methods (``Extractability(method=...)``):
 
