@@ -165,12 +165,12 @@ def timing(recipes: list, strengths: list[float], options: dict, repeats: int) -
     return rows
 
 
-def defaults(recipes: list, strengths: list[float], options: dict) -> list[dict]:
+def defaults(recipes: list, strengths: list[float], options: dict, train_seed: int = 0) -> list[dict]:
     """What a user who changes nothing but the strength gets: ``fx.train_classifier`` with its
     defaults (early stopping on 10% held out, up to 200 epochs; the recipe's cell, size, seed and
-    label noise), then default extraction; per (task, strength): epochs run, seconds, held-out
-    accuracy, states, whether the automaton is the task's own, and held-out prefix agreement with
-    the net. Nothing cached."""
+    label noise; the seed ``recipe.seed + train_seed``), then default extraction; per (task,
+    strength): epochs run, seconds, held-out accuracy, states, whether the automaton is the
+    task's own, and held-out prefix agreement with the net. Nothing cached."""
     import fsm_extract as fx
 
     _one_thread_quiet()
@@ -180,10 +180,10 @@ def defaults(recipes: list, strengths: list[float], options: dict) -> list[dict]
         train, test, _ = bi.datasets(recipe, language)
         for s in strengths:
             t0 = time.perf_counter()
-            net = train_one(recipe, language, train, s, options, defaults=True)
+            net = train_one(recipe, language, train, s, options, train_seed, defaults=True)
             seconds = round(time.perf_counter() - t0, 2)
             fsm = fx.extract(net, list(train.words), seed=0)
-            row = {"name": recipe.name, "strength": s, "epochs_run": net.metadata["epochs_run"], "train_seconds": seconds,
+            row = {"name": recipe.name, "strength": s, "train_seed": train_seed, "epochs_run": net.metadata["epochs_run"], "train_seconds": seconds,
                    "accuracy": float((np.asarray(net.predict(test.words)) == test.labels).mean()),
                    "states": int(fsm.n_states), "task_states": int(bi.agreement(net, language, test)["states"]),
                    "equivalent_to_task": bool(fsm.equivalent(language)),
@@ -545,9 +545,10 @@ def main(argv: list[str] | None = None) -> int:
             _write_json(a.json, {"method": a.method, "options": settings, "train_scale": a.train_scale, "timing": rows})
         return 0
     if a.defaults:
-        rows = defaults(recipes, strengths, options)
+        rows = defaults(recipes, strengths, options, a.train_seed)
         if a.json:
-            _write_json(a.json, {"method": a.method, "options": settings, "train_scale": a.train_scale, "defaults": rows})
+            _write_json(a.json, {"method": a.method, "options": settings, "train_scale": a.train_scale,
+                                 "train_seed": a.train_seed, "defaults": rows})
         return 0
     tasks = [(r, s, options, not a.no_front, a.train_seed) for r in recipes for s in strengths]
     t0 = time.perf_counter()

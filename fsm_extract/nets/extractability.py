@@ -54,6 +54,7 @@ from torch import nn
 
 from .._checks import check_choice, check_float, check_int, check_seed
 from ..errors import ArgumentTypeError, ValidationError
+from .cell_pull import CellPull, fused
 from .step_states import Layer, captured, cell_step, layer_states
 
 __all__ = ["Extractability", "ExtractabilityMethod", "METHODS", "Regularizer", "SoftPull", "as_extractability"]
@@ -240,13 +241,13 @@ class Regularizer:
         if window is None:
             with captured(model.rnn) as seen:
                 logits = model(ids)
-            return logits, self._term(model.rnn, layer_states(model.rnn, *seen[-1]), valid)
+            return logits, self._term(model.rnn, seen[-1], valid)
         w_ids, w_state = window
         state = _stacked(model.rnn, ids.shape[0], w_state)
         with captured(model.rnn) as seen:
             logits = model(torch.cat([ids, w_ids.to(ids.device)]), state)
         every = torch.cat([valid, torch.ones(w_ids.shape, dtype=torch.bool, device=valid.device)])
-        return logits[: ids.shape[0]], self._term(model.rnn, layer_states(model.rnn, *seen[-1], initial=state), every)
+        return logits[: ids.shape[0]], self._term(model.rnn, seen[-1], every, state)
 
     def window(self, model: Any, steps: int) -> tuple[torch.Tensor, Any]:
         """The long words' window for a batch of ``steps`` steps: ``horizon_words`` long words
@@ -276,8 +277,14 @@ class Regularizer:
         first = usable[self.rng.integers(usable.size, size=self.options.horizon_words)]
         return torch.from_numpy(tape[first[:, None] + np.arange(length)])
 
-    def _term(self, rnn: nn.RNNBase, layers: list[Layer], valid: torch.Tensor) -> torch.Tensor:
+    def _term(self, rnn: nn.RNNBase, seen: tuple, valid: torch.Tensor, initial: Any = None) -> torch.Tensor:
+        """The term on the states of a captured call ``seen`` (its input and output) that
+        started from ``initial``, over the steps ``valid``."""
         method = self.options.method
+        x, top = seen
+        if method == "centroids" and isinstance(rnn, nn.LSTM) and fused(top):
+            return self._cell_pull(layer_states(rnn, x, top, initial, cells=False), valid)
+        layers = layer_states(rnn, x, top, initial)
         if method == "centroids":
             return self._centroids(layers, valid)
         if method == "noise":
@@ -294,6 +301,19 @@ class Regularizer:
         cents = self.centroids.to(states.dtype)
         push = torch.relu(self.options.separation - torch.pdist(cents).square() / states.shape[-1]).mean()
         return pull + push
+
+    def _cell_pull(self, layers: list[Layer], valid: torch.Tensor) -> torch.Tensor:
+        """:meth:`_centroids` of an LSTM on the CPU, the cell scan included, in one node (:class:`CellPull`)."""
+        def stacked(parts: list[torch.Tensor]) -> torch.Tensor:
+            return parts[0][None] if len(parts) == 1 else torch.stack(parts)
+
+        pre = stacked([layer.pre for layer in layers])
+        c0 = stacked([pre.new_zeros(pre.shape[1], pre.shape[3] // 3) if layer.c0 is None else layer.c0.to(pre)
+                      for layer in layers])
+        h = stacked([layer.h for layer in layers])
+        weights = valid.to(pre.dtype)
+        weights = weights / weights.sum().clamp_min(1.0)
+        return CellPull.apply(pre, c0, h, weights, self.centroids, self.temperature, self.options.separation)
 
     def _noise(self, rnn: nn.RNNBase, layers: list[Layer], valid: torch.Tensor) -> torch.Tensor:
         sigma = self.options.noise

@@ -22,8 +22,8 @@ import torch
 from numba import njit
 from torch import nn
 
-__all__ = ["CellScan", "Layer", "LinearScan", "captured", "cell_step", "layer_states", "numba_scan", "previous", "run_layer",
-           "split_state"]
+__all__ = ["CellScan", "Layer", "LinearScan", "captured", "cell_step", "layer_states", "lstm_gates", "numba_scan", "previous",
+           "run_layer", "split_state"]
 
 
 @contextlib.contextmanager
@@ -155,14 +155,17 @@ def previous(t: torch.Tensor, first: torch.Tensor | None = None) -> torch.Tensor
 
 @dataclass
 class Layer:
-    """One layer's inputs (B, T, E), hidden states (B, T, H), an LSTM's cell vectors, and the
-    state every row started from (``h0``/``c0`` (B, H); None: the zero state)."""
+    """One layer's inputs (B, T, E), hidden states (B, T, H), an LSTM's cell vectors, the
+    state every row started from (``h0``/``c0`` (B, H); None: the zero state), and an LSTM's
+    gates' pre-activations (:func:`lstm_gates`) where :func:`layer_states` left the cells to
+    the caller (``cells=False``)."""
 
     x: torch.Tensor
     h: torch.Tensor
     c: torch.Tensor | None
     h0: torch.Tensor | None = None
     c0: torch.Tensor | None = None
+    pre: torch.Tensor | None = None
 
     def h_prev(self) -> torch.Tensor:
         return previous(self.h, self.h0)
@@ -186,16 +189,22 @@ def numba_scan(gates: torch.Tensor) -> bool:
     return gates.device.type == "cpu" and gates.dtype in (torch.float32, torch.float64)
 
 
+def lstm_gates(rnn: nn.LSTM, layer: int, x: torch.Tensor, h: torch.Tensor, h0: torch.Tensor | None) -> torch.Tensor:
+    """The input, forget and cell gates' pre-activations (B, T, 3H) of an LSTM layer with
+    inputs x (B, T, E) and outputs h (B, T, H) from ``h0`` (None: zeros): every step's gates need
+    only the previous ``h``, so they are one matrix product (the output gate is not needed)."""
+    w_ih, w_hh, b_ih, b_hh = _weights(rnn, layer)
+    three = 3 * rnn.hidden_size
+    bias = None if b_ih is None else b_ih[:three] + b_hh[:three]
+    return nn.functional.linear(torch.cat([x, previous(h, h0)], dim=-1),
+                                torch.cat([w_ih[:three], w_hh[:three]], dim=1), bias)
+
+
 def _lstm_cells(rnn: nn.LSTM, layer: int, x: torch.Tensor, h: torch.Tensor,
                 h0: torch.Tensor | None, c0: torch.Tensor | None) -> torch.Tensor:
-    """The cell vectors (B, T, H) of an LSTM layer with inputs x (B, T, E) and outputs h
-    (B, T, H), from ``(h0, c0)`` (None: zeros): the gates of every step need only the previous
-    ``h``, so they are computed at once; then ``c[t] = f[t] * c[t-1] + i[t] * g[t]``."""
-    w_ih, w_hh, b_ih, b_hh = _weights(rnn, layer)
-    three = 3 * rnn.hidden_size  # the input, forget and cell gates (the output gate is not needed)
-    bias = None if b_ih is None else b_ih[:three] + b_hh[:three]
-    gates = nn.functional.linear(torch.cat([x, previous(h, h0)], dim=-1),
-                                 torch.cat([w_ih[:three], w_hh[:three]], dim=1), bias)
+    """The cell vectors (B, T, H) of an LSTM layer (see :func:`lstm_gates`), from ``(h0, c0)``
+    (None: zeros): ``c[t] = f[t] * c[t-1] + i[t] * g[t]``."""
+    gates = lstm_gates(rnn, layer, x, h, h0)
     if numba_scan(gates):
         c0 = gates.new_zeros(gates.shape[0], rnn.hidden_size) if c0 is None else c0.to(gates)
         return CellScan.apply(gates, c0)
@@ -206,10 +215,12 @@ def _lstm_cells(rnn: nn.LSTM, layer: int, x: torch.Tensor, h: torch.Tensor,
     return LinearScan.apply(f, u)
 
 
-def layer_states(rnn: nn.RNNBase, x: torch.Tensor, top: torch.Tensor, initial: Any = None) -> list[Layer]:
+def layer_states(rnn: nn.RNNBase, x: torch.Tensor, top: torch.Tensor, initial: Any = None, *,
+                 cells: bool = True) -> list[Layer]:
     """Every layer's states, given the stack's input ``x``, top-layer output ``top`` and the
     initial state the call was given (None: zeros); lower layers of a stack are run again, one
-    fused call each."""
+    fused call each. ``cells=False``: an LSTM's layers get their gates' pre-activations
+    (``Layer.pre``) instead of their cells (``c`` None), for a caller that scans them itself."""
     out = []
     inp = x
     for layer, (h0, c0) in enumerate(split_state(rnn, initial)):
@@ -217,8 +228,12 @@ def layer_states(rnn: nn.RNNBase, x: torch.Tensor, top: torch.Tensor, initial: A
             h = top
         else:
             h = run_layer(rnn, layer, inp, h0, c0)
-        c = _lstm_cells(rnn, layer, inp, h, h0, c0) if isinstance(rnn, nn.LSTM) else None
-        out.append(Layer(inp, h, c, h0, c0))
+        if not isinstance(rnn, nn.LSTM):
+            out.append(Layer(inp, h, None, h0, c0))
+        elif cells:
+            out.append(Layer(inp, h, _lstm_cells(rnn, layer, inp, h, h0, c0), h0, c0))
+        else:
+            out.append(Layer(inp, h, None, h0, c0, pre=lstm_gates(rnn, layer, inp, h, h0)))
         inp = h
     return out
 

@@ -8,6 +8,7 @@ import torch
 
 import fsm_extract as fx
 from fsm_extract.errors import ArgumentTypeError, ValidationError
+from fsm_extract.nets import extractability as _extractability
 from fsm_extract.nets.extractability import Regularizer
 from fsm_extract.nets.step_states import LinearScan as _LinearScan
 from fsm_extract.nets.step_states import captured as _captured
@@ -390,6 +391,59 @@ def test_soft_pull_gradient_and_value():
     d = torch.cdist(states, cents).square() / 5
     expected = ((torch.softmax(-d / 0.5, dim=1) * d).sum(1) * weights).sum()
     torch.testing.assert_close(SoftPull.apply(states, weights, cents, 0.5), expected)
+
+
+@pytest.mark.parametrize(("temperature", "separation"), [(0.5, 0.1), (0.05, 3.0)])
+def test_cell_pull_gradient_and_value(temperature, separation):
+    """The fused LSTM term (cell scan, pull and separation in one node): its backward is the
+    gradient by the gates, the starting cells, the outputs and the centroids, and its value is
+    the unfused operations' (a row's state is every layer's (h, c) in turn; weight-0 rows count nothing)."""
+    from fsm_extract.nets.cell_pull import CellPull
+    from fsm_extract.nets.extractability import SoftPull
+    from fsm_extract.nets.step_states import CellScan
+
+    torch.manual_seed(0)
+    layers, rows, steps, width, k = 2, 3, 5, 4, 6
+    pre = torch.randn(layers, rows, steps, 3 * width, dtype=torch.float64, requires_grad=True)
+    c0 = torch.randn(layers, rows, width, dtype=torch.float64, requires_grad=True)
+    h = torch.randn(layers, rows, steps, width, dtype=torch.float64, requires_grad=True)
+    w = torch.rand(rows, steps, dtype=torch.float64)
+    w[0, 1] = 0.0
+    w = w / w.sum()
+    cents = torch.randn(k, 2 * layers * width, dtype=torch.float64, requires_grad=True)
+
+    def term(pre, c0, h, cents):
+        return CellPull.apply(pre, c0, h, w, cents, temperature, separation)
+
+    assert torch.autograd.gradcheck(term, (pre, c0, h, cents))
+    cells = [CellScan.apply(pre[i], c0[i]) for i in range(layers)]
+    states = torch.cat([p for i in range(layers) for p in (h[i], cells[i])], dim=-1).reshape(-1, 2 * layers * width)
+    push = torch.relu(separation - torch.pdist(cents).square() / (2 * layers * width)).mean()
+    expected = SoftPull.apply(states, w.reshape(-1), cents, temperature) + push
+    torch.testing.assert_close(term(pre, c0, h, cents), expected)
+
+
+@pytest.mark.parametrize("num_layers", [1, 2])
+def test_regularizer_lstm_term_is_the_unfused_one(num_layers, monkeypatch):
+    """The regulariser's LSTM term on the CPU (one fused node) equals the torch operations'
+    term on the same states (every layer's h and c), windows from a given state included."""
+    torch.manual_seed(0)
+    net = fx.RNNClassifier("ab", hidden_size=5, num_layers=num_layers)
+    data = fx.Dataset(["ab", "abba", "b", "aab"], [1, 0, 1, 0], "ab")
+    reg = Regularizer(net, fx.Extractability(temperature=(0.05, 0.05), horizon=3, horizon_words=2), epochs=1, seed=0,
+                      words=data.encode())
+    ids = torch.randint(0, 2, (4, 6))
+    valid = torch.rand(4, 6) < 0.7
+    for batch in range(2):  # the first batch carries windows (from a state), the second does not
+        with_windows = (reg.batches % reg.options.horizon_every) == 0
+        before = reg.rng.bit_generator.state
+        _, fused_term = reg.logits(net, ids, valid)
+        reg.rng.bit_generator.state, reg.batches = before, reg.batches - 1
+        with monkeypatch.context() as patch:
+            patch.setattr(_extractability, "fused", lambda t: False)
+            _, plain_term = reg.logits(net, ids, valid)
+        torch.testing.assert_close(fused_term, plain_term, atol=1e-6, rtol=1e-5)
+        assert with_windows == (batch == 0)
 
 
 # ----------------------------------------------------------------------------- command line

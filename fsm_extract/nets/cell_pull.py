@@ -1,0 +1,195 @@
+"""The centroids' term of an LSTM in one autograd node: the cell scan and the pull fused.
+
+The regulariser of :mod:`~fsm_extract.nets.extractability` pulls every step's full state (every
+layer's ``h`` and ``c``) towards learnable centroids. ``nn.LSTM`` returns only ``h``; ``c`` is
+recomputed from the gates' pre-activations (:mod:`~fsm_extract.nets.step_states`). Done with
+torch operations, the cell scan, the softmax over distances and the centroids' separation are
+some forty small operations forward and as many backward: on the small nets this package
+extracts from, their fixed cost was as large as the net's own fused step. :class:`CellPull`
+does all of it but the gates' nonlinearities (torch's vectorised sigmoid), forward and
+backward, in two Numba loops (CPU tensors, float32 or float64).
+
+For a row (one step of one word) with state ``s`` (width ``W``), distances
+``d_k = |s - m_k|^2 / W`` to the centroids ``m_k``, and ``p = softmax(-d / T)``, the pull is
+``sum_k p_k d_k``, and ``dL/dd_k = p_k (1 - (d_k - L) / T)``. The term is the weighted sum of the
+rows' pulls plus the mean over centroid pairs of ``relu(separation - |m_i - m_j|^2 / W)``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from numba import njit
+
+__all__ = ["CellPull", "fused"]
+
+
+def fused(pre: torch.Tensor) -> bool:
+    """Whether :class:`CellPull` takes these gates' pre-activations (CPU float32/float64)."""
+    return pre.device.type == "cpu" and pre.dtype in (torch.float32, torch.float64)
+
+
+@njit(cache=True, fastmath=True)
+def _forward(gates, c0, h, w, cents, temperature, separation):  # pragma: no cover
+    # gates (L, B, T, 3H): every layer's input, forget and cell gates after their nonlinearities;
+    # c0 (L, B, H); h (L, B, T, H); w (B, T) the rows' weights; cents (K, 2LH), a row's state being
+    # every layer's (h, c) in turn. Accumulates in the tensors' precision.
+    layers, n, steps, three = gates.shape
+    width = three // 3
+    k_n, dim = cents.shape
+    zero = np.zeros(1, gates.dtype)[0]
+    c = np.empty((layers, n, steps, width), gates.dtype)
+    for ell in range(layers):
+        for b in range(n):
+            for j in range(width):
+                c[ell, b, 0, j] = gates[ell, b, 0, width + j] * c0[ell, b, j] + gates[ell, b, 0, j] * gates[ell, b, 0, 2 * width + j]
+            for t in range(1, steps):
+                for j in range(width):
+                    c[ell, b, t, j] = (gates[ell, b, t, width + j] * c[ell, b, t - 1, j]
+                                       + gates[ell, b, t, j] * gates[ell, b, t, 2 * width + j])
+    d = np.zeros((n, steps, k_n), gates.dtype)
+    p = np.zeros((n, steps, k_n), gates.dtype)
+    per = np.zeros((n, steps), gates.dtype)
+    s = np.empty(dim, gates.dtype)
+    total = 0.0
+    for b in range(n):
+        for t in range(steps):
+            if w[b, t] == 0.0:
+                continue
+            for ell in range(layers):
+                for j in range(width):
+                    s[2 * ell * width + j] = h[ell, b, t, j]
+                    s[(2 * ell + 1) * width + j] = c[ell, b, t, j]
+            low = np.inf
+            for k in range(k_n):
+                acc = zero
+                for m in range(dim):
+                    diff = s[m] - cents[k, m]
+                    acc += diff * diff
+                d[b, t, k] = acc / dim
+                low = min(low, d[b, t, k])
+            norm = zero
+            for k in range(k_n):
+                e = np.exp((low - d[b, t, k]) / temperature)
+                p[b, t, k] = e
+                norm += e
+            row = zero
+            for k in range(k_n):
+                p[b, t, k] /= norm
+                row += p[b, t, k] * d[b, t, k]
+            per[b, t] = row
+            total += w[b, t] * row
+    pairs = k_n * (k_n - 1) // 2
+    push = 0.0
+    for a in range(k_n):
+        for z in range(a + 1, k_n):
+            acc = zero
+            for m in range(dim):
+                diff = cents[a, m] - cents[z, m]
+                acc += diff * diff
+            push += max(separation - acc / dim, 0.0)
+    if pairs > 0:
+        total += push / pairs
+    return total, c, d, p, per
+
+
+@njit(cache=True, fastmath=True)
+def _backward(grad, gates, c, c0, h, w, cents, d, p, per, temperature, separation):  # pragma: no cover
+    # returns the gradients by the gates' pre-activations (L, B, T, 3H), c0 (L, B, H), h (L, B, T, H)
+    # and cents (K, 2LH)
+    layers, n, steps, three = gates.shape
+    width = three // 3
+    k_n, dim = cents.shape
+    zero = np.zeros(1, gates.dtype)[0]
+    d_h = np.zeros((layers, n, steps, width), gates.dtype)
+    d_c = np.zeros((layers, n, steps, width), gates.dtype)
+    d_cents = np.zeros((k_n, dim), gates.dtype)
+    s = np.empty(dim, gates.dtype)
+    d_s = np.empty(dim, gates.dtype)
+    g = np.empty(k_n, gates.dtype)
+    scale = 2.0 * grad / dim
+    for b in range(n):
+        for t in range(steps):
+            if w[b, t] == 0.0:
+                continue
+            for ell in range(layers):
+                for j in range(width):
+                    s[2 * ell * width + j] = h[ell, b, t, j]
+                    s[(2 * ell + 1) * width + j] = c[ell, b, t, j]
+            total = zero
+            for k in range(k_n):  # dL/dd_k times the 2 / dim of dd_k/ds = 2 (s - m_k) / dim
+                g[k] = w[b, t] * scale * p[b, t, k] * (1.0 - (d[b, t, k] - per[b, t]) / temperature)
+                total += g[k]
+            for m in range(dim):
+                d_s[m] = total * s[m]
+            for k in range(k_n):
+                for m in range(dim):
+                    d_s[m] -= g[k] * cents[k, m]
+                    d_cents[k, m] += g[k] * (cents[k, m] - s[m])
+            for ell in range(layers):
+                for j in range(width):
+                    d_h[ell, b, t, j] = d_s[2 * ell * width + j]
+                    d_c[ell, b, t, j] = d_s[(2 * ell + 1) * width + j]
+    pairs = k_n * (k_n - 1) // 2
+    for a in range(k_n):
+        for z in range(a + 1, k_n):
+            acc = zero
+            for m in range(dim):
+                diff = cents[a, m] - cents[z, m]
+                acc += diff * diff
+            if separation - acc / dim > 0.0:
+                for m in range(dim):
+                    step = grad * 2.0 * (cents[a, m] - cents[z, m]) / (dim * pairs)
+                    d_cents[a, m] -= step
+                    d_cents[z, m] += step
+    d_pre = np.empty_like(gates)
+    d_c0 = np.zeros((layers, n, width), gates.dtype)
+    for ell in range(layers):
+        for b in range(n):
+            for t in range(steps - 1, -1, -1):
+                for j in range(width):
+                    dc = d_c[ell, b, t, j] + d_c0[ell, b, j]  # d_c0 carries dL/dc[t] through c[t + 1]
+                    i, f, gg = gates[ell, b, t, j], gates[ell, b, t, width + j], gates[ell, b, t, 2 * width + j]
+                    before = c[ell, b, t - 1, j] if t > 0 else c0[ell, b, j]
+                    d_pre[ell, b, t, j] = dc * gg * i * (1.0 - i)
+                    d_pre[ell, b, t, width + j] = dc * before * f * (1.0 - f)
+                    d_pre[ell, b, t, 2 * width + j] = dc * i * (1.0 - gg * gg)
+                    d_c0[ell, b, j] = dc * f
+    return d_pre, d_c0, d_h, d_cents
+
+
+class CellPull(torch.autograd.Function):
+    """The centroids' term of an LSTM stack, one node: ``apply(pre (L, B, T, 3H), c0 (L, B, H),
+    h (L, B, T, H), weights (B, T), centroids (K, 2LH), temperature, separation)``, where ``pre``
+    holds every layer's input, forget and cell gates' pre-activations (:func:`~fsm_extract.nets.
+    step_states.lstm_gates`), ``c0`` the cells the rows started from, ``h`` the layers' outputs;
+    a row's state is every layer's ``(h, c)`` in turn. Rows of weight 0 are skipped."""
+
+    @staticmethod
+    def forward(ctx: Any, pre: torch.Tensor, c0: torch.Tensor, h: torch.Tensor, weights: torch.Tensor,
+                cents: torch.Tensor, temperature: float, separation: float) -> torch.Tensor:
+        width = pre.shape[-1] // 3
+        with torch.no_grad():  # tanh(x) = 2 sigmoid(2x) - 1: torch's sigmoid is about 3x faster than its tanh
+            scale = pre.new_ones(3 * width)
+            scale[2 * width:] = 2.0
+            gates = torch.sigmoid(pre * scale)
+            gates[..., 2 * width:].mul_(2.0).sub_(1.0)
+        arrays = [t.detach().contiguous() for t in (gates, c0, h, weights.to(pre.dtype), cents.to(pre.dtype))]
+        dtype = arrays[0].numpy().dtype.type
+        total, c, d, p, per = _forward(*(a.numpy() for a in arrays), dtype(temperature), dtype(separation))
+        ctx.save_for_backward(*arrays, *(torch.from_numpy(a) for a in (c, d, p, per)))
+        ctx.constants = (float(temperature), float(separation))
+        return pre.new_tensor(total)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple:
+        gates, c0, h, w, cents, c, d, p, per = ctx.saved_tensors
+        temperature, separation = ctx.constants
+        dtype = gates.numpy().dtype.type
+        d_pre, d_c0, d_h, d_cents = _backward(dtype(grad), gates.numpy(), c.numpy(), c0.numpy(), h.numpy(), w.numpy(),
+                                              cents.numpy(), d.numpy(), p.numpy(), per.numpy(), dtype(temperature),
+                                              dtype(separation))
+        return (torch.from_numpy(d_pre), torch.from_numpy(d_c0), torch.from_numpy(d_h), None,
+                torch.from_numpy(d_cents), None, None)
