@@ -41,6 +41,7 @@ cache key includes ``train_n``, so K=1 keeps the existing cached nets.
     python benchmarks/bench_regularizer.py --strengths 0 0.1 --no-front --train-scale 4 --train-seed 1   # another training seed
     python benchmarks/bench_regularizer.py --strengths 0 0.1 --train-scale 4 --horizon 3 --timing 3   # training time only
     python benchmarks/bench_regularizer.py --strengths 0 0.1 --defaults   # train_classifier's defaults (early stopping)
+    python benchmarks/bench_regularizer.py --pool s0.json s1.json s2.json  # runs' --json side by side, the target pooled
     python benchmarks/bench_regularizer.py --list                     # the tasks' recipes
 """
 
@@ -222,6 +223,40 @@ def trained_net(recipe: bi.Recipe, language: Any, train: Any, strength: float, o
 
 
 _WARM = False
+
+
+def pooled(runs: list[dict], names: list[str]) -> str:
+    """Several sweeps (their --json) side by side: per task and (run, strength), "accuracy /
+    default states (= the task's own automaton) / held-out prefix agreement / target met", then
+    per strength the target's count in every run and over all (task, run) pairs."""
+    labels = [f"+{run.get('train_seed', 0)}" for run in runs]
+    strengths = sorted({r["strength"] for run in runs for r in run["rows"]})
+    seen = list(dict.fromkeys(r["name"] for run in runs for r in run["rows"]))
+    order = [n for n in names if n in seen] + [n for n in seen if n not in names]
+    cols = [(i, s) for i in range(len(runs)) for s in strengths]
+    lines = ["| task (min states) | " + " | ".join(f"{labels[i]}, s={s:g}" for i, s in cols) + " |",
+             "|---|" + "---|" * len(cols)]
+    for name in order:
+        cells, task_states = [], "?"
+        for i, s in cols:
+            row = next((r for r in runs[i]["rows"] if r["name"] == name and r["strength"] == s), None)
+            if row is None:
+                cells.append("-")
+                continue
+            task_states, d = row["task"]["states"], row["default"]
+            cells.append(f"{100 * row['accuracy']:.2f} / {d['states']}{'=' if d['equivalent_to_task'] else ''} / "
+                         f"{100 * d['prefix']:.2f} / {'yes' if row['meets_target'] else 'no'}")
+        lines.append(f"| {name} ({task_states}) | " + " | ".join(cells) + " |")
+    lines.append("")
+    for s in strengths:
+        per = [[r for r in run["rows"] if r["strength"] == s] for run in runs]
+        met = [sum(r["meets_target"] for r in rows) for rows in per]
+        total, pairs = sum(met), sum(len(rows) for rows in per)
+        own = sum(r["default"]["equivalent_to_task"] for rows in per for r in rows)
+        each = ", ".join(f"{labels[i]}: {m}/{len(per[i])}" for i, m in enumerate(met))
+        lines.append(f"strength {s:g}: target met on {each}; pooled {total}/{pairs} (task, run) pairs "
+                     f"({100 * total / max(pairs, 1):.0f}%); the task's own automaton {own}/{pairs}")
+    return "\n".join(lines)
 
 
 def _warm_up() -> None:
@@ -492,12 +527,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", metavar="PATH", help="also write the rows and the summary here")
     p.add_argument("--plot", metavar="PATH", help="write the accuracy-vs-agreement plot here (PNG)")
     p.add_argument("--from-json", metavar="PATH", help="redo the tables (and --plot) from an earlier --json; run nothing")
+    p.add_argument("--pool", nargs="+", metavar="PATH",
+                   help="pool earlier --json runs (say, one per --train-seed): a per-task table, side by side, and the "
+                   "target counted over every (task, run) pair; run nothing")
     p.add_argument("--list", action="store_true", help="print the tasks' recipes and exit")
     a = p.parse_args(argv)
     names = [r.name for r in TASKS]
     if a.list:
         for r in TASKS:
             print(f"{r.name:18s} {r.note}")
+        return 0
+    if a.pool:
+        runs = []
+        for path in a.pool:
+            with open(path, encoding="utf-8") as f:
+                runs.append(json.load(f))
+        print(pooled(runs, names))
         return 0
     if a.from_json:
         with open(a.from_json, encoding="utf-8") as f:

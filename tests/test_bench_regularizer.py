@@ -46,3 +46,25 @@ def test_target_reading():
     assert (s0["meets_target"], s0["target_met"]) == (1, False)
     assert (s3["meets_target"], s3["accuracy_ok"], s3["agreement_ok"], s3["time_ok"]) == (1, 1, 2, 1)
     assert s3["max_time_ratio"] == 2.5
+
+
+def test_pool_counts_the_target_over_runs(tmp_path):
+    """--pool: two runs side by side, the target counted per run and over all (task, run) pairs."""
+    import json
+
+    bench = _module()
+    runs = []
+    for seed, (acc_a, acc_b) in enumerate([(0.946, 0.98), (0.95, 0.99)]):
+        rows = [_row("a", 0.0, 0.95, 0.97, 8), _row("a", 0.3, acc_a, 0.9995, 6),
+                _row("b", 0.0, 0.99, 0.9995, 4), _row("b", 0.3, acc_b, 1.0, 4)]
+        for r in rows:
+            r["default"]["equivalent_to_task"] = r["default"]["states"] == r["task"]["states"]
+        bench.annotate(rows)
+        path = tmp_path / f"s{seed}.json"
+        path.write_text(json.dumps({"train_seed": seed, "rows": rows}))
+        runs.append(str(path))
+    out = subprocess.run([sys.executable, str(BENCH), "--pool", *runs], capture_output=True, text=True, timeout=60,
+                         check=True).stdout
+    assert "| a (4) | 95.00 / 8 / 97.00 / no | 94.60 / 6 / 99.95 / yes | 95.00 / 8 / 97.00 / no |" in out
+    assert "strength 0.3: target met on +0: 1/2, +1: 2/2; pooled 3/4 (task, run) pairs (75%); the task's own automaton 2/4" in out
+    assert "strength 0: target met on +0: 1/2, +1: 1/2; pooled 2/4" in out
