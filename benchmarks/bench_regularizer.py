@@ -512,6 +512,7 @@ def main(argv: list[str] | None = None) -> int:
                    "longest training word (0: off; default: the package's)")
     p.add_argument("--horizon-words", type=int, help="Extractability(horizon_words=...) (default: the package's)")
     p.add_argument("--horizon-every", type=int, help="Extractability(horizon_every=...) (default: the package's)")
+    p.add_argument("--anneal-epochs", type=int, help="Extractability(anneal_epochs=...) (default: the package's)")
     p.add_argument("--no-front", action="store_true", help="skip fx.pareto")
     p.add_argument("--train-scale", type=int, default=1, metavar="K",
                    help="train on K times each recipe's training words (train_n * K, same seed; test and validation "
@@ -573,7 +574,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{'not run' if a.no_front else 'fx.pareto'}; jobs {a.jobs}; train words x{a.train_scale}; training seed +{a.train_seed}; {time.strftime('%Y-%m-%d %H:%M')}")
     if 0.0 not in strengths:
         print("no strength 0 in the sweep: no baseline, so no accuracy change, time ratio or target", file=sys.stderr)
-    given = {"horizon": a.horizon, "horizon_words": a.horizon_words, "horizon_every": a.horizon_every}
+    given = {"horizon": a.horizon, "horizon_words": a.horizon_words, "horizon_every": a.horizon_every,
+             "anneal_epochs": a.anneal_epochs}
     options = {"method": a.method, **{k: v for k, v in given.items() if v is not None}}
     try:
         settings = regularizer(1.0, options).to_dict()
