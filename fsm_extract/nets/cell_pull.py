@@ -62,7 +62,7 @@ def _forward(gates, c0, h, w, cents, temperature, separation):  # pragma: no cov
                 for j in range(width):
                     s[2 * ell * width + j] = h[ell, b, t, j]
                     s[(2 * ell + 1) * width + j] = c[ell, b, t, j]
-            low = np.inf
+            low = zero + 3.0e38  # above any distance of finite states (no inf: fastmath assumes none)
             for k in range(k_n):
                 acc = zero
                 for m in range(dim):
