@@ -97,7 +97,11 @@ class Extractability:
         beginning runs without gradients, its window runs beside the labelled words from the
         state the beginning left, and the term is the mean over the labelled steps and the
         windows' steps. The windows end between the longest training word and ``horizon``
-        times it, where extraction is tested and the net was never trained.
+        times it, where extraction is tested and the net was never trained. Measured with
+        ``train_classifier``'s defaults on the regulariser benchmark's 12 tasks, three seeds:
+        strength 0.1 with ``horizon=3`` reached 99.9% agreement on 19 of 36 (task, seed) pairs,
+        without it 17, mean accuracy 98.80% against 98.16% (the counters gain most); off by
+        default because with fixed epochs at strength 0.3 it cost the tanh RNN 7.7 points.
     horizon_words : int, default 16
         Windows per batch that carries them (1..1024) when ``horizon`` is on.
     horizon_every : int, default 4
