@@ -23,12 +23,29 @@ import numpy as np
 import torch
 from numba import njit
 
-__all__ = ["CellPull", "fused"]
+from .step_states import _cells_backward, _cells_forward, gate_activations
+
+__all__ = ["CellPull"]
 
 
-def fused(pre: torch.Tensor) -> bool:
-    """Whether :class:`CellPull` takes these gates' pre-activations (CPU float32/float64)."""
-    return pre.device.type == "cpu" and pre.dtype in (torch.float32, torch.float64)
+@njit(cache=True, fastmath=True)
+def _gather(s, h, c, b, t):  # pragma: no cover
+    # row (b, t)'s state into s: every layer's (h, c) in turn
+    layers, width = h.shape[0], h.shape[3]
+    for ell in range(layers):
+        for j in range(width):
+            s[2 * ell * width + j] = h[ell, b, t, j]
+            s[(2 * ell + 1) * width + j] = c[ell, b, t, j]
+
+
+@njit(cache=True, fastmath=True)
+def _gap(cents, a, z):  # pragma: no cover
+    # mean squared difference per coordinate of centroids a and z
+    acc = cents[0, 0] * 0
+    for m in range(cents.shape[1]):
+        diff = cents[a, m] - cents[z, m]
+        acc += diff * diff
+    return acc / cents.shape[1]
 
 
 @njit(cache=True, fastmath=True)
@@ -37,18 +54,11 @@ def _forward(gates, c0, h, w, cents, temperature, separation):  # pragma: no cov
     # c0 (L, B, H); h (L, B, T, H); w (B, T) the rows' weights; cents (K, 2LH), a row's state being
     # every layer's (h, c) in turn. Accumulates in the tensors' precision.
     layers, n, steps, three = gates.shape
-    width = three // 3
     k_n, dim = cents.shape
     zero = np.zeros(1, gates.dtype)[0]
-    c = np.empty((layers, n, steps, width), gates.dtype)
+    c = np.empty((layers, n, steps, three // 3), gates.dtype)
     for ell in range(layers):
-        for b in range(n):
-            for j in range(width):
-                c[ell, b, 0, j] = gates[ell, b, 0, width + j] * c0[ell, b, j] + gates[ell, b, 0, j] * gates[ell, b, 0, 2 * width + j]
-            for t in range(1, steps):
-                for j in range(width):
-                    c[ell, b, t, j] = (gates[ell, b, t, width + j] * c[ell, b, t - 1, j]
-                                       + gates[ell, b, t, j] * gates[ell, b, t, 2 * width + j])
+        c[ell] = _cells_forward(gates[ell], c0[ell])
     d = np.zeros((n, steps, k_n), gates.dtype)
     p = np.zeros((n, steps, k_n), gates.dtype)
     per = np.zeros((n, steps), gates.dtype)
@@ -58,10 +68,7 @@ def _forward(gates, c0, h, w, cents, temperature, separation):  # pragma: no cov
         for t in range(steps):
             if w[b, t] == 0.0:
                 continue
-            for ell in range(layers):
-                for j in range(width):
-                    s[2 * ell * width + j] = h[ell, b, t, j]
-                    s[(2 * ell + 1) * width + j] = c[ell, b, t, j]
+            _gather(s, h, c, b, t)
             low = zero + 3.0e38  # above any distance of finite states (no inf: fastmath assumes none)
             for k in range(k_n):
                 acc = zero
@@ -85,11 +92,7 @@ def _forward(gates, c0, h, w, cents, temperature, separation):  # pragma: no cov
     push = 0.0
     for a in range(k_n):
         for z in range(a + 1, k_n):
-            acc = zero
-            for m in range(dim):
-                diff = cents[a, m] - cents[z, m]
-                acc += diff * diff
-            push += max(separation - acc / dim, 0.0)
+            push += max(separation - _gap(cents, a, z), 0.0)
     if pairs > 0:
         total += push / pairs
     return total, c, d, p, per
@@ -114,10 +117,7 @@ def _backward(grad, gates, c, c0, h, w, cents, d, p, per, temperature, separatio
         for t in range(steps):
             if w[b, t] == 0.0:
                 continue
-            for ell in range(layers):
-                for j in range(width):
-                    s[2 * ell * width + j] = h[ell, b, t, j]
-                    s[(2 * ell + 1) * width + j] = c[ell, b, t, j]
+            _gather(s, h, c, b, t)
             total = zero
             for k in range(k_n):  # dL/dd_k times the 2 / dim of dd_k/ds = 2 (s - m_k) / dim
                 g[k] = w[b, t] * scale * p[b, t, k] * (1.0 - (d[b, t, k] - per[b, t]) / temperature)
@@ -135,28 +135,15 @@ def _backward(grad, gates, c, c0, h, w, cents, d, p, per, temperature, separatio
     pairs = k_n * (k_n - 1) // 2
     for a in range(k_n):
         for z in range(a + 1, k_n):
-            acc = zero
-            for m in range(dim):
-                diff = cents[a, m] - cents[z, m]
-                acc += diff * diff
-            if separation - acc / dim > 0.0:
+            if separation - _gap(cents, a, z) > 0.0:
                 for m in range(dim):
                     step = grad * 2.0 * (cents[a, m] - cents[z, m]) / (dim * pairs)
                     d_cents[a, m] -= step
                     d_cents[z, m] += step
     d_pre = np.empty_like(gates)
-    d_c0 = np.zeros((layers, n, width), gates.dtype)
+    d_c0 = np.empty((layers, n, width), gates.dtype)
     for ell in range(layers):
-        for b in range(n):
-            for t in range(steps - 1, -1, -1):
-                for j in range(width):
-                    dc = d_c[ell, b, t, j] + d_c0[ell, b, j]  # d_c0 carries dL/dc[t] through c[t + 1]
-                    i, f, gg = gates[ell, b, t, j], gates[ell, b, t, width + j], gates[ell, b, t, 2 * width + j]
-                    before = c[ell, b, t - 1, j] if t > 0 else c0[ell, b, j]
-                    d_pre[ell, b, t, j] = dc * gg * i * (1.0 - i)
-                    d_pre[ell, b, t, width + j] = dc * before * f * (1.0 - f)
-                    d_pre[ell, b, t, 2 * width + j] = dc * i * (1.0 - gg * gg)
-                    d_c0[ell, b, j] = dc * f
+        d_pre[ell], d_c0[ell] = _cells_backward(d_c[ell], gates[ell], c[ell], c0[ell])
     return d_pre, d_c0, d_h, d_cents
 
 
@@ -170,12 +157,7 @@ class CellPull(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, pre: torch.Tensor, c0: torch.Tensor, h: torch.Tensor, weights: torch.Tensor,
                 cents: torch.Tensor, temperature: float, separation: float) -> torch.Tensor:
-        width = pre.shape[-1] // 3
-        with torch.no_grad():  # tanh(x) = 2 sigmoid(2x) - 1: torch's sigmoid is about 3x faster than its tanh
-            scale = pre.new_ones(3 * width)
-            scale[2 * width:] = 2.0
-            gates = torch.sigmoid(pre * scale)
-            gates[..., 2 * width:].mul_(2.0).sub_(1.0)
+        gates = gate_activations(pre)
         arrays = [t.detach().contiguous() for t in (gates, c0, h, weights.to(pre.dtype), cents.to(pre.dtype))]
         dtype = arrays[0].numpy().dtype.type
         total, c, d, p, per = _forward(*(a.numpy() for a in arrays), dtype(temperature), dtype(separation))

@@ -54,8 +54,8 @@ from torch import nn
 
 from .._checks import check_choice, check_float, check_int, check_seed
 from ..errors import ArgumentTypeError, ValidationError
-from .cell_pull import CellPull, fused
-from .step_states import Layer, captured, cell_step, layer_states
+from .cell_pull import CellPull
+from .step_states import Layer, captured, cell_step, layer_states, numba_scan
 
 __all__ = ["Extractability", "ExtractabilityMethod", "METHODS", "Regularizer", "SoftPull", "as_extractability"]
 
@@ -289,7 +289,7 @@ class Regularizer:
         started from ``initial``, over the steps ``valid``."""
         method = self.options.method
         x, top = seen
-        if method == "centroids" and isinstance(rnn, nn.LSTM) and fused(top):
+        if method == "centroids" and isinstance(rnn, nn.LSTM) and numba_scan(top):
             return self._cell_pull(layer_states(rnn, x, top, initial, cells=False), valid)
         layers = layer_states(rnn, x, top, initial)
         if method == "centroids":

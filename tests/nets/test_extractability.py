@@ -440,7 +440,7 @@ def test_regularizer_lstm_term_is_the_unfused_one(num_layers, monkeypatch):
         _, fused_term = reg.logits(net, ids, valid)
         reg.rng.bit_generator.state, reg.batches = before, reg.batches - 1
         with monkeypatch.context() as patch:
-            patch.setattr(_extractability, "fused", lambda t: False)
+            patch.setattr(_extractability, "numba_scan", lambda t: False)
             _, plain_term = reg.logits(net, ids, valid)
         torch.testing.assert_close(fused_term, plain_term, atol=1e-6, rtol=1e-5)
         assert with_windows == (batch == 0)
