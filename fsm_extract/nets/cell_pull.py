@@ -99,15 +99,15 @@ def _forward(gates, c0, h, w, cents, temperature, separation):  # pragma: no cov
 
 
 @njit(cache=True, fastmath=True)
-def _backward(grad, gates, c, c0, h, w, cents, d, p, per, temperature, separation):  # pragma: no cover
+def _backward(grad, g_c, gates, c, c0, h, w, cents, d, p, per, temperature, separation):  # pragma: no cover
     # returns the gradients by the gates' pre-activations (L, B, T, 3H), c0 (L, B, H), h (L, B, T, H)
-    # and cents (K, 2LH)
+    # and cents (K, 2LH); g_c (L, B, T, H): the gradient by the cells from outside the node
     layers, n, steps, three = gates.shape
     width = three // 3
     k_n, dim = cents.shape
     zero = np.zeros(1, gates.dtype)[0]
     d_h = np.zeros((layers, n, steps, width), gates.dtype)
-    d_c = np.zeros((layers, n, steps, width), gates.dtype)
+    d_c = g_c.copy()
     d_cents = np.zeros((k_n, dim), gates.dtype)
     s = np.empty(dim, gates.dtype)
     d_s = np.empty(dim, gates.dtype)
@@ -131,7 +131,7 @@ def _backward(grad, gates, c, c0, h, w, cents, d, p, per, temperature, separatio
             for ell in range(layers):
                 for j in range(width):
                     d_h[ell, b, t, j] = d_s[2 * ell * width + j]
-                    d_c[ell, b, t, j] = d_s[(2 * ell + 1) * width + j]
+                    d_c[ell, b, t, j] += d_s[(2 * ell + 1) * width + j]
     pairs = k_n * (k_n - 1) // 2
     for a in range(k_n):
         for z in range(a + 1, k_n):
@@ -152,7 +152,10 @@ class CellPull(torch.autograd.Function):
     h (L, B, T, H), weights (B, T), centroids (K, 2LH), temperature, separation)``, where ``pre``
     holds every layer's input, forget and cell gates' pre-activations (:func:`~fsm_extract.nets.
     step_states.lstm_gates`), ``c0`` the cells the rows started from, ``h`` the layers' outputs;
-    a row's state is every layer's ``(h, c)`` in turn. Rows of weight 0 are skipped."""
+    a row's state is every layer's ``(h, c)`` in turn. Rows of weight 0 are skipped.
+
+    Returns ``(term, cells)``: the term (a scalar) and the cells ``c`` (L, B, T, H), whose
+    gradient from outside the node flows back through the scan with the term's."""
 
     @staticmethod
     def forward(ctx: Any, pre: torch.Tensor, c0: torch.Tensor, h: torch.Tensor, weights: torch.Tensor,
@@ -161,16 +164,18 @@ class CellPull(torch.autograd.Function):
         arrays = [t.detach().contiguous() for t in (gates, c0, h, weights.to(pre.dtype), cents.to(pre.dtype))]
         dtype = arrays[0].numpy().dtype.type
         total, c, d, p, per = _forward(*(a.numpy() for a in arrays), dtype(temperature), dtype(separation))
-        ctx.save_for_backward(*arrays, *(torch.from_numpy(a) for a in (c, d, p, per)))
+        cells = torch.from_numpy(c)
+        ctx.save_for_backward(*arrays, cells, *(torch.from_numpy(a) for a in (d, p, per)))
         ctx.constants = (float(temperature), float(separation))
-        return pre.new_tensor(total)
+        return pre.new_tensor(total), cells.clone()
 
     @staticmethod
-    def backward(ctx: Any, grad: torch.Tensor) -> tuple:
+    def backward(ctx: Any, grad: torch.Tensor, grad_cells: torch.Tensor | None = None) -> tuple:
         gates, c0, h, w, cents, c, d, p, per = ctx.saved_tensors
         temperature, separation = ctx.constants
         dtype = gates.numpy().dtype.type
-        d_pre, d_c0, d_h, d_cents = _backward(dtype(grad), gates.numpy(), c.numpy(), c0.numpy(), h.numpy(), w.numpy(),
+        g_c = np.zeros(c.shape, c.numpy().dtype) if grad_cells is None else grad_cells.to(c.dtype).contiguous().numpy()
+        d_pre, d_c0, d_h, d_cents = _backward(dtype(grad), g_c, gates.numpy(), c.numpy(), c0.numpy(), h.numpy(), w.numpy(),
                                               cents.numpy(), d.numpy(), p.numpy(), per.numpy(), dtype(temperature),
                                               dtype(separation))
         return (torch.from_numpy(d_pre), torch.from_numpy(d_c0), torch.from_numpy(d_h), None,

@@ -77,7 +77,7 @@ def test_options_are_frozen_and_recorded():
     with pytest.raises(AttributeError):
         opts.strength = 1.0
     assert opts.to_dict() == {"strength": 0.25, "method": "ternary", "n_centroids": 16, "temperature": [0.5, 0.05],
-                              "separation": 0.1, "noise": 0.1, "horizon": opts.horizon, "horizon_words": 16,
+                              "separation": 0.1, "consistency": 1.0, "noise": 0.1, "horizon": opts.horizon, "horizon_words": 16,
                               "horizon_every": 4, "anneal_epochs": 10}
     assert fx.Extractability().method == "centroids"
 
@@ -106,7 +106,7 @@ def test_term_decreases_and_is_recorded(t4):
     centroids' separation hinge) falls as training runs (not at every epoch: the net's states
     move as it learns the task)."""
     lang, data = t4
-    opts = fx.Extractability(strength=0.3)
+    opts = fx.Extractability(strength=0.3, consistency=0.0)
     net = fx.train_classifier(data, language=lang, hidden_size=8, epochs=6, seed=0, early_stopping=False,
                               progress=False, extractability=opts)
     record = net.metadata["extractability"]
@@ -412,7 +412,7 @@ def test_cell_pull_gradient_and_value(temperature, separation):
     w = w / w.sum()
     cents = torch.randn(k, 2 * layers * width, dtype=torch.float64, requires_grad=True)
 
-    def term(pre, c0, h, cents):
+    def term(pre, c0, h, cents):  # the term and the cells
         return CellPull.apply(pre, c0, h, w, cents, temperature, separation)
 
     assert torch.autograd.gradcheck(term, (pre, c0, h, cents))
@@ -420,7 +420,9 @@ def test_cell_pull_gradient_and_value(temperature, separation):
     states = torch.cat([p for i in range(layers) for p in (h[i], cells[i])], dim=-1).reshape(-1, 2 * layers * width)
     push = torch.relu(separation - torch.pdist(cents).square() / (2 * layers * width)).mean()
     expected = SoftPull.apply(states, w.reshape(-1), cents, temperature) + push
-    torch.testing.assert_close(term(pre, c0, h, cents), expected)
+    total, got_cells = term(pre, c0, h, cents)
+    torch.testing.assert_close(total, expected)
+    torch.testing.assert_close(got_cells, torch.stack(cells))
 
 
 @pytest.mark.parametrize("num_layers", [1, 2])
@@ -480,3 +482,51 @@ def test_cli_bad_values(capsys, tmp_path, jsonl, args, pattern):
     assert rc == 2
     assert len(err.strip().splitlines()) == 1 and err.startswith("fsm-extract train: error: ") and pattern in err, err
     assert not out.exists()
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_consistency_is_the_step_from_the_soft_centroid(cell):
+    """``consistency``'s part of the term, computed by hand one step at a time: each step after
+    a word's first is run again from the previous state's soft-assigned centroid, and the mean
+    squared difference (per coordinate; an LSTM's h and c) from the state the net reached is
+    averaged over those steps (steps outside ``valid`` count nothing)."""
+    torch.manual_seed(0)
+    net = fx.RNNClassifier("ab", cell=cell, hidden_size=5).double()
+    opts = fx.Extractability(temperature=(0.05, 0.05), consistency=2.5)
+    reg = Regularizer(net, opts, epochs=1, seed=0)
+    reg.centroids.data = reg.centroids.data.double()
+    ids = torch.tensor([[0, 1, 1, 0], [1, 1, 0, 0], [0, 0, 1, 1]])
+    valid = torch.tensor([[1, 1, 1, 1], [1, 1, 1, 0], [1, 1, 0, 0]], dtype=torch.bool)
+    with torch.no_grad():
+        _, with_it = reg.logits(net, ids, valid)
+        reg.options = fx.Extractability(temperature=(0.05, 0.05), consistency=0.0)
+        _, without = reg.logits(net, ids, valid)
+        w = [p.detach() for p in net.rnn.parameters()]
+        cents = reg.centroids.detach()
+        errors = []
+        for b in range(ids.shape[0]):
+            h = torch.zeros(1, 5, dtype=torch.float64)
+            c = torch.zeros(1, 5, dtype=torch.float64)
+            states = []
+            for t in range(int(valid[b].sum())):
+                x = net.embedding(ids[b, t : t + 1])
+                if cell == "lstm":
+                    h, c = torch.lstm_cell(x, (h, c), *w)
+                    states.append(torch.cat([h, c], dim=1))
+                else:
+                    h = torch.gru_cell(x, h, *w)
+                    states.append(h)
+            for t in range(1, len(states)):
+                prev = states[t - 1]
+                p = torch.softmax(-((prev - cents) ** 2).mean(1) / 0.05, dim=0)
+                q = (p[:, None] * cents).sum(0, keepdim=True)
+                x = net.embedding(ids[b, t : t + 1])
+                if cell == "lstm":
+                    h2, c2 = torch.lstm_cell(x, (q[:, :5], q[:, 5:]), *w)
+                    errors.append(((torch.cat([h2, c2], 1) - states[t])[:, :5] ** 2).mean()
+                                  + ((torch.cat([h2, c2], 1) - states[t])[:, 5:] ** 2).mean())
+                else:
+                    errors.append(((torch.gru_cell(x, q, *w) - states[t]) ** 2).mean())
+    expected = 2.5 * torch.stack(errors).mean()  # the term before the strength: consistency times the mean
+    assert float(with_it - without) > 0.0
+    torch.testing.assert_close(with_it - without, expected)
