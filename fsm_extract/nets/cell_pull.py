@@ -25,7 +25,7 @@ from numba import njit
 
 from .step_states import _cells_backward, _cells_forward, gate_activations
 
-__all__ = ["CellPull"]
+__all__ = ["CellPull", "StepError"]
 
 
 @njit(cache=True, fastmath=True)
@@ -61,6 +61,7 @@ def _forward(gates, c0, h, w, cents, temperature, separation):  # pragma: no cov
         c[ell] = _cells_forward(gates[ell], c0[ell])
     d = np.zeros((n, steps, k_n), gates.dtype)
     p = np.zeros((n, steps, k_n), gates.dtype)
+    q = np.zeros((n, steps, dim), gates.dtype)
     per = np.zeros((n, steps), gates.dtype)
     s = np.empty(dim, gates.dtype)
     total = 0.0
@@ -86,6 +87,8 @@ def _forward(gates, c0, h, w, cents, temperature, separation):  # pragma: no cov
             for k in range(k_n):
                 p[b, t, k] /= norm
                 row += p[b, t, k] * d[b, t, k]
+                for m in range(dim):
+                    q[b, t, m] += p[b, t, k] * cents[k, m]
             per[b, t] = row
             total += w[b, t] * row
     pairs = k_n * (k_n - 1) // 2
@@ -95,13 +98,14 @@ def _forward(gates, c0, h, w, cents, temperature, separation):  # pragma: no cov
             push += max(separation - _gap(cents, a, z), 0.0)
     if pairs > 0:
         total += push / pairs
-    return total, c, d, p, per
+    return total, c, d, p, per, q
 
 
 @njit(cache=True, fastmath=True)
-def _backward(grad, g_c, gates, c, c0, h, w, cents, d, p, per, temperature, separation):  # pragma: no cover
+def _backward(grad, g_c, g_q, gates, c, c0, h, w, cents, d, p, per, temperature, separation):  # pragma: no cover
     # returns the gradients by the gates' pre-activations (L, B, T, 3H), c0 (L, B, H), h (L, B, T, H)
-    # and cents (K, 2LH); g_c (L, B, T, H): the gradient by the cells from outside the node
+    # and cents (K, 2LH); g_c (L, B, T, H) and g_q (B, T, 2LH): the gradients by the cells and by
+    # the soft centroids from outside the node
     layers, n, steps, three = gates.shape
     width = three // 3
     k_n, dim = cents.shape
@@ -112,15 +116,25 @@ def _backward(grad, g_c, gates, c, c0, h, w, cents, d, p, per, temperature, sepa
     s = np.empty(dim, gates.dtype)
     d_s = np.empty(dim, gates.dtype)
     g = np.empty(k_n, gates.dtype)
+    a = np.empty(k_n, gates.dtype)
     scale = 2.0 * grad / dim
     for b in range(n):
         for t in range(steps):
             if w[b, t] == 0.0:
                 continue
             _gather(s, h, c, b, t)
+            mean_a = zero  # q = sum_k p_k m_k: a_k = g_q . m_k, and dq/dd_k = -p_k (m_k - q) / T
+            for k in range(k_n):
+                acc = zero
+                for m in range(dim):
+                    acc += g_q[b, t, m] * cents[k, m]
+                    d_cents[k, m] += p[b, t, k] * g_q[b, t, m]
+                a[k] = acc
+                mean_a += p[b, t, k] * acc
             total = zero
             for k in range(k_n):  # dL/dd_k times the 2 / dim of dd_k/ds = 2 (s - m_k) / dim
-                g[k] = w[b, t] * scale * p[b, t, k] * (1.0 - (d[b, t, k] - per[b, t]) / temperature)
+                g[k] = (w[b, t] * scale * p[b, t, k] * (1.0 - (d[b, t, k] - per[b, t]) / temperature)
+                        - (2.0 / dim) * p[b, t, k] * (a[k] - mean_a) / temperature)
                 total += g[k]
             for m in range(dim):
                 d_s[m] = total * s[m]
@@ -154,8 +168,10 @@ class CellPull(torch.autograd.Function):
     step_states.lstm_gates`), ``c0`` the cells the rows started from, ``h`` the layers' outputs;
     a row's state is every layer's ``(h, c)`` in turn. Rows of weight 0 are skipped.
 
-    Returns ``(term, cells)``: the term (a scalar) and the cells ``c`` (L, B, T, H), whose
-    gradient from outside the node flows back through the scan with the term's."""
+    Returns ``(term, cells, q)``: the term (a scalar), the cells ``c`` (L, B, T, H) and every
+    row's soft centroid ``q`` (B, T, 2LH; ``sum_k p_k m_k``, zeros on the rows of weight 0); their
+    gradients from outside the node flow back with the term's (the cells' through the scan,
+    the soft centroids' to the centroids and, through the assignment, to the states)."""
 
     @staticmethod
     def forward(ctx: Any, pre: torch.Tensor, c0: torch.Tensor, h: torch.Tensor, weights: torch.Tensor,
@@ -163,20 +179,75 @@ class CellPull(torch.autograd.Function):
         gates = gate_activations(pre)
         arrays = [t.detach().contiguous() for t in (gates, c0, h, weights.to(pre.dtype), cents.to(pre.dtype))]
         dtype = arrays[0].numpy().dtype.type
-        total, c, d, p, per = _forward(*(a.numpy() for a in arrays), dtype(temperature), dtype(separation))
+        total, c, d, p, per, q = _forward(*(a.numpy() for a in arrays), dtype(temperature), dtype(separation))
         cells = torch.from_numpy(c)
         ctx.save_for_backward(*arrays, cells, *(torch.from_numpy(a) for a in (d, p, per)))
         ctx.constants = (float(temperature), float(separation))
-        return pre.new_tensor(total), cells.clone()
+        return pre.new_tensor(total), cells.clone(), torch.from_numpy(q)
 
     @staticmethod
-    def backward(ctx: Any, grad: torch.Tensor, grad_cells: torch.Tensor | None = None) -> tuple:
+    def backward(ctx: Any, grad: torch.Tensor, grad_cells: torch.Tensor | None = None,
+                 grad_q: torch.Tensor | None = None) -> tuple:
         gates, c0, h, w, cents, c, d, p, per = ctx.saved_tensors
         temperature, separation = ctx.constants
         dtype = gates.numpy().dtype.type
-        g_c = np.zeros(c.shape, c.numpy().dtype) if grad_cells is None else grad_cells.to(c.dtype).contiguous().numpy()
-        d_pre, d_c0, d_h, d_cents = _backward(dtype(grad), g_c, gates.numpy(), c.numpy(), c0.numpy(), h.numpy(), w.numpy(),
+
+        def outside(g: torch.Tensor | None, shape: tuple) -> np.ndarray:
+            return np.zeros(shape, c.numpy().dtype) if g is None else g.to(c.dtype).contiguous().numpy()
+
+        g_c = outside(grad_cells, tuple(c.shape))
+        g_q = outside(grad_q, (*w.shape, cents.shape[1]))
+        d_pre, d_c0, d_h, d_cents = _backward(dtype(grad), g_c, g_q, gates.numpy(), c.numpy(), c0.numpy(), h.numpy(), w.numpy(),
                                               cents.numpy(), d.numpy(), p.numpy(), per.numpy(), dtype(temperature),
                                               dtype(separation))
         return (torch.from_numpy(d_pre), torch.from_numpy(d_c0), torch.from_numpy(d_h), None,
                 torch.from_numpy(d_cents), None, None)
+
+
+class StepError(torch.autograd.Function):
+    """The consistency error of one LSTM layer, one node with its backward written out: every
+    row's step run from ``(qh, qc)`` on input ``x``, and the weighted sum over the rows of the
+    mean squared difference (per unit) of its ``h`` and ``c`` from the ``(h, c)`` the net reached.
+
+    ``apply(x (N, E), qh, qc, h, c (N, H), weights (N,), w_ih (4H, E), w_hh (4H, H), bias (4H,) or
+    None)``, ``nn.LSTM``'s gate order (input, forget, cell, output). The autograd graph of the same
+    step (``torch.lstm_cell`` and the error) is some sixty operations forward and backward, and
+    their fixed cost, not the arithmetic, was the regulariser's on small nets."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, qh: torch.Tensor, qc: torch.Tensor, h: torch.Tensor, c: torch.Tensor,
+                weights: torch.Tensor, w_ih: torch.Tensor, w_hh: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+        width = qh.shape[1]
+        gates = x @ w_ih.T if bias is None else torch.addmm(bias, x, w_ih.T)
+        gates.addmm_(qh, w_hh.T)
+        gates[:, 2 * width:3 * width].mul_(2.0)
+        act = torch.sigmoid_(gates)  # the cell gate's tanh as 2 sigmoid(2x) - 1
+        act[:, 2 * width:3 * width].mul_(2.0).sub_(1.0)
+        i, f, g, o = act.split(width, dim=1)
+        c2 = torch.addcmul(i * g, f, qc)
+        tc = torch.sigmoid(c2 * 2.0).mul_(2.0).sub_(1.0)  # tanh (torch's CPU tanh is several times slower)
+        eh = torch.addcmul(-h, o, tc)
+        ec = c2.sub_(c)
+        total = torch.dot(eh.square().sum(1).add_(ec.square().sum(1)), weights) / width
+        ctx.save_for_backward(x, qh, qc, weights, w_ih, w_hh, act, tc, eh, ec)
+        ctx.has_bias = bias is not None
+        return total
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple:
+        x, qh, qc, weights, w_ih, w_hh, act, tc, eh, ec = ctx.saved_tensors
+        width = qh.shape[1]
+        i, f, g, o = act.split(width, dim=1)
+        scale = (weights * (grad * 2.0 / width))[:, None]
+        d_h2, d_ec = eh * scale, ec * scale
+        d_act = torch.empty_like(act)
+        d_act[:, 3 * width:] = d_h2 * tc
+        d_c2 = torch.addcmul(d_ec, d_h2 * o, 1.0 - tc * tc)
+        d_act[:, :width] = d_c2 * g
+        d_act[:, width:2 * width] = d_c2 * qc
+        d_act[:, 2 * width:3 * width] = d_c2 * i
+        deriv = act * (1.0 - act)
+        deriv[:, 2 * width:3 * width] = 1.0 - g * g
+        d_pre = d_act.mul_(deriv)
+        return (d_pre @ w_ih, d_pre @ w_hh, d_c2 * f, -d_h2, -d_ec, None, d_pre.T @ x, d_pre.T @ qh,
+                d_pre.sum(0) if ctx.has_bias else None)

@@ -54,8 +54,8 @@ from torch import nn
 
 from .._checks import check_choice, check_float, check_int, check_seed
 from ..errors import ArgumentTypeError, ValidationError
-from .cell_pull import CellPull
-from .step_states import Layer, captured, cell_step, layer_states, numba_scan
+from .cell_pull import CellPull, StepError
+from .step_states import Layer, captured, cell_step, layer_states, layer_weights, numba_scan
 
 __all__ = ["Extractability", "ExtractabilityMethod", "METHODS", "Regularizer", "SoftPull", "as_extractability"]
 
@@ -93,12 +93,13 @@ class Extractability:
     consistency : float, default 1.0
         Weight (in [0, 100], relative to the pull) of ``"centroids"``' second part: the centroids
         must behave like the states they stand for. For every step after a word's first, the
-        step is run again from the previous state's soft-assigned centroid (the states' mean
-        under its softmax assignment, which the annealing makes the nearest centroid), and the
-        squared distance (mean per coordinate) from the state the net reached is penalised. 0:
-        the pull alone. Measured with 4x the regulariser benchmark's words and ``horizon=3``:
-        every (task, seed) pair that missed 99.9% agreement with the pull alone reached it
-        (benchmarks/README.md).
+        step is run again from the previous state's soft-assigned centroid (the centroids' mean
+        under the pull's softmax assignment, which the annealing makes the nearest centroid),
+        and the squared distance (mean per coordinate) from the state the net reached is
+        penalised, from the first epoch on (ramping its weight up with the annealing kept the
+        under-trained GRU's accuracy but lost most of the gain on the counters). 0: the pull
+        alone. What it buys and costs: benchmarks/README.md ("Centroids that behave like their
+        states").
     noise : float, default 0.1
         Standard deviation of ``"noise"``'s perturbation.
     horizon : float, default 0.0
@@ -213,6 +214,7 @@ class Regularizer:
             weight = next(rnn.parameters())
             self.centroids = nn.Parameter(init.to(device=weight.device, dtype=weight.dtype))
         self.temperature = options.temperature[0]
+        self.consistency = options.consistency  # the consistency's weight (0: the pull alone)
         self.batches = 0  # labelled batches seen (the long words run with every horizon_every-th)
         self.pool: tuple | None = None  # (symbols, starts, lengths) of the nonempty training words
         if options.horizon > 0 and words is not None:
@@ -317,7 +319,7 @@ class Regularizer:
         cents = self.centroids.to(states.dtype)
         pull = SoftPull.apply(flat, weights / weights.sum().clamp_min(1.0), cents, self.temperature)
         push = torch.relu(self.options.separation - torch.pdist(cents).square() / states.shape[-1]).mean()
-        if not self.options.consistency or states.shape[1] < 2:
+        if not self.consistency or states.shape[1] < 2:
             return pull + push
         return pull + push + self._consistency(rnn, layers, [layer.c for layer in layers], valid)
 
@@ -332,14 +334,32 @@ class Regularizer:
         h = stacked([layer.h for layer in layers])
         weights = valid.to(pre.dtype)
         weights = weights / weights.sum().clamp_min(1.0)
-        term, cells = CellPull.apply(pre, c0, h, weights, self.centroids, self.temperature, self.options.separation)
-        if not self.options.consistency or pre.shape[2] < 2:
+        term, cells, q = CellPull.apply(pre, c0, h, weights, self.centroids, self.temperature, self.options.separation)
+        steps = pre.shape[2]
+        if not self.consistency or steps < 2:
             return term
-        return term + self._consistency(rnn, layers, list(cells.unbind(0)), valid)
+        weights = self._pair_weights(valid).to(q.dtype)
+        q = q[:, :-1].reshape(-1, q.shape[-1])
+        total = q.new_zeros(())
+        for index, layer in enumerate(layers):
+            width = layer.h.shape[-1]
+            w_ih, w_hh, b_ih, b_hh = layer_weights(rnn, index)
+            total = total + StepError.apply(
+                layer.x[:, 1:].reshape(-1, layer.x.shape[-1]), q[:, 2 * index * width:(2 * index + 1) * width],
+                q[:, (2 * index + 1) * width:(2 * index + 2) * width], layer.h[:, 1:].reshape(-1, width),
+                cells[index, :, 1:].reshape(-1, width), weights, w_ih, w_hh, None if b_ih is None else b_ih + b_hh)
+        return term + self.consistency * total / len(layers)
+
+    @staticmethod
+    def _pair_weights(valid: torch.Tensor) -> torch.Tensor:
+        """The consistency's weights of the steps ``t >= 1`` (B * (T - 1),): those ``valid``
+        whose previous step is, equal and summing to 1."""
+        weights = (valid[:, 1:] & valid[:, :-1]).reshape(-1)
+        return weights / weights.sum().clamp_min(1.0)
 
     def _consistency(self, rnn: nn.RNNBase, layers: list[Layer], cells: list[torch.Tensor | None],
                      valid: torch.Tensor) -> torch.Tensor:
-        """``consistency`` times the centroids' consistency: every step ``t >= 1`` that is
+        """The consistency's weight now times the centroids' consistency: every step ``t >= 1`` that is
         ``valid``, and whose previous step is, run again from step ``t - 1``'s soft-assigned
         centroid (the centroids' mean under the softmax over the negative distances, as the pull
         assigns them), and the squared distance (mean per coordinate, every layer's ``h`` and an
@@ -353,8 +373,7 @@ class Regularizer:
         d = torch.addmm(cents.square().sum(1), prev, cents.T, alpha=-2.0) + prev.square().sum(1, keepdim=True)
         p = torch.softmax(d.clamp(min=0.0) / (-prev.shape[-1] * self.temperature), dim=1)
         q = p @ cents  # (rows, W): the previous steps' soft centroids
-        weights = (valid[:, 1:] & valid[:, :-1]).to(q.dtype)
-        weights = (weights / weights.sum().clamp_min(1.0)).reshape(-1)
+        weights = self._pair_weights(valid).to(q.dtype)
         total = q.new_zeros(())
         at = 0
         for index, (layer, c) in enumerate(zip(layers, cells)):
@@ -371,7 +390,7 @@ class Regularizer:
                 h2, c2 = cell_step(rnn, index, x, (qh, qc))
                 err = (h2 - h).square().mean(1) + (c2 - c[:, 1:].reshape(-1, width)).square().mean(1)
             total = total + (err * weights).sum()
-        return self.options.consistency * total / len(layers)
+        return self.consistency * total / len(layers)
 
     def _noise(self, rnn: nn.RNNBase, layers: list[Layer], valid: torch.Tensor) -> torch.Tensor:
         sigma = self.options.noise

@@ -42,14 +42,14 @@ def captured(rnn: nn.Module) -> Iterator[list]:
         handle.remove()
 
 
-def _weights(rnn: nn.RNNBase, layer: int) -> tuple:
+def layer_weights(rnn: nn.RNNBase, layer: int) -> tuple:
     """(weight_ih, weight_hh, bias_ih, bias_hh) of ``layer`` (the biases None without them)."""
     return tuple(getattr(rnn, f"{name}_l{layer}", None) for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
 
 
 def cell_step(rnn: nn.RNNBase, layer: int, x: torch.Tensor, state: Any) -> Any:
     """One step of ``layer`` for a batch of inputs and states (rows): the next state."""
-    w = _weights(rnn, layer)
+    w = layer_weights(rnn, layer)
     if isinstance(rnn, nn.LSTM):
         return torch.lstm_cell(x, state, *w)
     if isinstance(rnn, nn.GRU):
@@ -202,7 +202,7 @@ def lstm_gates(rnn: nn.LSTM, layer: int, x: torch.Tensor, h: torch.Tensor, h0: t
     """The input, forget and cell gates' pre-activations (B, T, 3H) of an LSTM layer with
     inputs x (B, T, E) and outputs h (B, T, H) from ``h0`` (None: zeros): every step's gates need
     only the previous ``h``, so they are one matrix product (the output gate is not needed)."""
-    w_ih, w_hh, b_ih, b_hh = _weights(rnn, layer)
+    w_ih, w_hh, b_ih, b_hh = layer_weights(rnn, layer)
     three = 3 * rnn.hidden_size
     bias = None if b_ih is None else b_ih[:three] + b_hh[:three]
     return nn.functional.linear(torch.cat([x, previous(h, h0)], dim=-1),
@@ -250,7 +250,7 @@ def layer_states(rnn: nn.RNNBase, x: torch.Tensor, top: torch.Tensor, initial: A
 def run_layer(rnn: nn.RNNBase, layer: int, x: torch.Tensor, h0: torch.Tensor | None = None,
               c0: torch.Tensor | None = None) -> torch.Tensor:
     """The outputs (B, T, H) of one layer of a stack, from ``(h0, c0)`` (None: zeros; one fused call)."""
-    weights = [w for w in _weights(rnn, layer) if w is not None]
+    weights = [w for w in layer_weights(rnn, layer) if w is not None]
     zeros = torch.zeros(x.shape[0], rnn.hidden_size, dtype=x.dtype, device=x.device)
     h0 = (zeros if h0 is None else h0.to(x))[None]
     flags = (rnn.bias, 1, 0.0, True, False, True)  # has_biases, num_layers, dropout, train, bidirectional, batch_first
