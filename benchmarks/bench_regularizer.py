@@ -39,6 +39,7 @@ cache key includes ``train_n``, so K=1 keeps the existing cached nets.
     python benchmarks/bench_regularizer.py --only rdfa8-ab-h8 mod4-long-h8 --strengths 0 0.1 --horizon 3
     python benchmarks/bench_regularizer.py --strengths 0 0.1 --no-front --train-scale 4   # 4x the training words
     python benchmarks/bench_regularizer.py --strengths 0 0.1 --no-front --train-scale 4 --train-seed 1   # another training seed
+    python benchmarks/bench_regularizer.py --strengths 0 0.1 --no-front --train-scale 4 --horizon 3 --consistency 1   # the centroids' consistency
     python benchmarks/bench_regularizer.py --strengths 0 0.1 --train-scale 4 --horizon 3 --timing 3   # training time only
     python benchmarks/bench_regularizer.py --strengths 0 0.1 --defaults   # train_classifier's defaults (early stopping)
     python benchmarks/bench_regularizer.py --pool s0.json s1.json s2.json  # runs' --json side by side, the target pooled
@@ -513,6 +514,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--horizon-words", type=int, help="Extractability(horizon_words=...) (default: the package's)")
     p.add_argument("--horizon-every", type=int, help="Extractability(horizon_every=...) (default: the package's)")
     p.add_argument("--anneal-epochs", type=int, help="Extractability(anneal_epochs=...) (default: the package's)")
+    p.add_argument("--consistency", type=float, help="Extractability(consistency=...): the centroids' consistency "
+                   "(0: off; default: the package's)")
     p.add_argument("--no-front", action="store_true", help="skip fx.pareto")
     p.add_argument("--train-scale", type=int, default=1, metavar="K",
                    help="train on K times each recipe's training words (train_n * K, same seed; test and validation "
@@ -575,7 +578,7 @@ def main(argv: list[str] | None = None) -> int:
     if 0.0 not in strengths:
         print("no strength 0 in the sweep: no baseline, so no accuracy change, time ratio or target", file=sys.stderr)
     given = {"horizon": a.horizon, "horizon_words": a.horizon_words, "horizon_every": a.horizon_every,
-             "anneal_epochs": a.anneal_epochs}
+             "anneal_epochs": a.anneal_epochs, "consistency": a.consistency}
     options = {"method": a.method, **{k: v for k, v in given.items() if v is not None}}
     try:
         settings = regularizer(1.0, options).to_dict()

@@ -61,7 +61,6 @@ def _forward(gates, c0, h, w, cents, temperature, separation):  # pragma: no cov
         c[ell] = _cells_forward(gates[ell], c0[ell])
     d = np.zeros((n, steps, k_n), gates.dtype)
     p = np.zeros((n, steps, k_n), gates.dtype)
-    q = np.zeros((n, steps, dim), gates.dtype)
     per = np.zeros((n, steps), gates.dtype)
     s = np.empty(dim, gates.dtype)
     total = 0.0
@@ -87,8 +86,6 @@ def _forward(gates, c0, h, w, cents, temperature, separation):  # pragma: no cov
             for k in range(k_n):
                 p[b, t, k] /= norm
                 row += p[b, t, k] * d[b, t, k]
-                for m in range(dim):
-                    q[b, t, m] += p[b, t, k] * cents[k, m]
             per[b, t] = row
             total += w[b, t] * row
     pairs = k_n * (k_n - 1) // 2
@@ -98,14 +95,14 @@ def _forward(gates, c0, h, w, cents, temperature, separation):  # pragma: no cov
             push += max(separation - _gap(cents, a, z), 0.0)
     if pairs > 0:
         total += push / pairs
-    return total, c, d, p, per, q
+    return total, c, d, p, per
 
 
 @njit(cache=True, fastmath=True)
-def _backward(grad, g_c, g_q, gates, c, c0, h, w, cents, d, p, per, temperature, separation):  # pragma: no cover
+def _backward(grad, g_c, g_p, gates, c, c0, h, w, cents, d, p, per, temperature, separation):  # pragma: no cover
     # returns the gradients by the gates' pre-activations (L, B, T, 3H), c0 (L, B, H), h (L, B, T, H)
-    # and cents (K, 2LH); g_c (L, B, T, H) and g_q (B, T, 2LH): the gradients by the cells and by
-    # the soft centroids from outside the node
+    # and cents (K, 2LH); g_c (L, B, T, H) and g_p (B, T, K): the gradients by the cells and by the
+    # assignments from outside the node
     layers, n, steps, three = gates.shape
     width = three // 3
     k_n, dim = cents.shape
@@ -116,25 +113,19 @@ def _backward(grad, g_c, g_q, gates, c, c0, h, w, cents, d, p, per, temperature,
     s = np.empty(dim, gates.dtype)
     d_s = np.empty(dim, gates.dtype)
     g = np.empty(k_n, gates.dtype)
-    a = np.empty(k_n, gates.dtype)
     scale = 2.0 * grad / dim
     for b in range(n):
         for t in range(steps):
             if w[b, t] == 0.0:
                 continue
             _gather(s, h, c, b, t)
-            mean_a = zero  # q = sum_k p_k m_k: a_k = g_q . m_k, and dq/dd_k = -p_k (m_k - q) / T
+            mean_a = zero  # the softmax's backward: dp_j/dd_k = -p_j (delta_jk - p_k) / T
             for k in range(k_n):
-                acc = zero
-                for m in range(dim):
-                    acc += g_q[b, t, m] * cents[k, m]
-                    d_cents[k, m] += p[b, t, k] * g_q[b, t, m]
-                a[k] = acc
-                mean_a += p[b, t, k] * acc
+                mean_a += p[b, t, k] * g_p[b, t, k]
             total = zero
             for k in range(k_n):  # dL/dd_k times the 2 / dim of dd_k/ds = 2 (s - m_k) / dim
                 g[k] = (w[b, t] * scale * p[b, t, k] * (1.0 - (d[b, t, k] - per[b, t]) / temperature)
-                        - (2.0 / dim) * p[b, t, k] * (a[k] - mean_a) / temperature)
+                        - (2.0 / dim) * p[b, t, k] * (g_p[b, t, k] - mean_a) / temperature)
                 total += g[k]
             for m in range(dim):
                 d_s[m] = total * s[m]
@@ -168,10 +159,11 @@ class CellPull(torch.autograd.Function):
     step_states.lstm_gates`), ``c0`` the cells the rows started from, ``h`` the layers' outputs;
     a row's state is every layer's ``(h, c)`` in turn. Rows of weight 0 are skipped.
 
-    Returns ``(term, cells, q)``: the term (a scalar), the cells ``c`` (L, B, T, H) and every
-    row's soft centroid ``q`` (B, T, 2LH; ``sum_k p_k m_k``, zeros on the rows of weight 0); their
-    gradients from outside the node flow back with the term's (the cells' through the scan,
-    the soft centroids' to the centroids and, through the assignment, to the states)."""
+    Returns ``(term, cells, p)``: the term (a scalar), the cells ``c`` (L, B, T, H) and every
+    row's soft assignment ``p`` (B, T, K; the softmax over the negative distances at the
+    temperature; zeros on the rows of weight 0); their gradients from outside the node flow back
+    with the term's (the cells' through the scan, the assignments' through the softmax and the
+    distances to the states and the centroids)."""
 
     @staticmethod
     def forward(ctx: Any, pre: torch.Tensor, c0: torch.Tensor, h: torch.Tensor, weights: torch.Tensor,
@@ -179,15 +171,15 @@ class CellPull(torch.autograd.Function):
         gates = gate_activations(pre)
         arrays = [t.detach().contiguous() for t in (gates, c0, h, weights.to(pre.dtype), cents.to(pre.dtype))]
         dtype = arrays[0].numpy().dtype.type
-        total, c, d, p, per, q = _forward(*(a.numpy() for a in arrays), dtype(temperature), dtype(separation))
-        cells = torch.from_numpy(c)
-        ctx.save_for_backward(*arrays, cells, *(torch.from_numpy(a) for a in (d, p, per)))
+        total, c, d, p, per = _forward(*(a.numpy() for a in arrays), dtype(temperature), dtype(separation))
+        cells, assignment = torch.from_numpy(c), torch.from_numpy(p)
+        ctx.save_for_backward(*arrays, cells, torch.from_numpy(d), assignment, torch.from_numpy(per))
         ctx.constants = (float(temperature), float(separation))
-        return pre.new_tensor(total), cells.clone(), torch.from_numpy(q)
+        return pre.new_tensor(total), cells.clone(), assignment.clone()
 
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor, grad_cells: torch.Tensor | None = None,
-                 grad_q: torch.Tensor | None = None) -> tuple:
+                 grad_p: torch.Tensor | None = None) -> tuple:
         gates, c0, h, w, cents, c, d, p, per = ctx.saved_tensors
         temperature, separation = ctx.constants
         dtype = gates.numpy().dtype.type
@@ -196,8 +188,8 @@ class CellPull(torch.autograd.Function):
             return np.zeros(shape, c.numpy().dtype) if g is None else g.to(c.dtype).contiguous().numpy()
 
         g_c = outside(grad_cells, tuple(c.shape))
-        g_q = outside(grad_q, (*w.shape, cents.shape[1]))
-        d_pre, d_c0, d_h, d_cents = _backward(dtype(grad), g_c, g_q, gates.numpy(), c.numpy(), c0.numpy(), h.numpy(), w.numpy(),
+        g_p = outside(grad_p, tuple(p.shape))
+        d_pre, d_c0, d_h, d_cents = _backward(dtype(grad), g_c, g_p, gates.numpy(), c.numpy(), c0.numpy(), h.numpy(), w.numpy(),
                                               cents.numpy(), d.numpy(), p.numpy(), per.numpy(), dtype(temperature),
                                               dtype(separation))
         return (torch.from_numpy(d_pre), torch.from_numpy(d_c0), torch.from_numpy(d_h), None,
