@@ -192,6 +192,10 @@ def _build_parser() -> argparse.ArgumentParser:
                         "extracted automaton explains more of it (default: 0, none; try 0.1-0.3)")
     t.add_argument("--extractability-method", choices=METHODS, default=None,
                    help="how the regulariser works (default: centroids; needs --extractability > 0)")
+    t.add_argument("--extractability-consistency", type=float, default=None, metavar="C",
+                   help="weight of the centroids' consistency: each step, run again from the previous state's "
+                        "centroid, must land where the net did (default: 0, off; 1 met the agreement target on every "
+                        "benchmark seed but costs about as much time again as the regulariser; needs --extractability > 0)")
     t.add_argument("--next-symbol", action="store_true",
                    help="train a next-symbol (language) model on the words of --data (labels ignored; a .txt file: one "
                         "word per line, each character a symbol)")

@@ -15,7 +15,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from . import datasets, languages
-from ._checks import atomic_write_text, check_choice, check_existing_file, check_out_dir, check_out_path
+from ._checks import atomic_write_text, check_choice, check_existing_file, check_float, check_out_dir, check_out_path
 from .analysis.fidelity import as_specification, fidelity
 from .automata.automaton import load_fsm
 from .automata.render import SUFFIXES
@@ -392,6 +392,12 @@ def _cmd_train(args: argparse.Namespace) -> None:
             raise ValidationError(f"--extractability-method={args.extractability_method!r} needs --extractability > 0 "
                                   "(the strength; 0 trains without the regulariser)")
         extractability = dataclasses.replace(extractability, method=args.extractability_method)
+    if args.extractability_consistency is not None:
+        weight = check_float("--extractability-consistency", args.extractability_consistency, min=0.0, max=100.0)
+        if extractability is None:
+            raise ValidationError(f"--extractability-consistency={weight:g} needs --extractability > 0 "
+                                  "(the strength; 0 trains without the regulariser)")
+        extractability = dataclasses.replace(extractability, consistency=weight)
     language = None
     if args.language is not None:
 
@@ -429,7 +435,9 @@ def _cmd_train(args: argparse.Namespace) -> None:
     acc = meta.get("validation_accuracy", meta.get("train_accuracy"))
     which = {"held-out": f"held-out ({meta['held_out_words']} words)", None: "training"}.get(meta["watched"], meta["watched"])
     reg = meta["extractability"]
-    extra = "" if reg is None else f"; extractability {reg['strength']:g} ({reg['method']}), last term {reg['term']:.4g}"
+    extra = "" if reg is None else (f"; extractability {reg['strength']:g} ({reg['method']}"
+                                    + (f", consistency {reg['consistency']:g}" if reg.get("consistency") else "")
+                                    + f"), last term {reg['term']:.4g}")
     print(f"trained {args.cell} ({args.hidden_size} units) in {meta['seconds']:.1f} s, {meta['epochs_run']} epochs "
           f"({meta['stopped']}); {which} accuracy {acc:.4f}{extra}; saved {out}")
 

@@ -476,12 +476,25 @@ def test_cli_flag(capsys, tmp_path, jsonl):
     assert record["strength"] == 0.2 and record["method"] == "ternary" and len(record["terms"]) == 2
 
 
+def test_cli_consistency_flag(capsys, tmp_path, jsonl):
+    out = tmp_path / "m.pt"
+    rc, stdout, err = _run(capsys, "train", "--data", jsonl, "--out", out, "--epochs", 2, "--hidden-size", 4,
+                           "--quiet", "--extractability", 0.1, "--extractability-consistency", 1)
+    assert rc == 0, err
+    assert "extractability 0.1 (centroids, consistency 1), last term" in stdout
+    record = fx.load_model(out).metadata["extractability"]
+    assert record["consistency"] == 1.0 and record["method"] == "centroids"
+
+
 @pytest.mark.parametrize("args,pattern", [
     (["--extractability", "nan"], "extractability=nan must be finite"),
     (["--extractability", "-1"], "extractability=-1.0 must be >= 0.0"),
     (["--extractability", "x"], "argument --extractability: invalid float value: 'x'"),
     (["--extractability", "0.1", "--extractability-method", "dropout"], "argument --extractability-method: invalid choice"),
     (["--extractability-method", "noise"], "--extractability-method='noise' needs --extractability > 0"),
+    (["--extractability-consistency", "1"], "--extractability-consistency=1 needs --extractability > 0"),
+    (["--extractability", "0.1", "--extractability-consistency", "-1"], "--extractability-consistency=-1.0 must be >= 0.0"),
+    (["--extractability", "0.1", "--extractability-consistency", "inf"], "--extractability-consistency=inf must be finite"),
 ])
 def test_cli_bad_values(capsys, tmp_path, jsonl, args, pattern):
     out = tmp_path / "m.pt"
