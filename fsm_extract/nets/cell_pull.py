@@ -1,4 +1,8 @@
-"""The centroids' term of an LSTM in one autograd node: the cell scan and the pull fused.
+"""The autograd nodes of the centroids' term, with their backward written out.
+
+:class:`SoftPull`: the pull on given states (any cell). :class:`CellPull`: an LSTM's whole term
+in one node, the cell scan and the pull fused (below). :class:`StepError`: the consistency's
+LSTM step from the soft centroids and its error.
 
 The regulariser of :mod:`~fsm_extract.nets.extractability` pulls every step's full state (every
 layer's ``h`` and ``c``) towards learnable centroids. ``nn.LSTM`` returns only ``h``; ``c`` is
@@ -25,7 +29,7 @@ from numba import njit
 
 from .step_states import _cells_backward, _cells_forward, gate_activations
 
-__all__ = ["CellPull", "StepError"]
+__all__ = ["CellPull", "SoftPull", "StepError"]
 
 
 @njit(cache=True, fastmath=True)
@@ -243,3 +247,34 @@ class StepError(torch.autograd.Function):
         d_pre = d_act.mul_(deriv)
         return (d_pre @ w_ih, d_pre @ w_hh, d_c2 * f, -d_h2, -d_ec, None, d_pre.T @ x, d_pre.T @ qh,
                 d_pre.sum(0) if ctx.has_bias else None)
+
+
+class SoftPull(torch.autograd.Function):
+    """``"centroids"``'s pull: the weighted sum over states (rows) of the expected squared
+    distance (mean per coordinate) to a centroid drawn by a softmax over the negative distances
+    at a temperature, with its backward written out (one node instead of some fifty: on small
+    nets the term cost more than the net's own step).
+
+    ``apply(states (N, W), weights (N,), centroids (K, W), temperature)``; for one row with
+    distances ``d`` and probabilities ``p``, ``L = sum(p * d)`` and ``dL/dd = p * (1 - (d - L) / T)``."""
+
+    @staticmethod
+    def forward(ctx: Any, states: torch.Tensor, weights: torch.Tensor, cents: torch.Tensor,
+                temperature: float) -> torch.Tensor:
+        width = states.shape[1]
+        d = torch.addmm(cents.square().sum(1), states, cents.T, alpha=-2.0)
+        d.add_(states.square().sum(1, keepdim=True)).clamp_(min=0.0).div_(width)
+        p = torch.softmax(d / -temperature, dim=1)
+        per_row = (p * d).sum(1)
+        ctx.save_for_backward(states, weights, cents, p, d, per_row)
+        ctx.temperature = temperature
+        return (per_row * weights).sum()
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple:
+        states, weights, cents, p, d, per_row = ctx.saved_tensors
+        g = p * (1.0 - (d - per_row[:, None]) / ctx.temperature)  # dL/dd, row by row
+        g.mul_((weights * (grad * 2.0 / states.shape[1]))[:, None])  # dd/ds = 2 (s - c) / W
+        d_states = g.sum(1, keepdim=True) * states - g @ cents
+        d_cents = g.sum(0)[:, None] * cents - g.T @ states
+        return d_states, None, d_cents, None

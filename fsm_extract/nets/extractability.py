@@ -58,7 +58,7 @@ from torch import nn
 
 from .._checks import check_choice, check_float, check_int, check_seed
 from ..errors import ArgumentTypeError, ValidationError
-from .cell_pull import CellPull, StepError
+from .cell_pull import CellPull, SoftPull, StepError
 from .step_states import Layer, captured, cell_step, layer_states, layer_weights, numba_scan
 
 __all__ = ["Extractability", "ExtractabilityMethod", "METHODS", "Regularizer", "SoftPull", "as_extractability"]
@@ -421,37 +421,6 @@ class Regularizer:
         s = torch.cat(parts, dim=-1)[valid].abs()
         return (torch.minimum(s, (1.0 - s).abs()) ** 2).mean()
 
-
-
-class SoftPull(torch.autograd.Function):
-    """``"centroids"``'s pull: the weighted sum over states (rows) of the expected squared
-    distance (mean per coordinate) to a centroid drawn by a softmax over the negative distances
-    at a temperature, with its backward written out (one node instead of some fifty: on small
-    nets the term cost more than the net's own step).
-
-    ``apply(states (N, W), weights (N,), centroids (K, W), temperature)``; for one row with
-    distances ``d`` and probabilities ``p``, ``L = sum(p * d)`` and ``dL/dd = p * (1 - (d - L) / T)``."""
-
-    @staticmethod
-    def forward(ctx: Any, states: torch.Tensor, weights: torch.Tensor, cents: torch.Tensor,
-                temperature: float) -> torch.Tensor:
-        width = states.shape[1]
-        d = torch.addmm(cents.square().sum(1), states, cents.T, alpha=-2.0)
-        d.add_(states.square().sum(1, keepdim=True)).clamp_(min=0.0).div_(width)
-        p = torch.softmax(d / -temperature, dim=1)
-        per_row = (p * d).sum(1)
-        ctx.save_for_backward(states, weights, cents, p, d, per_row)
-        ctx.temperature = temperature
-        return (per_row * weights).sum()
-
-    @staticmethod
-    def backward(ctx: Any, grad: torch.Tensor) -> tuple:
-        states, weights, cents, p, d, per_row = ctx.saved_tensors
-        g = p * (1.0 - (d - per_row[:, None]) / ctx.temperature)  # dL/dd, row by row
-        g.mul_((weights * (grad * 2.0 / states.shape[1]))[:, None])  # dd/ds = 2 (s - c) / W
-        d_states = g.sum(1, keepdim=True) * states - g @ cents
-        d_cents = g.sum(0)[:, None] * cents - g.T @ states
-        return d_states, None, d_cents, None
 
 
 def _stacked(rnn: nn.RNNBase, n_zero: int, state: Any) -> Any:
