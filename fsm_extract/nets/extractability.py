@@ -366,7 +366,7 @@ class Regularizer:
 
     def _consistency(self, rnn: nn.RNNBase, layers: list[Layer], cells: list[torch.Tensor | None],
                      valid: torch.Tensor) -> torch.Tensor:
-        """The consistency's weight now times the centroids' consistency: every step ``t >= 1`` that is
+        """``consistency`` times the centroids' consistency: every step ``t >= 1`` that is
         ``valid``, and whose previous step is, run again from step ``t - 1``'s soft-assigned
         centroid (the centroids' mean under the softmax over the negative distances, as the pull
         assigns them), and the squared distance (mean per coordinate, every layer's ``h`` and an
