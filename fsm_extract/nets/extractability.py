@@ -328,7 +328,8 @@ class Regularizer:
         push = torch.relu(self.options.separation - torch.pdist(cents).square() / states.shape[-1]).mean()
         if not self.consistency or states.shape[1] < 2:
             return pull + push
-        return pull + push + self._consistency(rnn, layers, [layer.c for layer in layers], valid)
+        return pull + push + self._consistency(rnn, layers, [layer.c for layer in layers],
+                                               self._soft_centroids(layers), valid)
 
     def _cell_pull(self, rnn: nn.LSTM, layers: list[Layer], valid: torch.Tensor) -> torch.Tensor:
         """:meth:`_centroids` of an LSTM on the CPU, the cell scan included, in one node (:class:`CellPull`)."""
@@ -345,17 +346,8 @@ class Regularizer:
         steps = pre.shape[2]
         if not self.consistency or steps < 2:
             return term
-        weights = self._pair_weights(valid).to(pre.dtype)
         q = p[:, :-1].reshape(-1, p.shape[-1]) @ self.centroids.to(pre.dtype)  # the previous steps' soft centroids
-        total = q.new_zeros(())
-        for index, layer in enumerate(layers):
-            width = layer.h.shape[-1]
-            w_ih, w_hh, b_ih, b_hh = layer_weights(rnn, index)
-            total = total + StepError.apply(
-                layer.x[:, 1:].reshape(-1, layer.x.shape[-1]), q[:, 2 * index * width:(2 * index + 1) * width],
-                q[:, (2 * index + 1) * width:(2 * index + 2) * width], layer.h[:, 1:].reshape(-1, width),
-                cells[index, :, 1:].reshape(-1, width), weights, w_ih, w_hh, None if b_ih is None else b_ih + b_hh)
-        return term + self.consistency * total / len(layers)
+        return term + self._consistency(rnn, layers, list(cells.unbind(0)), q, valid)
 
     @staticmethod
     def _pair_weights(valid: torch.Tensor) -> torch.Tensor:
@@ -364,22 +356,26 @@ class Regularizer:
         weights = (valid[:, 1:] & valid[:, :-1]).reshape(-1)
         return weights / weights.sum().clamp_min(1.0)
 
-    def _consistency(self, rnn: nn.RNNBase, layers: list[Layer], cells: list[torch.Tensor | None],
-                     valid: torch.Tensor) -> torch.Tensor:
-        """``consistency`` times the centroids' consistency: every step ``t >= 1`` that is
-        ``valid``, and whose previous step is, run again from step ``t - 1``'s soft-assigned
-        centroid (the centroids' mean under the softmax over the negative distances, as the pull
-        assigns them), and the squared distance (mean per coordinate, every layer's ``h`` and an
-        LSTM's ``c``) to the state the net reached at ``t``; a weighted mean over the rows, then
-        over the layers. The gradient reaches the net, the centroids and the previous state's
-        assignment. ``cells``: every layer's ``c`` (B, T, H) (None: not an LSTM)."""
-        parts = [p for layer, c in zip(layers, cells) for p in (layer.h[:, :-1], None if c is None else c[:, :-1]) if p is not None]
+    def _soft_centroids(self, layers: list[Layer]) -> torch.Tensor:
+        """The soft-assigned centroid (rows, W) of every step but the last: the centroids' mean
+        under the pull's softmax over the negative distances (the torch path; the fused LSTM
+        term has the assignments from :class:`CellPull`)."""
+        parts = [p for layer in layers for p in (layer.h[:, :-1], None if layer.c is None else layer.c[:, :-1]) if p is not None]
         prev = torch.cat(parts, dim=-1)
         prev = prev.reshape(-1, prev.shape[-1])
         cents = self.centroids.to(prev.dtype)
         d = torch.addmm(cents.square().sum(1), prev, cents.T, alpha=-2.0) + prev.square().sum(1, keepdim=True)
-        p = torch.softmax(d.clamp(min=0.0) / (-prev.shape[-1] * self.temperature), dim=1)
-        q = p @ cents  # (rows, W): the previous steps' soft centroids
+        return torch.softmax(d.clamp(min=0.0) / (-prev.shape[-1] * self.temperature), dim=1) @ cents
+
+    def _consistency(self, rnn: nn.RNNBase, layers: list[Layer], cells: list[torch.Tensor | None], q: torch.Tensor,
+                     valid: torch.Tensor) -> torch.Tensor:
+        """``consistency`` times the centroids' consistency: every step ``t >= 1`` that is
+        ``valid``, and whose previous step is, run again from step ``t - 1``'s soft-assigned
+        centroid (``q`` (B * (T - 1), W)), and the squared distance (mean per coordinate, every
+        layer's ``h`` and an LSTM's ``c``) to the state the net reached at ``t``; a weighted mean
+        over the rows, then over the layers. The gradient reaches the net, the centroids and the
+        previous state's assignment. ``cells``: every layer's ``c`` (B, T, H) (None: not an LSTM);
+        an LSTM's step and error are one node (:class:`StepError`)."""
         weights = self._pair_weights(valid).to(q.dtype)
         total = q.new_zeros(())
         at = 0
@@ -390,13 +386,13 @@ class Regularizer:
             at += width
             h = layer.h[:, 1:].reshape(-1, width)
             if c is None:
-                err = (cell_step(rnn, index, x, qh) - h).square().mean(1)
+                total = total + ((cell_step(rnn, index, x, qh) - h).square().mean(1) * weights).sum()
             else:
                 qc = q[:, at:at + width]
                 at += width
-                h2, c2 = cell_step(rnn, index, x, (qh, qc))
-                err = (h2 - h).square().mean(1) + (c2 - c[:, 1:].reshape(-1, width)).square().mean(1)
-            total = total + (err * weights).sum()
+                w_ih, w_hh, b_ih, b_hh = layer_weights(rnn, index)
+                total = total + StepError.apply(x, qh, qc, h, c[:, 1:].reshape(-1, width), weights, w_ih, w_hh,
+                                                None if b_ih is None else b_ih + b_hh)
         return self.consistency * total / len(layers)
 
     def _noise(self, rnn: nn.RNNBase, layers: list[Layer], valid: torch.Tensor) -> torch.Tensor:

@@ -22,8 +22,8 @@ import torch
 from numba import njit
 from torch import nn
 
-__all__ = ["CellScan", "Layer", "LinearScan", "captured", "cell_step", "gate_activations", "layer_states", "lstm_gates",
-           "numba_scan", "previous", "run_layer", "split_state"]
+__all__ = ["CellScan", "Layer", "LinearScan", "captured", "cell_step", "gate_activations", "layer_states", "layer_weights",
+           "lstm_gates", "numba_scan", "previous", "run_layer", "split_state"]
 
 
 @contextlib.contextmanager
