@@ -516,6 +516,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--anneal-epochs", type=int, help="Extractability(anneal_epochs=...) (default: the package's)")
     p.add_argument("--consistency", type=float, help="Extractability(consistency=...): the centroids' consistency "
                    "(0: off; default: the package's)")
+    p.add_argument("--every", type=int, help="Extractability(every=...): the term on every K-th batch only "
+                   "(default: the package's)")
     p.add_argument("--no-front", action="store_true", help="skip fx.pareto")
     p.add_argument("--train-scale", type=int, default=1, metavar="K",
                    help="train on K times each recipe's training words (train_n * K, same seed; test and validation "
@@ -578,7 +580,7 @@ def main(argv: list[str] | None = None) -> int:
     if 0.0 not in strengths:
         print("no strength 0 in the sweep: no baseline, so no accuracy change, time ratio or target", file=sys.stderr)
     given = {"horizon": a.horizon, "horizon_words": a.horizon_words, "horizon_every": a.horizon_every,
-             "anneal_epochs": a.anneal_epochs, "consistency": a.consistency}
+             "anneal_epochs": a.anneal_epochs, "consistency": a.consistency, "every": a.every}
     options = {"method": a.method, **{k: v for k, v in given.items() if v is not None}}
     try:
         settings = regularizer(1.0, options).to_dict()

@@ -10,6 +10,8 @@ quartile over the blocks are reported with their ratio to plain training:
   pull and separation on every step's full state);
 - + consistency: ``Extractability(strength=0.1, consistency=1)`` (every step also run again from
   the previous state's soft centroid);
+- + consistency, every 2nd batch: ``Extractability(strength=0.1, consistency=1, every=2)`` (the
+  term on every second batch only: the mean of a regularised and a plain step);
 - + windows every batch: ``Extractability(strength=0.1, horizon=3, horizon_every=1)`` (16 windows
   of long words ride in every batch; the default ``horizon_every=4`` carries them every 4th).
 
@@ -38,6 +40,8 @@ def measure(hidden: int, blocks: int, steps: int) -> dict:
     words = (rng.integers(0, 3, size=20_000), np.arange(0, 20_001, 20))  # 1,000 training words of length 20
     regs = {"regularised": Regularizer(model, fx.Extractability(strength=0.1), epochs=5, seed=0),
             "+ consistency": Regularizer(model, fx.Extractability(strength=0.1, consistency=1.0), epochs=5, seed=0),
+            "+ consistency, every 2nd batch": Regularizer(model, fx.Extractability(strength=0.1, consistency=1.0, every=2),
+                                                          epochs=5, seed=0),
             "+ windows every batch": Regularizer(model, fx.Extractability(strength=0.1, horizon=3, horizon_every=1),
                                                  epochs=5, seed=0, words=words)}
     opt = torch.optim.Adam([*model.parameters(), *(p for reg in regs.values() for p in reg.parameters())], lr=1e-2)
@@ -50,7 +54,7 @@ def measure(hidden: int, blocks: int, steps: int) -> dict:
     def regularised(reg: Regularizer) -> None:
         opt.zero_grad()
         logits, term = reg.logits(model, ids, valid)
-        (logits.sum() + term).backward()
+        (logits.sum() if term is None else logits.sum() + term).backward()
         opt.step()
 
     runs = {"plain": plain, **{name: (lambda r=r: regularised(r)) for name, r in regs.items()}}

@@ -58,8 +58,9 @@ from torch import nn
 
 from .._checks import check_choice, check_float, check_int, check_seed
 from ..errors import ArgumentTypeError, ValidationError
-from .cell_pull import CellPull, SoftPull, StepError
-from .step_states import Layer, captured, cell_step, layer_states, layer_weights, numba_scan
+from .cell_pull import SoftPull, StepError
+from .lstm_term import LstmTerm
+from .step_states import Layer, captured, cell_step, layer_states, layer_weights, numba_scan, run_layer, split_state
 
 __all__ = ["Extractability", "ExtractabilityMethod", "METHODS", "Regularizer", "SoftPull", "as_extractability"]
 
@@ -125,7 +126,8 @@ class Extractability:
     horizon_words : int, default 16
         Windows per batch that carries them (1..1024) when ``horizon`` is on.
     horizon_every : int, default 4
-        Windows go with every ``horizon_every``-th labelled batch (1..1024), from the first.
+        Windows go with every ``horizon_every``-th labelled batch (1..1024), from the first
+        (with ``every`` > 1: of the batches that carry the term).
         Measured (one seed, 4x the benchmark's words, wall time of two runs side by side): 4 met
         the target on 9 of 12 tasks at 1.75x plain training time, 1 on 8 at 2.2x.
     anneal_epochs : int, default 10
@@ -134,6 +136,10 @@ class Extractability:
         stops training only once they have run: stopping at the first 100% epoch left the
         temperature barely annealed (measured: worse nets than plain training). Without early
         stopping it anneals over all ``epochs``.
+    every : int, default 1
+        The term is computed on every ``every``-th labelled batch (1..1024), from the first, with
+        the same weight; the other batches train on the task alone, at a plain batch's cost. With
+        ``horizon``, the windows go with every ``horizon_every``-th batch that carries the term.
     """
 
     strength: float = 0.1
@@ -147,6 +153,7 @@ class Extractability:
     horizon_words: int = 16
     horizon_every: int = 4
     anneal_epochs: int = 10
+    every: int = 1
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "strength", check_float("strength", self.strength, min=0.0, max=MAX_STRENGTH))
@@ -170,6 +177,7 @@ class Extractability:
         check_int("horizon_words", self.horizon_words, min=1, max=1024)
         check_int("horizon_every", self.horizon_every, min=1, max=1024)
         check_int("anneal_epochs", self.anneal_epochs, min=1, max=1_000_000)
+        check_int("every", self.every, min=1, max=1024)
 
     def to_dict(self) -> dict[str, Any]:
         """The settings, as ``model.metadata["extractability"]`` records them."""
@@ -258,12 +266,15 @@ class Regularizer:
         share = epoch / (self.epochs - 1) if self.epochs > 1 else 1.0
         self.temperature = first * (last / first) ** min(share, 1.0)
 
-    def logits(self, model: Any, ids: torch.Tensor, valid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def logits(self, model: Any, ids: torch.Tensor, valid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """``model(ids)`` and the regulariser's term on the steps ``valid`` (B, T) bool (and,
-        with ``horizon``, on every step of a window of unlabelled long words run with the batch)."""
+        with ``horizon``, on every step of a window of unlabelled long words run with the batch);
+        the term is None on the batches ``every`` skips."""
         self.batches += 1
+        if (self.batches - 1) % self.options.every:
+            return model(ids), None
         window = None
-        if self.pool is not None and (self.batches - 1) % self.options.horizon_every == 0:
+        if self.pool is not None and (self.batches - 1) // self.options.every % self.options.horizon_every == 0:
             window = self.window(model, ids.shape[1])
         if window is None:
             with captured(model.rnn) as seen:
@@ -310,7 +321,7 @@ class Regularizer:
         method = self.options.method
         x, top = seen
         if method == "centroids" and isinstance(rnn, nn.LSTM) and numba_scan(top):
-            return self._cell_pull(rnn, layer_states(rnn, x, top, initial, cells=False), valid)
+            return self._lstm_term(rnn, x, top, valid, initial)
         layers = layer_states(rnn, x, top, initial)
         if method == "centroids":
             return self._centroids(rnn, layers, valid)
@@ -328,26 +339,20 @@ class Regularizer:
         push = torch.relu(self.options.separation - torch.pdist(cents).square() / states.shape[-1]).mean()
         if not self.consistency or states.shape[1] < 2:
             return pull + push
-        return pull + push + self._consistency(rnn, layers, [layer.c for layer in layers],
-                                               self._soft_centroids(layers), valid)
+        return pull + push + self._consistency(rnn, layers, self._soft_centroids(layers), valid)
 
-    def _cell_pull(self, rnn: nn.LSTM, layers: list[Layer], valid: torch.Tensor) -> torch.Tensor:
-        """:meth:`_centroids` of an LSTM on the CPU, the cell scan included, in one node (:class:`CellPull`)."""
-        def stacked(parts: list[torch.Tensor]) -> torch.Tensor:
-            return parts[0][None] if len(parts) == 1 else torch.stack(parts)
-
-        pre = stacked([layer.pre for layer in layers])
-        c0 = stacked([pre.new_zeros(pre.shape[1], pre.shape[3] // 3) if layer.c0 is None else layer.c0.to(pre)
-                      for layer in layers])
-        h = stacked([layer.h for layer in layers])
-        weights = valid.to(pre.dtype)
-        weights = weights / weights.sum().clamp_min(1.0)
-        term, cells, p = CellPull.apply(pre, c0, h, weights, self.centroids, self.temperature, self.options.separation)
-        steps = pre.shape[2]
-        if not self.consistency or steps < 2:
-            return term
-        q = p[:, :-1].reshape(-1, p.shape[-1]) @ self.centroids.to(pre.dtype)  # the previous steps' soft centroids
-        return term + self._consistency(rnn, layers, list(cells.unbind(0)), q, valid)
+    def _lstm_term(self, rnn: nn.LSTM, x: torch.Tensor, top: torch.Tensor, valid: torch.Tensor,
+                   initial: Any) -> torch.Tensor:
+        """:meth:`_centroids` of an LSTM on the CPU, cells, pull, separation and consistency in
+        one node (:class:`LstmTerm`); the lower layers of a stack are run again (one fused call each)."""
+        outputs, inp = [], x
+        for layer, (h0, c0) in enumerate(split_state(rnn, initial)):
+            inp = top if layer == rnn.num_layers - 1 else run_layer(rnn, layer, inp, h0, c0)
+            outputs.append(inp)
+        weights = [w for layer in range(rnn.num_layers) for w in layer_weights(rnn, layer) if w is not None]
+        h0, c0 = (None, None) if initial is None else initial
+        return LstmTerm.apply(x, h0, c0, valid, self.centroids, self.temperature, self.options.separation,
+                              self.consistency, rnn.num_layers, *outputs, *weights)
 
     @staticmethod
     def _pair_weights(valid: torch.Tensor) -> torch.Tensor:
@@ -358,8 +363,7 @@ class Regularizer:
 
     def _soft_centroids(self, layers: list[Layer]) -> torch.Tensor:
         """The soft-assigned centroid (rows, W) of every step but the last: the centroids' mean
-        under the pull's softmax over the negative distances (the torch path; the fused LSTM
-        term has the assignments from :class:`CellPull`)."""
+        under the pull's softmax over the negative distances."""
         parts = [p for layer in layers for p in (layer.h[:, :-1], None if layer.c is None else layer.c[:, :-1]) if p is not None]
         prev = torch.cat(parts, dim=-1)
         prev = prev.reshape(-1, prev.shape[-1])
@@ -367,19 +371,19 @@ class Regularizer:
         d = torch.addmm(cents.square().sum(1), prev, cents.T, alpha=-2.0) + prev.square().sum(1, keepdim=True)
         return torch.softmax(d.clamp(min=0.0) / (-prev.shape[-1] * self.temperature), dim=1) @ cents
 
-    def _consistency(self, rnn: nn.RNNBase, layers: list[Layer], cells: list[torch.Tensor | None], q: torch.Tensor,
-                     valid: torch.Tensor) -> torch.Tensor:
+    def _consistency(self, rnn: nn.RNNBase, layers: list[Layer], q: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
         """``consistency`` times the centroids' consistency: every step ``t >= 1`` that is
         ``valid``, and whose previous step is, run again from step ``t - 1``'s soft-assigned
         centroid (``q`` (B * (T - 1), W)), and the squared distance (mean per coordinate, every
         layer's ``h`` and an LSTM's ``c``) to the state the net reached at ``t``; a weighted mean
         over the rows, then over the layers. The gradient reaches the net, the centroids and the
-        previous state's assignment. ``cells``: every layer's ``c`` (B, T, H) (None: not an LSTM);
-        an LSTM's step and error are one node (:class:`StepError`)."""
+        previous state's assignment. An LSTM's step and error are one node (:class:`StepError`);
+        on the CPU an LSTM's whole term is :class:`LstmTerm`."""
         weights = self._pair_weights(valid).to(q.dtype)
         total = q.new_zeros(())
         at = 0
-        for index, (layer, c) in enumerate(zip(layers, cells)):
+        for index, layer in enumerate(layers):
+            c = layer.c
             width = layer.h.shape[-1]
             x = layer.x[:, 1:].reshape(-1, layer.x.shape[-1])
             qh = q[:, at:at + width]

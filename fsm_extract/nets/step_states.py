@@ -163,17 +163,14 @@ def previous(t: torch.Tensor, first: torch.Tensor | None = None) -> torch.Tensor
 
 @dataclass
 class Layer:
-    """One layer's inputs (B, T, E), hidden states (B, T, H), an LSTM's cell vectors, the
-    state every row started from (``h0``/``c0`` (B, H); None: the zero state), and an LSTM's
-    gates' pre-activations (:func:`lstm_gates`) where :func:`layer_states` left the cells to
-    the caller (``cells=False``)."""
+    """One layer's inputs (B, T, E), hidden states (B, T, H), an LSTM's cell vectors, and the
+    state every row started from (``h0``/``c0`` (B, H); None: the zero state)."""
 
     x: torch.Tensor
     h: torch.Tensor
     c: torch.Tensor | None
     h0: torch.Tensor | None = None
     c0: torch.Tensor | None = None
-    pre: torch.Tensor | None = None
 
     def h_prev(self) -> torch.Tensor:
         return previous(self.h, self.h0)
@@ -193,7 +190,7 @@ def split_state(rnn: nn.RNNBase, initial: Any) -> list[tuple[torch.Tensor | None
 
 def numba_scan(gates: torch.Tensor) -> bool:
     """Whether the cell scan of these tensors runs in Numba (:class:`CellScan`, and the
-    regulariser's fused LSTM term :class:`~fsm_extract.nets.cell_pull.CellPull`: CPU float32/64
+    regulariser's fused LSTM term :class:`~fsm_extract.nets.lstm_term.LstmTerm`: CPU float32/64
     tensors) rather than in torch (:class:`LinearScan`: a GPU, half precision)."""
     return gates.device.type == "cpu" and gates.dtype in (torch.float32, torch.float64)
 
@@ -224,12 +221,10 @@ def _lstm_cells(rnn: nn.LSTM, layer: int, x: torch.Tensor, h: torch.Tensor,
     return LinearScan.apply(f, u)
 
 
-def layer_states(rnn: nn.RNNBase, x: torch.Tensor, top: torch.Tensor, initial: Any = None, *,
-                 cells: bool = True) -> list[Layer]:
+def layer_states(rnn: nn.RNNBase, x: torch.Tensor, top: torch.Tensor, initial: Any = None) -> list[Layer]:
     """Every layer's states, given the stack's input ``x``, top-layer output ``top`` and the
     initial state the call was given (None: zeros); lower layers of a stack are run again, one
-    fused call each. ``cells=False``: an LSTM's layers get their gates' pre-activations
-    (``Layer.pre``) instead of their cells (``c`` None), for a caller that scans them itself."""
+    fused call each."""
     out = []
     inp = x
     for layer, (h0, c0) in enumerate(split_state(rnn, initial)):
@@ -237,12 +232,7 @@ def layer_states(rnn: nn.RNNBase, x: torch.Tensor, top: torch.Tensor, initial: A
             h = top
         else:
             h = run_layer(rnn, layer, inp, h0, c0)
-        if not isinstance(rnn, nn.LSTM):
-            out.append(Layer(inp, h, None, h0, c0))
-        elif cells:
-            out.append(Layer(inp, h, _lstm_cells(rnn, layer, inp, h, h0, c0), h0, c0))
-        else:
-            out.append(Layer(inp, h, None, h0, c0, pre=lstm_gates(rnn, layer, inp, h, h0)))
+        out.append(Layer(inp, h, _lstm_cells(rnn, layer, inp, h, h0, c0) if isinstance(rnn, nn.LSTM) else None, h0, c0))
         inp = h
     return out
 

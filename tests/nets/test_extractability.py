@@ -53,6 +53,8 @@ def _same_weights(a, b):
     ({"horizon_every": 2000}, ValidationError, r"horizon_every=2000 must be <= 1024"),
     ({"anneal_epochs": 0}, ValidationError, r"anneal_epochs=0 must be >= 1"),
     ({"anneal_epochs": 2.5}, ArgumentTypeError, r"anneal_epochs=2.5 must be an integer"),
+    ({"every": 0}, ValidationError, r"every=0 must be >= 1"),
+    ({"every": 1.5}, ArgumentTypeError, r"every=1.5 must be an integer"),
 ])
 def test_bad_options(kwargs, error, pattern):
     with pytest.raises(error, match=pattern):
@@ -78,7 +80,7 @@ def test_options_are_frozen_and_recorded():
         opts.strength = 1.0
     assert opts.to_dict() == {"strength": 0.25, "method": "ternary", "n_centroids": 16, "temperature": [0.5, 0.05],
                               "separation": 0.1, "consistency": 0.0, "noise": 0.1, "horizon": opts.horizon, "horizon_words": 16,
-                              "horizon_every": 4, "anneal_epochs": 10}
+                              "horizon_every": 4, "anneal_epochs": 10, "every": 1}
     assert fx.Extractability().method == "centroids"
 
 
@@ -237,6 +239,32 @@ def test_horizon_term_covers_the_long_words(t4):
     assert terms[3.0] < terms[0.0]
 
 
+def test_every_skips_batches_and_windows_follow_the_term(tiny, monkeypatch):
+    """``every=3``: the term on batches 0, 3, 6, ... only (None on the others, whose logits are
+    the plain net's); with ``horizon`` the windows go with every ``horizon_every``-th of those."""
+    torch.manual_seed(0)
+    net = fx.RNNClassifier(tiny.alphabet, hidden_size=4)
+    reg = Regularizer(net, fx.Extractability(every=3, horizon=2, horizon_every=2), epochs=1, seed=0,
+                      words=tiny.encode())
+    windows = []
+    window = reg.window
+    monkeypatch.setattr(reg, "window", lambda model, steps: windows.append(reg.batches - 1) or window(model, steps))
+    ids = torch.randint(0, len(tiny.alphabet), (4, 5))
+    valid = torch.ones(4, 5, dtype=torch.bool)
+    with_term = []
+    for batch in range(8):
+        logits, term = reg.logits(net, ids, valid)
+        if term is None:
+            torch.testing.assert_close(logits, net(ids))
+        else:
+            with_term.append(batch)
+    assert with_term == [0, 3, 6] and windows == [0, 6]
+    kw = {"hidden_size": 4, "epochs": 2, "seed": 0, "early_stopping": False, "progress": False}
+    trained = fx.train_classifier(tiny, extractability=fx.Extractability(every=2), **kw)
+    record = trained.metadata["extractability"]
+    assert record["every"] == 2 and len(record["terms"]) == 2 and all(np.isfinite(record["terms"]))
+
+
 # ----------------------------------------------------------------------------- the recomputed states
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
 def test_recomputed_states_match_the_net(cell):
@@ -393,49 +421,87 @@ def test_soft_pull_gradient_and_value():
     torch.testing.assert_close(SoftPull.apply(states, weights, cents, 0.5), expected)
 
 
-@pytest.mark.parametrize(("temperature", "separation"), [(0.5, 0.1), (0.05, 3.0)])
-def test_cell_pull_gradient_and_value(temperature, separation):
-    """The fused LSTM term (cell scan, pull and separation in one node): its backward is the
-    gradient by the gates, the starting cells, the outputs and the centroids (of the term, the
-    cells and the assignments), and its values are the unfused operations' (a row's state is
-    every layer's (h, c) in turn; weight-0 rows count nothing)."""
-    from fsm_extract.nets.cell_pull import CellPull
-    from fsm_extract.nets.extractability import SoftPull
-    from fsm_extract.nets.step_states import CellScan
+def _reference_term(x, h0, c0, valid, cents, temperature, separation, consistency, hs, params):
+    """The fused LSTM term computed one step at a time with torch's LSTM cell (a reference that
+    shares no code with the node): the mean pull over the valid steps' full states, the
+    separation, and the consistency's mean error of the steps from the soft centroids."""
+    layers, (_, steps, width) = len(hs), hs[0].shape
+    per = len(params) // layers
+    cells, inp = [], x
+    for ell in range(layers):
+        w = params[per * ell:per * (ell + 1)]
+        h, c, out = h0[ell], c0[ell], []
+        for t in range(steps):
+            c = torch.lstm_cell(inp[:, t], (h, c), *w)[1]
+            h = hs[ell][:, t]  # the net's own h (the node recomputes only the cells)
+            out.append(c)
+        cells.append(torch.stack(out, 1))
+        inp = hs[ell]
+    states = torch.cat([p for ell in range(layers) for p in (hs[ell], cells[ell])], -1)  # (n, steps, 2LH)
+    dim = states.shape[-1]
+    d = (states[:, :, None, :] - cents).square().sum(-1) / dim
+    p = torch.softmax(-d / temperature, -1)
+    term = ((p * d).sum(-1) * valid).sum() / valid.sum()
+    gap = torch.pdist(cents).square() / dim
+    term = term + torch.relu(separation - gap).mean()
+    pairs = valid[:, 1:] & valid[:, :-1]
+    if consistency and pairs.any():
+        q = p @ cents
+        error, inp = 0.0, x
+        for ell in range(layers):
+            w = params[per * ell:per * (ell + 1)]
+            qh, qc = q[:, :-1, 2 * ell * width:(2 * ell + 1) * width], q[:, :-1, (2 * ell + 1) * width:(2 * ell + 2) * width]
+            h2, c2 = torch.lstm_cell(inp[:, 1:].reshape(-1, inp.shape[-1]), (qh.reshape(-1, width), qc.reshape(-1, width)), *w)
+            err = (h2 - hs[ell][:, 1:].reshape(-1, width)).square().sum(1) + (c2 - cells[ell][:, 1:].reshape(-1, width)).square().sum(1)
+            error = error + (err / width * pairs.reshape(-1)).sum() / pairs.sum()
+            inp = hs[ell]
+        term = term + consistency * error / layers
+    return term
+
+
+@pytest.mark.parametrize("consistency", [0.0, 1.5])
+@pytest.mark.parametrize(("layers", "bias"), [(1, True), (2, True), (2, False)])
+def test_lstm_term_gradient_and_value(layers, bias, consistency):
+    """The fused LSTM term (gates, cell scan, pull, separation and the consistency's step in one
+    node): its value is a step-by-step torch reference's, and its hand-written backward is the
+    gradient by every input (gradcheck, float64), from given starting states, with invalid steps."""
+    from fsm_extract.nets.lstm_term import LstmTerm
 
     torch.manual_seed(0)
-    layers, rows, steps, width, k = 2, 3, 5, 4, 6
-    pre = torch.randn(layers, rows, steps, 3 * width, dtype=torch.float64, requires_grad=True)
-    c0 = torch.randn(layers, rows, width, dtype=torch.float64, requires_grad=True)
-    h = torch.randn(layers, rows, steps, width, dtype=torch.float64, requires_grad=True)
-    w = torch.rand(rows, steps, dtype=torch.float64)
-    w[0, 1] = 0.0
-    w = w / w.sum()
-    cents = torch.randn(k, 2 * layers * width, dtype=torch.float64, requires_grad=True)
+    n, steps, width, emb, k = 3, 4, 3, 2, 5
 
-    def term(pre, c0, h, cents):  # the term, the cells and the assignments
-        return CellPull.apply(pre, c0, h, w, cents, temperature, separation)
+    def leaf(*shape, scale=1.0):
+        return (scale * torch.randn(*shape, dtype=torch.float64)).requires_grad_()
 
-    assert torch.autograd.gradcheck(term, (pre, c0, h, cents))
-    cells = [CellScan.apply(pre[i], c0[i]) for i in range(layers)]
-    states = torch.cat([p for i in range(layers) for p in (h[i], cells[i])], dim=-1).reshape(-1, 2 * layers * width)
-    push = torch.relu(separation - torch.pdist(cents).square() / (2 * layers * width)).mean()
-    expected = SoftPull.apply(states, w.reshape(-1), cents, temperature) + push
-    total, got_cells, p = term(pre, c0, h, cents)
-    torch.testing.assert_close(total, expected)
-    torch.testing.assert_close(got_cells, torch.stack(cells))
-    soft = torch.softmax(-torch.cdist(states, cents).square() / (2 * layers * width * temperature), dim=1)
-    soft = soft.reshape(rows, steps, -1)
-    soft[w == 0] = 0.0  # rows of weight 0 are skipped
-    torch.testing.assert_close(p, soft)
+    x = leaf(n, steps, emb)
+    hs = [torch.tanh(leaf(n, steps, width)).detach().requires_grad_() for _ in range(layers)]
+    params = [w for ell in range(layers)
+              for w in [leaf(4 * width, emb if ell == 0 else width, scale=0.5), leaf(4 * width, width, scale=0.5)]
+              + ([leaf(4 * width, scale=0.3), leaf(4 * width, scale=0.3)] if bias else [])]
+    h0, c0 = leaf(layers, n, width, scale=0.5), leaf(layers, n, width, scale=0.5)
+    cents = leaf(k, 2 * layers * width, scale=0.7)
+    valid = torch.tensor([[1, 1, 1, 1], [1, 1, 0, 1], [1, 0, 0, 0]], dtype=torch.bool)
+    temperature, separation = 0.5, 3.0
+
+    def term(x, h0, c0, cents, *rest):
+        return LstmTerm.apply(x, h0, c0, valid, cents, temperature, separation, consistency, layers, *rest)
+
+    inputs = (x, h0, c0, cents, *hs, *params)
+    assert torch.autograd.gradcheck(term, inputs)
+    expected = _reference_term(x, h0, c0, valid, cents, temperature, separation, consistency, hs, params)
+    torch.testing.assert_close(term(*inputs), expected)
+    zero = torch.zeros(layers, n, width, dtype=torch.float64)  # None: the zero state
+    torch.testing.assert_close(LstmTerm.apply(x, None, None, valid, cents, temperature, separation, consistency, layers,
+                                              *hs, *params),
+                               _reference_term(x, zero, zero, valid, cents, temperature, separation, consistency, hs, params))
 
 
 @pytest.mark.parametrize("consistency", [0.0, 1.0])
 @pytest.mark.parametrize("num_layers", [1, 2])
 def test_regularizer_lstm_term_is_the_unfused_one(num_layers, consistency, monkeypatch):
-    """The regulariser's LSTM term on the CPU (one fused node, and the consistency's step in
-    another) equals the torch operations' term on the same states (every layer's h and c),
-    windows from a given state included."""
+    """The regulariser's LSTM term on the CPU (one fused node) equals the torch operations' term
+    on the same states (every layer's h and c), and so do its gradients by the net's weights and
+    the centroids, windows from a given state included."""
     torch.manual_seed(0)
     net = fx.RNNClassifier("ab", hidden_size=5, num_layers=num_layers)
     data = fx.Dataset(["ab", "abba", "b", "aab"], [1, 0, 1, 0], "ab")
@@ -446,12 +512,19 @@ def test_regularizer_lstm_term_is_the_unfused_one(num_layers, consistency, monke
     for batch in range(2):  # the first batch carries windows (from a state), the second does not
         with_windows = (reg.batches % reg.options.horizon_every) == 0
         before = reg.rng.bit_generator.state
+        params = [*net.parameters(), reg.centroids]
         _, fused_term = reg.logits(net, ids, valid)
+        fused_grads = torch.autograd.grad(fused_term, params, allow_unused=True)
         reg.rng.bit_generator.state, reg.batches = before, reg.batches - 1
         with monkeypatch.context() as patch:
             patch.setattr(_extractability, "numba_scan", lambda t: False)
             _, plain_term = reg.logits(net, ids, valid)
+        plain_grads = torch.autograd.grad(plain_term, params, allow_unused=True)
         torch.testing.assert_close(fused_term, plain_term, atol=1e-6, rtol=1e-5)
+        for fused, plain in zip(fused_grads, plain_grads):
+            assert (fused is None) == (plain is None)
+            if fused is not None:
+                torch.testing.assert_close(fused, plain, atol=1e-5, rtol=1e-4)
         assert with_windows == (batch == 0)
 
 
