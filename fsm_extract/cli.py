@@ -194,9 +194,14 @@ def _build_parser() -> argparse.ArgumentParser:
                    help="how the regulariser works (default: centroids; needs --extractability > 0)")
     t.add_argument("--extractability-consistency", type=float, default=None, metavar="C",
                    help="weight of the centroids' consistency: each step, run again from the previous state's "
-                        "centroid, must land where the net did (default: 0, off; with 1, and the Python API's "
-                        "horizon=3 and 4x the benchmark's words, the agreement target was met on every seed, at about "
-                        "2.3x plain training time; needs --extractability > 0)")
+                        "centroid, must land where the net did (default: 0, off; needs --extractability > 0; "
+                        "measured with the Python API's horizon=3 and 4x the benchmark's words: benchmarks/README.md)")
+    t.add_argument("--extractability-horizon", type=float, default=None, metavar="X",
+                   help="also apply the term to unlabelled words up to X times the longest training word (0: off, or "
+                        ">= 1; default: 0; needs --extractability > 0)")
+    t.add_argument("--extractability-every", type=int, default=None, metavar="K",
+                   help="compute the regulariser's term on every K-th batch only; the others cost a plain batch "
+                        "(default: 1, every batch; needs --extractability > 0)")
     t.add_argument("--next-symbol", action="store_true",
                    help="train a next-symbol (language) model on the words of --data (labels ignored; a .txt file: one "
                         "word per line, each character a symbol)")

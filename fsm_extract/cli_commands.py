@@ -15,7 +15,8 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from . import datasets, languages
-from ._checks import atomic_write_text, check_choice, check_existing_file, check_float, check_out_dir, check_out_path
+from ._checks import (atomic_write_text, check_choice, check_existing_file, check_float, check_int, check_out_dir,
+                      check_out_path)
 from .analysis.fidelity import as_specification, fidelity
 from .automata.automaton import load_fsm
 from .automata.render import SUFFIXES
@@ -383,21 +384,32 @@ def _train_next_symbol(args: argparse.Namespace, data: Any, validation: Any, out
           f"symbol; saved {out}")
 
 
+def _regulariser_option(extractability: Any, flag: str, shown: str, **change: Any) -> Any:
+    """``extractability`` with one setting changed by ``flag``; an error without a regulariser."""
+    if extractability is None:
+        raise ValidationError(f"{flag}={shown} needs --extractability > 0 (the strength; 0 trains without the regulariser)")
+    return dataclasses.replace(extractability, **change)
+
+
 def _cmd_train(args: argparse.Namespace) -> None:
 
     out = check_out_path("--out", args.out)
     extractability = as_extractability(args.extractability)
     if args.extractability_method is not None:
-        if extractability is None:
-            raise ValidationError(f"--extractability-method={args.extractability_method!r} needs --extractability > 0 "
-                                  "(the strength; 0 trains without the regulariser)")
-        extractability = dataclasses.replace(extractability, method=args.extractability_method)
+        extractability = _regulariser_option(extractability, "--extractability-method", repr(args.extractability_method),
+                                             method=args.extractability_method)
     if args.extractability_consistency is not None:
         weight = check_float("--extractability-consistency", args.extractability_consistency, min=0.0, max=100.0)
-        if extractability is None:
-            raise ValidationError(f"--extractability-consistency={weight:g} needs --extractability > 0 "
-                                  "(the strength; 0 trains without the regulariser)")
-        extractability = dataclasses.replace(extractability, consistency=weight)
+        extractability = _regulariser_option(extractability, "--extractability-consistency", f"{weight:g}", consistency=weight)
+    if args.extractability_horizon is not None:
+        horizon = check_float("--extractability-horizon", args.extractability_horizon, min=0.0, max=100.0)
+        if 0.0 < horizon < 1.0:
+            raise ValidationError(f"--extractability-horizon={horizon:g} must be 0 (off) or >= 1 (times the longest "
+                                  "training word)")
+        extractability = _regulariser_option(extractability, "--extractability-horizon", f"{horizon:g}", horizon=horizon)
+    if args.extractability_every is not None:
+        every = check_int("--extractability-every", args.extractability_every, min=1, max=1024)
+        extractability = _regulariser_option(extractability, "--extractability-every", str(every), every=every)
     language = None
     if args.language is not None:
 
@@ -437,6 +449,8 @@ def _cmd_train(args: argparse.Namespace) -> None:
     reg = meta["extractability"]
     extra = "" if reg is None else (f"; extractability {reg['strength']:g} ({reg['method']}"
                                     + (f", consistency {reg['consistency']:g}" if reg.get("consistency") else "")
+                                    + (f", horizon {reg['horizon']:g}" if reg.get("horizon") else "")
+                                    + (f", every {reg['every']} batches" if reg.get("every", 1) > 1 else "")
                                     + f"), last term {reg['term']:.4g}")
     print(f"trained {args.cell} ({args.hidden_size} units) in {meta['seconds']:.1f} s, {meta['epochs_run']} epochs "
           f"({meta['stopped']}); {which} accuracy {acc:.4f}{extra}; saved {out}")

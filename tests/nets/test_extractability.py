@@ -241,7 +241,8 @@ def test_horizon_term_covers_the_long_words(t4):
 
 def test_every_skips_batches_and_windows_follow_the_term(tiny, monkeypatch):
     """``every=3``: the term on batches 0, 3, 6, ... only (None on the others, whose logits are
-    the plain net's); with ``horizon`` the windows go with every ``horizon_every``-th of those."""
+    the plain net's); with ``horizon`` the windows go with every ``horizon_every``-th batch that
+    carries the term (``horizon_every=2``: 0 and 6, not 2 and 4)."""
     torch.manual_seed(0)
     net = fx.RNNClassifier(tiny.alphabet, hidden_size=4)
     reg = Regularizer(net, fx.Extractability(every=3, horizon=2, horizon_every=2), epochs=1, seed=0,
@@ -559,6 +560,16 @@ def test_cli_consistency_flag(capsys, tmp_path, jsonl):
     assert record["consistency"] == 1.0 and record["method"] == "centroids"
 
 
+def test_cli_every_and_horizon_flags(capsys, tmp_path, jsonl):
+    out = tmp_path / "m.pt"
+    rc, stdout, err = _run(capsys, "train", "--data", jsonl, "--out", out, "--epochs", 2, "--hidden-size", 4,
+                           "--quiet", "--extractability", 0.1, "--extractability-every", 2, "--extractability-horizon", 3)
+    assert rc == 0, err
+    assert "extractability 0.1 (centroids, horizon 3, every 2 batches), last term" in stdout
+    record = fx.load_model(out).metadata["extractability"]
+    assert record["every"] == 2 and record["horizon"] == 3.0
+
+
 @pytest.mark.parametrize("args,pattern", [
     (["--extractability", "nan"], "extractability=nan must be finite"),
     (["--extractability", "-1"], "extractability=-1.0 must be >= 0.0"),
@@ -568,6 +579,12 @@ def test_cli_consistency_flag(capsys, tmp_path, jsonl):
     (["--extractability-consistency", "1"], "--extractability-consistency=1 needs --extractability > 0"),
     (["--extractability", "0.1", "--extractability-consistency", "-1"], "--extractability-consistency=-1.0 must be >= 0.0"),
     (["--extractability", "0.1", "--extractability-consistency", "inf"], "--extractability-consistency=inf must be finite"),
+    (["--extractability-every", "2"], "--extractability-every=2 needs --extractability > 0"),
+    (["--extractability-horizon", "3"], "--extractability-horizon=3 needs --extractability > 0"),
+    (["--extractability", "0.1", "--extractability-horizon", "0.5"], "--extractability-horizon=0.5 must be 0 (off) or >= 1"),
+    (["--extractability", "0.1", "--extractability-horizon", "-1"], "--extractability-horizon=-1.0 must be >= 0.0"),
+    (["--extractability", "0.1", "--extractability-every", "0"], "--extractability-every=0 must be >= 1"),
+    (["--extractability", "0.1", "--extractability-every", "x"], "argument --extractability-every: invalid int value: 'x'"),
 ])
 def test_cli_bad_values(capsys, tmp_path, jsonl, args, pattern):
     out = tmp_path / "m.pt"
