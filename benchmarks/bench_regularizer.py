@@ -40,6 +40,7 @@ cache key includes ``train_n``, so K=1 keeps the existing cached nets.
     python benchmarks/bench_regularizer.py --strengths 0 0.1 --no-front --train-scale 4   # 4x the training words
     python benchmarks/bench_regularizer.py --strengths 0 0.1 --no-front --train-scale 4 --train-seed 1   # another training seed
     python benchmarks/bench_regularizer.py --strengths 0 0.1 --no-front --train-scale 4 --horizon 3 --consistency 1   # the centroids' consistency
+    python benchmarks/bench_regularizer.py --strengths 0 0.1 --no-front --train-scale 4 --horizon 3 --consistency 1 --every 2   # both targets
     python benchmarks/bench_regularizer.py --strengths 0 0.1 --train-scale 4 --horizon 3 --timing 3   # training time only
     python benchmarks/bench_regularizer.py --strengths 0 0.1 --defaults   # train_classifier's defaults (early stopping)
     python benchmarks/bench_regularizer.py --pool s0.json s1.json s2.json  # runs' --json side by side, the target pooled
