@@ -1,4 +1,4 @@
-"""An LSTM stack's whole centroids' term in one autograd node: forward one Numba call, backward one.
+"""An LSTM stack's whole centroids' term in one autograd node.
 
 The regulariser of :mod:`~fsm_extract.nets.extractability` pulls every step's full state (every
 layer's ``h`` and ``c``) towards learnable centroids and, with ``consistency``, runs every step
@@ -8,7 +8,9 @@ again from the previous state's soft-assigned centroid. ``nn.LSTM`` returns only
 package extracts from, the fixed cost of the torch operations doing this (a few dozen forward,
 as many autograd nodes backward) was larger than the arithmetic and than the net's own fused
 step; here the gates' products, the cell scan, the pull, the separation and the consistency's
-step run in one Numba function forward and one backward (CPU tensors, float32 or float64).
+step are one node whose forward and backward are a few Numba loops (CPU tensors, float32 or
+float64) between torch's vectorised sigmoid and matrix products on the same arrays (Numba's
+scalar exponentials and ``np.tanh`` cost several times more; its transposed products too).
 
 For a row (one step of one word) with state ``s`` (width ``W = 2 L H``), distances
 ``d_k = |s - m_k|^2 / W`` to the centroids ``m_k`` and ``p = softmax(-d / T)``, the pull is
