@@ -4,7 +4,6 @@ arguments and calls one of these). Each is a thin layer over the public API."""
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import shlex
 import sys
@@ -15,18 +14,17 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from . import datasets, languages
-from ._checks import (atomic_write_text, check_choice, check_existing_file, check_float, check_int, check_out_dir,
-                      check_out_path)
+from ._checks import atomic_write_text, check_choice, check_existing_file, check_out_dir, check_out_path
 from .analysis.fidelity import as_specification, fidelity
 from .automata.automaton import load_fsm
 from .automata.render import SUFFIXES
+from .cli_train_options import extractability_from_args
 from .errors import DataFormatError, GraphvizNotFoundError, ValidationError
 from .extraction.extract import extract
 from .extraction.pareto import pareto
 from .extraction.refinement import Refinement
 from .extraction.sweep import sweep
 from .nets.checkpoints import load_model
-from .nets.extractability import as_extractability
 from .nets.next_symbol import train_next_symbol
 from .nets.training import train_classifier
 
@@ -384,32 +382,10 @@ def _train_next_symbol(args: argparse.Namespace, data: Any, validation: Any, out
           f"symbol; saved {out}")
 
 
-def _regulariser_option(extractability: Any, flag: str, shown: str, **change: Any) -> Any:
-    """``extractability`` with one setting changed by ``flag``; an error without a regulariser."""
-    if extractability is None:
-        raise ValidationError(f"{flag}={shown} needs --extractability > 0 (the strength; 0 trains without the regulariser)")
-    return dataclasses.replace(extractability, **change)
-
-
 def _cmd_train(args: argparse.Namespace) -> None:
 
     out = check_out_path("--out", args.out)
-    extractability = as_extractability(args.extractability)
-    if args.extractability_method is not None:
-        extractability = _regulariser_option(extractability, "--extractability-method", repr(args.extractability_method),
-                                             method=args.extractability_method)
-    if args.extractability_consistency is not None:
-        weight = check_float("--extractability-consistency", args.extractability_consistency, min=0.0, max=100.0)
-        extractability = _regulariser_option(extractability, "--extractability-consistency", f"{weight:g}", consistency=weight)
-    if args.extractability_horizon is not None:
-        horizon = check_float("--extractability-horizon", args.extractability_horizon, min=0.0, max=100.0)
-        if 0.0 < horizon < 1.0:
-            raise ValidationError(f"--extractability-horizon={horizon:g} must be 0 (off) or >= 1 (times the longest "
-                                  "training word)")
-        extractability = _regulariser_option(extractability, "--extractability-horizon", f"{horizon:g}", horizon=horizon)
-    if args.extractability_every is not None:
-        every = check_int("--extractability-every", args.extractability_every, min=1, max=1024)
-        extractability = _regulariser_option(extractability, "--extractability-every", str(every), every=every)
+    extractability = extractability_from_args(args)
     language = None
     if args.language is not None:
 
