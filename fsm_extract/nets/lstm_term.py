@@ -51,6 +51,25 @@ def _shifted(h, first):  # pragma: no cover
     return out
 
 
+@njit(cache=True)
+def _gather(s, hs, c, b, t):  # pragma: no cover
+    # row (b, t)'s full state into s: every layer's (h, c) in turn
+    layers, steps, width = hs.shape[0], hs.shape[2], hs.shape[3]
+    for ell in range(layers):
+        for j in range(width):
+            s[2 * ell * width + j] = hs[ell, b, t, j]
+            s[(2 * ell + 1) * width + j] = c[ell, b * steps + t, j]
+
+
+@njit(cache=True, fastmath=True)
+def _gap(cents, a, z):  # pragma: no cover
+    # mean squared difference per coordinate of centroids a and z
+    acc = 0.0
+    for m in range(cents.shape[1]):
+        acc += (cents[a, m] - cents[z, m]) ** 2
+    return acc / cents.shape[1]
+
+
 def _activate(pre: torch.Tensor, width: int) -> torch.Tensor:
     """``nn.LSTM``'s gates (input, forget, cell[, output]; rows, 3H or 4H) after their nonlinearities, in
     place; tanh(x) = 2 sigmoid(2x) - 1 (torch's vectorised CPU sigmoid: a Numba loop of scalar
@@ -81,10 +100,7 @@ def _pull(hs, c0, act, valid, cents, temperature, separation, consistency):  # p
                 for j in range(width):
                     before = c[ell, r - 1, j] if t > 0 else c0[ell, b, j]
                     c[ell, r, j] = act[ell, r, width + j] * before + act[ell, r, j] * act[ell, r, 2 * width + j]
-    count = 0
-    for b in range(n):
-        for t in range(steps):
-            count += valid[b, t]
+    count = valid.sum()
     d = np.zeros((rows, k_n), hs.dtype)
     p = np.zeros((rows, k_n), hs.dtype)
     per = np.zeros(rows, hs.dtype)
@@ -95,10 +111,7 @@ def _pull(hs, c0, act, valid, cents, temperature, separation, consistency):  # p
             if not valid[b, t]:
                 continue
             r = b * steps + t
-            for ell in range(layers):
-                for j in range(width):
-                    s[2 * ell * width + j] = hs[ell, b, t, j]
-                    s[(2 * ell + 1) * width + j] = c[ell, r, j]
+            _gather(s, hs, c, b, t)
             low = zero + 3.0e38  # above any distance of finite states (no inf: fastmath assumes none)
             for k in range(k_n):
                 acc = zero
@@ -160,15 +173,12 @@ def _step_error(hs, c, act2, qs, pair):  # pragma: no cover
 
 @njit(cache=True, fastmath=True)
 def _separation(cents, separation):  # pragma: no cover
-    k_n, dim = cents.shape
+    k_n = cents.shape[0]
     pairs = k_n * (k_n - 1) // 2
     push = 0.0
     for a in range(k_n):
         for z in range(a + 1, k_n):
-            gap = 0.0
-            for m in range(dim):
-                gap += (cents[a, m] - cents[z, m]) ** 2
-            push += max(separation - gap / dim, 0.0)
+            push += max(separation - _gap(cents, a, z), 0.0)
     return push / pairs if pairs > 0 else 0.0
 
 
@@ -206,10 +216,7 @@ def _pull_grad(grad, hs, c, valid, cents, temperature, separation, d, p, per, g_
     layers, n, steps, width = hs.shape
     k_n, dim = cents.shape
     zero = np.zeros(1, hs.dtype)[0]
-    count = 0
-    for b in range(n):
-        for t in range(steps):
-            count += valid[b, t]
+    count = valid.sum()
     s = np.empty(dim, hs.dtype)
     d_s = np.empty(dim, hs.dtype)
     g = np.empty(k_n, hs.dtype)
@@ -219,10 +226,7 @@ def _pull_grad(grad, hs, c, valid, cents, temperature, separation, d, p, per, g_
             if not valid[b, t]:
                 continue
             r = b * steps + t
-            for ell in range(layers):
-                for j in range(width):
-                    s[2 * ell * width + j] = hs[ell, b, t, j]
-                    s[(2 * ell + 1) * width + j] = c[ell, r, j]
+            _gather(s, hs, c, b, t)
             mean_a = zero  # the softmax's backward: dp_j/dd_k = -p_j (delta_jk - p_k) / T
             for k in range(k_n):
                 mean_a += p[r, k] * g_p[r, k]
@@ -244,10 +248,7 @@ def _pull_grad(grad, hs, c, valid, cents, temperature, separation, d, p, per, g_
     pairs = k_n * (k_n - 1) // 2
     for a in range(k_n):
         for z in range(a + 1, k_n):
-            gap = zero
-            for m in range(dim):
-                gap += (cents[a, m] - cents[z, m]) ** 2
-            if separation - gap / dim > 0.0:
+            if separation - _gap(cents, a, z) > 0.0:
                 for m in range(dim):
                     step = grad * 2.0 * (cents[a, m] - cents[z, m]) / (dim * pairs)
                     d_cents[a, m] -= step
